@@ -149,8 +149,9 @@ class Detections:
         meta = document.get("imageMetadata")
         if not isinstance(meta, Mapping):
             raise DetectionsFormatError("imageMetadata: missing or not an object")
-        width, height = _positive_int(meta, "width", "imageMetadata"), _positive_int(
-            meta, "height", "imageMetadata"
+        width, height = (
+            _positive_int(meta, "width", "imageMetadata"),
+            _positive_int(meta, "height", "imageMetadata"),
         )
         boxes: list[list[float]] = []
         labels: list[str] = []

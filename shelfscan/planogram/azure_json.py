@@ -54,7 +54,9 @@ def import_azure_planogram(
         if isinstance(value, int | float) and not isinstance(value, bool):
             return str(value)
         if not isinstance(value, str) or not value:
-            problems.append(Problem(f"{where}.{key}", f"expected a non-empty string, got {value!r}"))
+            problems.append(
+                Problem(f"{where}.{key}", f"expected a non-empty string, got {value!r}")
+            )
             return ""
         return value
 
@@ -128,9 +130,7 @@ def export_azure_planogram(planogram: Planogram) -> dict[str, Any]:
     return {
         "width": planogram.width,
         "height": planogram.height,
-        "products": [
-            {"id": p.id, "name": p.name, "w": p.w, "h": p.h} for p in planogram.products
-        ],
+        "products": [{"id": p.id, "name": p.name, "w": p.w, "h": p.h} for p in planogram.products],
         "fixtures": [
             {"id": f.id, "x": f.x, "y": f.y, "w": f.w, "h": f.h} for f in planogram.fixtures
         ],

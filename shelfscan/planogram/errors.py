@@ -22,4 +22,6 @@ class PlanogramError(ValueError):
 
     def __init__(self, problems: list[Problem]) -> None:
         self.problems = problems
-        super().__init__("; ".join(str(p) for p in problems[:5]) + (" …" if len(problems) > 5 else ""))
+        super().__init__(
+            "; ".join(str(p) for p in problems[:5]) + (" …" if len(problems) > 5 else "")
+        )

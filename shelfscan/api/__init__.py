@@ -1,0 +1,1 @@
+"""HTTP adapter: FastAPI routes and schemas around the pure core."""

@@ -1,0 +1,85 @@
+"""FastAPI application factory."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request, Response
+
+from shelfscan import __version__
+from shelfscan.api.routes import health
+from shelfscan.logging import configure_logging, request_id_var
+from shelfscan.settings import Settings, get_settings
+
+log = logging.getLogger("shelfscan.http")
+
+REQUEST_ID_HEADER = "X-Request-ID"
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        prepare_runtime(settings)
+        yield
+
+    app = FastAPI(
+        title="shelfscan",
+        version=__version__,
+        summary="Shelf photo → product detections → planogram compliance report.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+
+    @app.middleware("http")
+    async def request_context(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        incoming = request.headers.get(REQUEST_ID_HEADER, "")
+        request_id = incoming if 0 < len(incoming) <= 128 else uuid.uuid4().hex
+        token = request_id_var.set(request_id)
+        started = time.perf_counter()
+        try:
+            response = await call_next(request)
+        except Exception:
+            log.exception("unhandled error", extra={"method": request.method})
+            raise
+        finally:
+            elapsed_ms = round((time.perf_counter() - started) * 1000, 1)
+        response.headers[REQUEST_ID_HEADER] = request_id
+        log.info(
+            "request",
+            extra={
+                "method": request.method,
+                "path": request.url.path,
+                "status": response.status_code,
+                "ms": elapsed_ms,
+            },
+        )
+        request_id_var.reset(token)
+        return response
+
+    app.include_router(health.router)
+    return app
+
+
+def prepare_runtime(settings: Settings) -> None:
+    """Logging, data folders and (unless disabled) database migrations."""
+    configure_logging(settings.log_level, json_output=settings.log_json)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    if settings.migrate_on_start:
+        from shelfscan.db.migrate import upgrade
+
+        upgrade(settings.resolved_database_url)
+        log.info("database migrated", extra={"database": _redact(settings.resolved_database_url)})
+
+
+def _redact(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)

@@ -1,0 +1,45 @@
+"""Liveness and readiness probes."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+
+from shelfscan import __version__
+from shelfscan.api.deps import SettingsDep
+from shelfscan.db.session import engine_for
+from shelfscan.model_check import check_model
+
+router = APIRouter(tags=["health"])
+log = logging.getLogger(__name__)
+
+
+@router.get("/healthz", summary="The process is alive")
+def healthz() -> dict[str, str]:
+    return {"status": "ok", "version": __version__}
+
+
+@router.get("/readyz", summary="The database answers and the detection model loads")
+def readyz(settings: SettingsDep) -> JSONResponse:
+    checks: dict[str, dict[str, Any]] = {}
+    started = time.perf_counter()
+    try:
+        with engine_for(settings.resolved_database_url).connect() as connection:
+            connection.execute(text("SELECT 1"))
+        checks["database"] = {"ok": True}
+    except Exception as error:  # any driver error means "not ready", reported, not raised
+        log.warning("readiness: database unreachable", extra={"error": str(error)})
+        checks["database"] = {"ok": False, "error": f"{type(error).__name__}: {error}"}
+    checks["database"]["ms"] = round((time.perf_counter() - started) * 1000, 1)
+    model = check_model(settings)
+    checks["model"] = {"ok": model.ok, "backend": model.backend, "detail": model.detail}
+    ready = all(check["ok"] for check in checks.values())
+    return JSONResponse(
+        status_code=200 if ready else 503,
+        content={"status": "ready" if ready else "not_ready", "checks": checks},
+    )

@@ -1,0 +1,38 @@
+"""Decode uploaded photo bytes into an upright RGB image.
+
+Phones store portrait photos as landscape pixels plus an EXIF orientation tag; every box
+shelfscan reports is in pixels of the *upright* image, so the transpose happens here, once.
+"""
+
+from __future__ import annotations
+
+import io
+
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+try:  # HEIC/HEIF straight from iPhones
+    from pillow_heif import register_heif_opener
+
+    register_heif_opener()
+except ImportError:  # pragma: no cover - pillow-heif is a declared dependency
+    pass
+
+# Decompression-bomb guard: 16,000 px per side is Azure Image Analysis' own limit.
+Image.MAX_IMAGE_PIXELS = 16_000 * 16_000
+
+
+class ImageDecodeError(ValueError):
+    """The bytes are not an image shelfscan can read."""
+
+
+def load_image(data: bytes) -> Image.Image:
+    """Decode, apply the EXIF orientation and convert to RGB."""
+    if not data:
+        raise ImageDecodeError("image: empty body")
+    try:
+        with Image.open(io.BytesIO(data)) as opened:
+            upright = ImageOps.exif_transpose(opened)
+            image = upright.convert("RGB")
+    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError) as error:
+        raise ImageDecodeError(f"image: cannot decode ({error})") from error
+    return image

@@ -4,6 +4,7 @@ one in the config (``shelfscan db upgrade`` and the tests do)."""
 from __future__ import annotations
 
 from alembic import context
+
 from shelfscan.db import models  # noqa: F401  (registers the tables on Base.metadata)
 from shelfscan.db.base import Base
 from shelfscan.db.session import make_engine

@@ -248,6 +248,7 @@ class ShelfRenderer:
             if product.id not in self.faces:
                 self.faces[product.id] = render_placeholder(product, height_px=256)
         self._facings = {p.id: p.facings() for p in self.planograms}
+        self._eye_level, self._floor = float("inf"), 1.0  # set per render
         # Products from outside the catalogue, for neighbouring bays and unexpected items.
         sizes = np.array([[p.w, p.h] for p in self.catalogue.values()], float)
         rng = np.random.default_rng(12345)
@@ -294,6 +295,9 @@ class ShelfRenderer:
         draw = ImageDraw.Draw(canvas)
         placed: list[_Placed] = []
         truths: dict[str, FacingTruth] = {}
+        # The camera's height: packs below it show their top face, which labels include.
+        self._eye_level = planogram.height * float(rng.uniform(0.2, 0.6))
+        self._floor = planogram.height
 
         fixtures = sorted(planogram.fixtures, key=lambda f: f.y)
         # Shadow under each shelf edge: the shelf above blocks the ceiling light.
@@ -559,6 +563,17 @@ class ShelfRenderer:
                 tile.paste(side, (0, 0) if on_left else (front_w, 0))
         else:
             tile = face.resize((wp, hp), Image.Resampling.BILINEAR)
+        below_eye = (bottom - self._eye_level) / max(self._floor - self._eye_level, 1e-9)
+        if below_eye > 0 and cfg.perspective > 0:
+            lid = round(hp * 0.14 * min(below_eye, 1.0) * float(rng.uniform(0.5, 1.0)))
+            if lid >= 1:
+                top = np.asarray(tile.crop((0, 0, wp, max(1, hp // 20))), np.float32)
+                colour = np.clip(top.mean((0, 1)) * rng.uniform(0.9, 1.25), 0, 255)
+                strip = np.broadcast_to(colour, (lid, wp, 3)).astype(np.uint8)
+                full = Image.new("RGB", (wp, hp + lid))
+                full.paste(Image.fromarray(np.ascontiguousarray(strip)), (0, 0))
+                full.paste(tile, (0, lid))
+                tile, hp = full, hp + lid
         if abs(darken - 1) > 0.01:
             tile = Image.eval(tile, lambda v, d=darken: min(255, int(v * d)))
         box = (float(x0), float(y1 - hp), float(x0 + wp), float(y1))

@@ -1,0 +1,178 @@
+"""Planograms: import (any supported format), validate, versions, export, render."""
+
+from __future__ import annotations
+
+import io
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import JSONResponse
+
+from shelfscan.api.deps import DbSession
+from shelfscan.api.schemas import PlanogramSummary, PlanogramVersionOut, ValidationOut
+from shelfscan.db import models
+from shelfscan.planogram import loader
+from shelfscan.planogram.azure_json import export_azure_planogram
+from shelfscan.planogram.errors import PlanogramError, Problem
+from shelfscan.planogram.model import Planogram
+from shelfscan.planogram.validation import validate_planogram
+from shelfscan.planogram_store import (
+    get_planogram_version,
+    list_planograms,
+    list_versions,
+    planogram_from_version,
+    publish_planogram,
+)
+
+router = APIRouter(prefix="/api/v1/planograms", tags=["planograms"])
+
+FormatQuery = Annotated[
+    str | None,
+    Query(description="canonical, azure, psa, csv or xlsx; default: from the file name/content"),
+]
+VersionQuery = Annotated[int | None, Query(ge=1, description="Default: the latest version")]
+
+_IMPORT_BODY: dict[str, Any] = {
+    "requestBody": {
+        "description": "The planogram file as the raw body, or as multipart field `file`.",
+        "content": {
+            "application/json": {"schema": {"type": "object"}},
+            "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "properties": {"file": {"type": "string", "format": "binary"}},
+                }
+            },
+        },
+    }
+}
+
+
+async def _read_upload(request: Request) -> tuple[bytes, str | None]:
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith("multipart/form-data"):
+        form = await request.form()
+        upload = form.get("file")
+        if upload is None or isinstance(upload, str):
+            raise PlanogramError([Problem("file", "multipart field 'file' is missing")])
+        return await upload.read(), upload.filename
+    return await request.body(), None
+
+
+async def _parse(request: Request, format_name: str | None) -> tuple[Planogram, str]:
+    data, filename = await _read_upload(request)
+    if not data:
+        raise PlanogramError([Problem("body", "empty request body")])
+    imported = loader.load_planogram_bytes(data, filename=filename, format=format_name)
+    return imported.planogram, imported.format
+
+
+def _version_out(version: models.PlanogramVersion) -> PlanogramVersionOut:
+    planogram = planogram_from_version(version)
+    return PlanogramVersionOut(
+        planogram=planogram.id,
+        name=planogram.name,
+        version=version.version,
+        sha256=version.sha256,
+        source_format=version.source_format,
+        comment=version.comment,
+        created_at=version.created_at,
+        positions=len(planogram.positions),
+        facings=len(planogram.facings()),
+        products=len(planogram.products),
+        fixtures=len(planogram.fixtures),
+    )
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=PlanogramVersionOut,
+    summary="Import and publish a planogram (a new version when its id exists)",
+    openapi_extra=_IMPORT_BODY,
+    responses={422: {"description": "Every problem found, each with its location"}},
+)
+async def import_planogram(
+    request: Request,
+    session: DbSession,
+    format: FormatQuery = None,
+    comment: Annotated[str | None, Query(max_length=2000)] = None,
+) -> PlanogramVersionOut:
+    planogram, source_format = await _parse(request, format)
+    version = publish_planogram(session, planogram, source_format=source_format, comment=comment)
+    return _version_out(version)
+
+
+@router.post(
+    ":validate",
+    response_model=ValidationOut,
+    summary="Validate a planogram without storing it",
+    openapi_extra=_IMPORT_BODY,
+    responses={422: {"description": "Every problem found, each with its location"}},
+)
+async def validate_only(request: Request, format: FormatQuery = None) -> ValidationOut:
+    planogram, _ = await _parse(request, format)
+    problems = validate_planogram(planogram)
+    if problems:
+        raise PlanogramError(problems)
+    return ValidationOut(valid=True, problems=[])
+
+
+@router.get("", response_model=list[PlanogramSummary], summary="List planograms")
+def list_all(session: DbSession) -> list[PlanogramSummary]:
+    return [
+        PlanogramSummary(planogram=record.key, name=record.name, latest_version=latest)
+        for record, latest in list_planograms(session)
+    ]
+
+
+@router.get("/{key}", summary="A planogram version as canonical JSON")
+def get_planogram(key: str, session: DbSession, version: VersionQuery = None) -> JSONResponse:
+    found = get_planogram_version(session, key, version)
+    return JSONResponse(
+        content=found.document,
+        headers={"X-Planogram-Version": str(found.version), "ETag": f'"{found.sha256}"'},
+    )
+
+
+@router.get("/{key}/versions", response_model=list[PlanogramVersionOut], summary="All versions")
+def versions(key: str, session: DbSession) -> list[PlanogramVersionOut]:
+    return [_version_out(v) for v in list_versions(session, key)]
+
+
+@router.get("/{key}/export", summary="Export as canonical or Azure planogram JSON")
+def export(
+    key: str,
+    session: DbSession,
+    version: VersionQuery = None,
+    format: Annotated[str, Query(pattern="^(canonical|azure)$")] = "canonical",
+) -> JSONResponse:
+    found = get_planogram_version(session, key, version)
+    planogram = planogram_from_version(found)
+    content = found.document if format == "canonical" else export_azure_planogram(planogram)
+    filename = f"{key}-v{found.version}-{format}.json"
+    return JSONResponse(
+        content=content, headers={"Content-Disposition": f'attachment; filename="{filename}"'}
+    )
+
+
+@router.get(
+    "/{key}/render.png",
+    summary="The planogram drawn as a PNG",
+    response_class=Response,
+    responses={200: {"content": {"image/png": {}}}},
+)
+def render(
+    key: str,
+    session: DbSession,
+    version: VersionQuery = None,
+    width: Annotated[int, Query(ge=100, le=4000)] = 1000,
+) -> Response:
+    from shelfscan.planogram.render import render_planogram
+
+    planogram = planogram_from_version(get_planogram_version(session, key, version))
+    image = render_planogram(planogram, width_px=width)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", optimize=True)
+    return Response(content=buffer.getvalue(), media_type="image/png")

@@ -1,0 +1,583 @@
+"""Registration: from image pixels to planogram units.
+
+The photo and the planogram are related by a mild rotation, one scale and offset per axis (the
+two scales differ: phones and planograms disagree on aspect), and a little per-shelf wobble from
+perspective. Registration recovers this from the detections alone, in four steps:
+
+1. Tilt: the angle at which box bottoms line up best (products stand on shelves), refined by a
+   pooled least-squares slope within the rows found at that angle. Everything after works in
+   the de-rotated frame.
+2. Rows and levels: detections (gap boxes too) cluster into rows by their bottom edge; the
+   planogram's facings cluster into levels by theirs (a shelf, or a stacked tier on it).
+3. Vertical: hypotheses ``y_px = sy * y_units + ty`` from pairs of (row, level) pairings, scored
+   by how many boxes land on a level that plans their product; the winner's row-level pairing is
+   made one-to-one with an optimal assignment and refitted by least squares.
+4. Horizontal: every labelled box votes for offsets ``tx = x_px - sx * x_units`` towards every
+   facing of its product on its level, over a grid of scales. Identical neighbours make the
+   offset ambiguous by whole facings on any one shelf, but all shelves share the camera, so the
+   densest vote across the whole bay settles it. Each row is then refined within half a facing
+   of that global answer, which absorbs perspective and products drifting along a shelf.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+from shelfscan.compliance import boxes as bx
+
+
+@dataclass(frozen=True)
+class RegistrationOptions:
+    max_tilt_deg: float = 4.0
+    tilt_step_deg: float = 0.25
+    # Bottoms closer than this fraction of the median box height belong to one row.
+    row_split: float = 0.3
+    # A row lands on a level when within this fraction of the median facing height.
+    level_tolerance: float = 0.35
+    # Scale search range around the size-based estimate.
+    scale_range: tuple[float, float] = (0.75, 1.3)
+    scale_steps: int = 56
+    # Votes within this fraction of a facing width agree.
+    vote_window: float = 0.3
+    # How far (in facings) one row may sit from the bay-wide horizontal fit.
+    row_freedom: float = 0.6
+    row_scale_range: float = 0.08
+    # Weight of a box that lands on a level without a label match (presence only).
+    presence_weight: float = 0.25
+
+
+@dataclass
+class RowFit:
+    row: int
+    level: int  # -1 when the row matched no planogram level
+    bottom_px: float
+    scale_x: float
+    offset_x: float
+    detections: int
+    label_inliers: int
+
+
+@dataclass
+class Registration:
+    """How to draw each planogram facing on the photo (in the de-rotated frame)."""
+
+    rotation_rad: float
+    center: tuple[float, float]
+    scale_x: float
+    scale_y: float
+    offset_x: float
+    offset_y: float
+    level_bottom_units: np.ndarray  # (L,)
+    level_of_facing: np.ndarray  # (F,)
+    row_of_detection: np.ndarray  # (N,) -1: in no row
+    level_of_row: np.ndarray  # (R,) -1: no level
+    row_of_level: np.ndarray  # (L,) -1: no row
+    level_scale_x: np.ndarray  # (L,)
+    level_offset_x: np.ndarray  # (L,)
+    level_bottom_px: np.ndarray  # (L,)
+    rows: list[RowFit] = field(default_factory=list)
+    label_inliers: int = 0
+    labelled_detections: int = 0
+    method: str = "detections"
+    warnings: list[str] = field(default_factory=list)
+
+    def derotate(self, boxes: np.ndarray) -> np.ndarray:
+        return bx.rotate_boxes_about_centers(boxes, -self.rotation_rad, *self.center)
+
+    def to_image(self, boxes: np.ndarray) -> np.ndarray:
+        """Bounds in the original image of boxes drawn in the de-rotated frame."""
+        return bx.rotate_boxes_bounds(boxes, self.rotation_rad, *self.center)
+
+    def facing_boxes(self, facing_units: np.ndarray) -> np.ndarray:
+        """Expected pixel boxes (de-rotated frame) of facings given in planogram units."""
+        level = self.level_of_facing
+        sx = self.level_scale_x[level]
+        tx = self.level_offset_x[level]
+        bottom_units = self.level_bottom_units[level]
+        bottom_px = self.level_bottom_px[level]
+        out = np.empty_like(facing_units, dtype=np.float64)
+        out[:, 0] = sx * facing_units[:, 0] + tx
+        out[:, 2] = sx * facing_units[:, 2] + tx
+        out[:, 3] = bottom_px + self.scale_y * (facing_units[:, 3] - bottom_units)
+        out[:, 1] = bottom_px + self.scale_y * (facing_units[:, 1] - bottom_units)
+        return out
+
+    def to_units_x(self, x_px: np.ndarray, level: np.ndarray) -> np.ndarray:
+        return (x_px - self.level_offset_x[level]) / self.level_scale_x[level]
+
+
+def cluster_1d(values: np.ndarray, tolerance: float) -> tuple[np.ndarray, np.ndarray]:
+    """Split sorted values where consecutive ones differ by more than ``tolerance``.
+
+    Returns a cluster label per value (clusters numbered in ascending order) and each
+    cluster's median.
+    """
+    if len(values) == 0:
+        return np.zeros(0, dtype=np.intp), np.zeros(0)
+    order = np.argsort(values, kind="stable")
+    sorted_values = values[order]
+    breaks = np.flatnonzero(np.diff(sorted_values) > tolerance) + 1
+    labels_sorted = np.zeros(len(values), dtype=np.intp)
+    labels_sorted[breaks] = 1
+    labels_sorted = np.cumsum(labels_sorted)
+    labels = np.empty_like(labels_sorted)
+    labels[order] = labels_sorted
+    bounds = np.concatenate([[0], breaks, [len(values)]])
+    medians = np.array(
+        [np.median(sorted_values[a:b]) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+    )
+    return labels, medians
+
+
+def _close_pair_counts(rows: np.ndarray, tolerance: float) -> np.ndarray:
+    """For each row of values, how many ordered pairs lie within ``tolerance``."""
+    sorted_rows = np.sort(rows, axis=1)
+    n_rows, n = sorted_rows.shape
+    span = float(sorted_rows.max() - sorted_rows.min()) + 4 * tolerance + 1.0
+    shifted = sorted_rows + (np.arange(n_rows) * span)[:, None]
+    flat = shifted.ravel()
+    ends = np.searchsorted(flat, flat + tolerance, side="right")
+    counts = ends - np.arange(flat.size) - 1
+    return counts.reshape(n_rows, n).sum(axis=1)
+
+
+def estimate_tilt(product_boxes: np.ndarray, options: RegistrationOptions) -> float:
+    """Angle (radians, positive = shelves run downhill to the right) of the shelf lines."""
+    if len(product_boxes) < 3:
+        return 0.0
+    xc = bx.centers_x(product_boxes)
+    bottoms = product_boxes[:, 3]
+    tol = 0.08 * float(np.median(bx.heights(product_boxes)))
+    angles = np.deg2rad(
+        np.arange(-options.max_tilt_deg, options.max_tilt_deg + 1e-9, options.tilt_step_deg)
+    )
+    projected = bottoms[None, :] - np.tan(angles)[:, None] * (xc - xc.mean())[None, :]
+    scores = _close_pair_counts(projected, tol)
+    best = np.flatnonzero(scores == scores.max())
+    angle = float(angles[best[len(best) // 2]])
+    # Refine: pooled least-squares slope of bottoms within the rows seen at that angle.
+    rows, _ = cluster_1d(
+        bottoms - np.tan(angle) * (xc - xc.mean()),
+        options.row_split * float(np.median(bx.heights(product_boxes))),
+    )
+    counts = np.bincount(rows)
+    keep = counts[rows] >= 3
+    if keep.sum() < 3:
+        return angle
+    r = rows[keep]
+    x, y = xc[keep], bottoms[keep]
+    n = np.bincount(r).astype(float)
+    mx = np.bincount(r, x) / np.maximum(n, 1)
+    my = np.bincount(r, y) / np.maximum(n, 1)
+    dx, dy = x - mx[r], y - my[r]
+    denominator = float((dx * dx).sum())
+    if denominator <= 0:
+        return angle
+    slope = float((dx * dy).sum()) / denominator
+    refined = float(np.arctan(slope))
+    return refined if abs(refined - angle) < np.deg2rad(1.0) else angle
+
+
+def _median_ratio(numerator: np.ndarray, denominator: np.ndarray) -> float | None:
+    ok = denominator > 0
+    if not ok.any():
+        return None
+    return float(np.median(numerator[ok] / denominator[ok]))
+
+
+def register(
+    det_boxes: np.ndarray,
+    det_is_gap: np.ndarray,
+    det_plausible: Sequence[tuple[int, ...]],
+    facing_boxes: np.ndarray,
+    facing_product: np.ndarray,
+    product_size: np.ndarray,
+    image_size: tuple[int, int],
+    options: RegistrationOptions | None = None,
+) -> Registration:
+    """Fit the pixel-to-unit relation.
+
+    ``det_boxes`` are image pixels (products and gap boxes), ``det_plausible`` the product
+    indices each box may show (empty for gaps and unknown labels), ``facing_boxes`` planogram
+    units, ``product_size`` the ``(P, 2)`` planogram width/height per product.
+    """
+    options = options or RegistrationOptions()
+    image_w, image_h = image_size
+    center = (image_w / 2.0, image_h / 2.0)
+    n_det = len(det_boxes)
+    warnings: list[str] = []
+
+    # --- levels of the planogram ---
+    facing_h = bx.heights(facing_boxes)
+    facing_w = bx.widths(facing_boxes)
+    median_facing_h = float(np.median(facing_h))
+    median_facing_w = float(np.median(facing_w))
+    level_of_facing, level_bottoms = cluster_1d(facing_boxes[:, 3], 0.3 * median_facing_h)
+    n_levels = len(level_bottoms)
+
+    product_mask = ~det_is_gap
+    labelled = np.array([len(p) > 0 for p in det_plausible], dtype=bool) & product_mask
+    products_only = det_boxes[product_mask]
+
+    # --- scale from sizes (first guess) ---
+    top_product = np.array([p[0] if p else -1 for p in det_plausible], dtype=np.intp)
+    sx0 = sy0 = None
+    if labelled.any():
+        sizes = product_size[top_product[labelled]]
+        sx0 = _median_ratio(bx.widths(det_boxes[labelled]), sizes[:, 0])
+        sy0 = _median_ratio(bx.heights(det_boxes[labelled]), sizes[:, 1])
+    if (sx0 is None or sy0 is None) and len(products_only):
+        sx0 = float(np.median(bx.widths(products_only))) / median_facing_w
+        sy0 = float(np.median(bx.heights(products_only))) / median_facing_h
+
+    if n_det == 0 or sx0 is None or sy0 is None or not product_mask.any():
+        return _extent_fallback(
+            facing_boxes, level_of_facing, level_bottoms, image_size, n_det, warnings
+        )
+
+    # --- tilt, then everything in the de-rotated frame ---
+    angle = estimate_tilt(products_only, options)
+    boxes = bx.rotate_boxes_about_centers(det_boxes, -angle, *center)
+    median_det_h = float(np.median(bx.heights(boxes[product_mask])))
+    row_of_det, row_bottoms = cluster_1d(boxes[:, 3], options.row_split * median_det_h)
+    n_rows = len(row_bottoms)
+
+    # --- vertical: rows to levels ---
+    weight = _row_level_weights(
+        row_of_det, n_rows, det_plausible, facing_product, level_of_facing, n_levels,
+        product_size.shape[0], options.presence_weight,
+    )
+    sy, ty, level_of_row = _fit_vertical(
+        row_bottoms, level_bottoms, weight, sy0, median_facing_h, options
+    )
+    row_of_level = np.full(n_levels, -1, dtype=np.intp)
+    for r, lv in enumerate(level_of_row):
+        if lv >= 0:
+            row_of_level[lv] = r
+
+    # --- horizontal: bay-wide vote, then per-row refinement ---
+    facing_cx = (facing_boxes[:, 0] + facing_boxes[:, 2]) * 0.5
+    det_cx = bx.centers_x(boxes)
+    by_level_product: dict[tuple[int, int], np.ndarray] = {}
+    for f_level in range(n_levels):
+        members = np.flatnonzero(level_of_facing == f_level)
+        for p in np.unique(facing_product[members]):
+            by_level_product[(f_level, int(p))] = members[facing_product[members] == p]
+    pair_det: list[np.ndarray] = []
+    pair_facing: list[np.ndarray] = []
+    for d in np.flatnonzero(labelled):
+        lv = level_of_row[row_of_det[d]]
+        if lv < 0:
+            continue
+        for p in det_plausible[d]:
+            members = by_level_product.get((int(lv), p))
+            if members is not None:
+                pair_det.append(np.full(len(members), d))
+                pair_facing.append(members)
+    if pair_det:
+        pd_ = np.concatenate(pair_det)
+        pf_ = np.concatenate(pair_facing)
+        labelled_evidence = True
+    else:
+        # No label says where it belongs (e.g. the pretrained model tags everything "product"):
+        # let every box vote for every facing on its level; occupancy alone decides.
+        pd_list, pf_list = [], []
+        for d in np.flatnonzero(product_mask):
+            lv = level_of_row[row_of_det[d]]
+            if lv >= 0:
+                members = np.flatnonzero(level_of_facing == lv)
+                pd_list.append(np.full(len(members), d))
+                pf_list.append(members)
+        pd_ = np.concatenate(pd_list) if pd_list else np.zeros(0, dtype=np.intp)
+        pf_ = np.concatenate(pf_list) if pf_list else np.zeros(0, dtype=np.intp)
+        labelled_evidence = False
+        warnings.append("no detection label names a planogram product; registered by layout")
+
+    xd = det_cx[pd_]
+    uf = facing_cx[pf_]
+    sx, tx = _vote_global(xd, uf, pd_, sx0, median_facing_w, options, image_w, facing_boxes)
+
+    level_sx = np.full(n_levels, sx)
+    level_tx = np.full(n_levels, tx)
+    rows: list[RowFit] = []
+    total_inliers = 0
+    pair_row = row_of_det[pd_] if len(pd_) else np.zeros(0, dtype=np.intp)
+    for r in range(n_rows):
+        lv = int(level_of_row[r])
+        n_in_row = int((row_of_det == r).sum())
+        if lv < 0:
+            rows.append(RowFit(r, -1, float(row_bottoms[r]), sx, tx, n_in_row, 0))
+            continue
+        mask = pair_row == r
+        rsx, rtx, inliers = _refine_row(
+            xd[mask], uf[mask], pd_[mask], sx, tx, facing_cx[level_of_facing == lv],
+            median_facing_w, options,
+        )
+        level_sx[lv], level_tx[lv] = rsx, rtx
+        if labelled_evidence:
+            total_inliers += inliers
+        rows.append(RowFit(r, lv, float(row_bottoms[r]), rsx, rtx, n_in_row, inliers))
+
+    level_bottom_px = sy * level_bottoms + ty
+    for lv in range(n_levels):
+        if row_of_level[lv] >= 0:
+            level_bottom_px[lv] = row_bottoms[row_of_level[lv]]
+
+    return Registration(
+        rotation_rad=angle,
+        center=center,
+        scale_x=sx,
+        scale_y=sy,
+        offset_x=tx,
+        offset_y=ty,
+        level_bottom_units=level_bottoms,
+        level_of_facing=level_of_facing,
+        row_of_detection=row_of_det,
+        level_of_row=level_of_row,
+        row_of_level=row_of_level,
+        level_scale_x=level_sx,
+        level_offset_x=level_tx,
+        level_bottom_px=level_bottom_px,
+        rows=rows,
+        label_inliers=total_inliers,
+        labelled_detections=int(labelled.sum()),
+        method="detections" if labelled_evidence else "layout",
+        warnings=warnings,
+    )
+
+
+def _row_level_weights(
+    row_of_det: np.ndarray,
+    n_rows: int,
+    det_plausible: Sequence[tuple[int, ...]],
+    facing_product: np.ndarray,
+    level_of_facing: np.ndarray,
+    n_levels: int,
+    n_products: int,
+    presence_weight: float,
+) -> np.ndarray:
+    """How well each row fits each level: boxes whose product the level plans, plus a little
+    for every box (a shelf of unknown or wrong products is still a shelf)."""
+    planned = np.zeros((n_products, n_levels), dtype=bool)
+    planned[facing_product, level_of_facing] = True
+    pair_d = np.array([d for d, ps in enumerate(det_plausible) for _ in ps], dtype=np.intp)
+    pair_p = np.array([p for ps in det_plausible for p in ps], dtype=np.intp)
+    hits = np.zeros((len(row_of_det), n_levels))
+    if len(pair_d):
+        np.add.at(hits, pair_d, planned[pair_p])
+    per_det = (hits > 0).astype(float) + presence_weight
+    weight = np.zeros((n_rows, n_levels))
+    np.add.at(weight, row_of_det, per_det)
+    return weight
+
+
+def _fit_vertical(
+    row_bottoms: np.ndarray,
+    level_bottoms: np.ndarray,
+    weight: np.ndarray,
+    sy0: float,
+    median_facing_h: float,
+    options: RegistrationOptions,
+) -> tuple[float, float, np.ndarray]:
+    n_rows, n_levels = weight.shape
+    hyp_sy: list[np.ndarray] = []
+    hyp_ty: list[np.ndarray] = []
+    # One pairing plus the size-based scale: the only choice when one shelf is in view.
+    rr, ll = np.meshgrid(np.arange(n_rows), np.arange(n_levels), indexing="ij")
+    hyp_sy.append(np.full(rr.size, sy0))
+    hyp_ty.append(row_bottoms[rr.ravel()] - sy0 * level_bottoms[ll.ravel()])
+    # Two pairings fix scale and offset; nearby rows and levels suffice and keep this linear.
+    for dr in (1, 2):
+        for dl in (1, 2, 3):
+            if dr >= n_rows or dl >= n_levels:
+                continue
+            r1, l1 = np.meshgrid(np.arange(n_rows - dr), np.arange(n_levels - dl), indexing="ij")
+            r1, l1 = r1.ravel(), l1.ravel()
+            sy = (row_bottoms[r1 + dr] - row_bottoms[r1]) / (
+                level_bottoms[l1 + dl] - level_bottoms[l1]
+            )
+            ok = (sy > options.scale_range[0] * 0.8 * sy0) & (sy < options.scale_range[1] * sy0)
+            hyp_sy.append(sy[ok])
+            hyp_ty.append(row_bottoms[r1[ok]] - sy[ok] * level_bottoms[l1[ok]])
+    sy_h = np.concatenate(hyp_sy)
+    ty_h = np.concatenate(hyp_ty)
+    tolerance = options.level_tolerance * median_facing_h
+    # Row positions in units under each hypothesis, snapped to the nearest level.
+    u = (row_bottoms[None, :] - ty_h[:, None]) / sy_h[:, None]
+    nearest = _nearest_sorted(level_bottoms, u)
+    residual = np.abs(u - level_bottoms[nearest])
+    ok = residual <= tolerance
+    gained = np.where(ok, weight[np.arange(n_rows)[None, :], nearest], 0.0)
+    score = gained.sum(axis=1) - 1e-3 * np.where(ok, residual / tolerance, 0).sum(axis=1)
+    best = int(np.argmax(score))
+    sy, ty = float(sy_h[best]), float(ty_h[best])
+
+    # Make the pairing one-to-one (two rows cannot stand on one level), then refit.
+    u_best = (row_bottoms - ty) / sy
+    allowed = np.abs(u_best[:, None] - level_bottoms[None, :]) <= tolerance
+    cost = np.where(allowed, -(weight + 1.0), 0.0)
+    rows_idx, levels_idx = linear_sum_assignment(cost)
+    level_of_row = np.full(n_rows, -1, dtype=np.intp)
+    for r, lv in zip(rows_idx, levels_idx, strict=True):
+        if allowed[r, lv]:
+            level_of_row[r] = lv
+    paired = level_of_row >= 0
+    if paired.sum() >= 2:
+        u_p = level_bottoms[level_of_row[paired]]
+        y_p = row_bottoms[paired]
+        if np.ptp(u_p) > median_facing_h:
+            a = np.polyfit(u_p, y_p, 1)
+            sy, ty = float(a[0]), float(a[1])
+        else:
+            ty = float(np.mean(y_p - sy * u_p))
+    elif paired.sum() == 1:
+        r = int(np.flatnonzero(paired)[0])
+        ty = float(row_bottoms[r] - sy * level_bottoms[level_of_row[r]])
+    return sy, ty, level_of_row
+
+
+def _nearest_sorted(sorted_values: np.ndarray, queries: np.ndarray) -> np.ndarray:
+    idx = np.searchsorted(sorted_values, queries)
+    idx = np.clip(idx, 1, len(sorted_values) - 1) if len(sorted_values) > 1 else np.zeros_like(idx)
+    if len(sorted_values) == 1:
+        return idx
+    left = sorted_values[idx - 1]
+    right = sorted_values[idx]
+    return np.where(np.abs(queries - left) <= np.abs(queries - right), idx - 1, idx)
+
+
+def _best_window(sorted_rows: np.ndarray, window: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per row of sorted values: the largest count inside any ``window`` and where it starts."""
+    n_rows, n = sorted_rows.shape
+    span = float(sorted_rows.max() - sorted_rows.min()) + 4 * window + 1.0
+    shifted = (sorted_rows + (np.arange(n_rows) * span)[:, None]).ravel()
+    ends = np.searchsorted(shifted, shifted + window, side="right")
+    counts = (ends - np.arange(shifted.size)).reshape(n_rows, n)
+    start = np.argmax(counts, axis=1)
+    return counts[np.arange(n_rows), start], start
+
+
+def _vote_global(
+    xd: np.ndarray,
+    uf: np.ndarray,
+    pair_det: np.ndarray,
+    sx0: float,
+    median_facing_w: float,
+    options: RegistrationOptions,
+    image_w: int,
+    facing_boxes: np.ndarray,
+) -> tuple[float, float]:
+    if len(xd) == 0:
+        # Nothing to vote with: centre the planogram on the photo at the size-based scale.
+        plan_mid = (facing_boxes[:, 0].min() + facing_boxes[:, 2].max()) / 2
+        return sx0, image_w / 2 - sx0 * plan_mid
+    scales = sx0 * np.linspace(*options.scale_range, options.scale_steps)
+    tx = xd[None, :] - scales[:, None] * uf[None, :]
+    order = np.argsort(tx, axis=1)
+    sorted_tx = np.take_along_axis(tx, order, axis=1)
+    window = options.vote_window * median_facing_w * scales
+    # Windows differ per scale; normalise each row by its own window width.
+    counts, start = _best_window(sorted_tx / window[:, None], 1.0)
+    best_count = counts.max()
+    # Prefer scales near the size-based guess among equally good ones.
+    candidates = np.flatnonzero(counts >= best_count)
+    g = int(candidates[np.argmin(np.abs(scales[candidates] / sx0 - 1.0))])
+    lo = sorted_tx[g, start[g]]
+    inside = (tx[g] >= lo) & (tx[g] <= lo + window[g])
+    sx = float(scales[g])
+    tx_best = float(np.median(tx[g][inside]))
+    # Least squares on the agreeing pairs (one per detection) when they span enough width.
+    idx = np.flatnonzero(inside)
+    _, first = np.unique(pair_det[idx], return_index=True)
+    idx = idx[first]
+    if len(idx) >= 3 and np.ptp(uf[idx]) > 2 * median_facing_w:
+        a = np.polyfit(uf[idx], xd[idx], 1)
+        if 0.85 * sx < a[0] < 1.15 * sx:
+            sx, tx_best = float(a[0]), float(a[1])
+    return sx, tx_best
+
+
+def _refine_row(
+    xd: np.ndarray,
+    uf: np.ndarray,
+    pair_det: np.ndarray,
+    sx: float,
+    tx: float,
+    level_facing_cx: np.ndarray,
+    median_facing_w: float,
+    options: RegistrationOptions,
+) -> tuple[float, float, int]:
+    """Scale and offset of one row, kept within ``row_freedom`` facings of the bay-wide fit."""
+    if len(xd) == 0:
+        return sx, tx, 0
+    u_mid = float(np.mean(level_facing_cx))
+    predicted_mid = sx * u_mid + tx
+    facing_px = median_facing_w * sx
+    scales = sx * np.linspace(1 - options.row_scale_range, 1 + options.row_scale_range, 17)
+    # Where each pair puts the row's middle under each scale.
+    mid = xd[None, :] - scales[:, None] * (uf[None, :] - u_mid)
+    free = np.abs(mid - predicted_mid) <= options.row_freedom * facing_px
+    window = options.vote_window * facing_px
+    big = 1e12
+    candidates = np.where(free, mid, big + np.arange(mid.shape[1])[None, :] * 10 * window)
+    sorted_mid = np.sort(candidates, axis=1)
+    counts, start = _best_window(sorted_mid / window, 1.0)
+    counts = np.where(sorted_mid[np.arange(len(scales)), start] < big, counts, 0)
+    best_count = int(counts.max())
+    if best_count == 0:
+        return sx, tx, 0
+    ties = np.flatnonzero(counts == best_count)
+    g = int(ties[np.argmin(np.abs(scales[ties] / sx - 1.0))])
+    lo = sorted_mid[g, start[g]]
+    inside = free[g] & (mid[g] >= lo) & (mid[g] <= lo + window)
+    idx = np.flatnonzero(inside)
+    _, first = np.unique(pair_det[idx], return_index=True)
+    idx = idx[first]
+    row_sx = float(scales[g])
+    row_mid = float(np.median(mid[g][idx]))
+    if len(idx) >= 3 and np.ptp(uf[idx]) > 2.5 * median_facing_w:
+        a = np.polyfit(uf[idx] - u_mid, xd[idx], 1)
+        if abs(a[0] / sx - 1) <= 1.5 * options.row_scale_range:
+            row_sx, row_mid = float(a[0]), float(a[1])
+    return row_sx, row_mid - row_sx * u_mid, len(idx)
+
+
+def _extent_fallback(
+    facing_boxes: np.ndarray,
+    level_of_facing: np.ndarray,
+    level_bottoms: np.ndarray,
+    image_size: tuple[int, int],
+    n_det: int,
+    warnings: list[str],
+) -> Registration:
+    """No products to register with: assume the photo frames the planogram exactly."""
+    image_w, image_h = image_size
+    x0, y0 = facing_boxes[:, 0].min(), facing_boxes[:, 1].min()
+    x1, y1 = facing_boxes[:, 2].max(), facing_boxes[:, 3].max()
+    sx = image_w / max(x1 - x0, 1e-9)
+    sy = image_h / max(y1 - y0, 1e-9)
+    tx, ty = -sx * x0, -sy * y0
+    n_levels = len(level_bottoms)
+    warnings.append("no product detections: assumed the photo frames the planogram exactly")
+    return Registration(
+        rotation_rad=0.0,
+        center=(image_w / 2.0, image_h / 2.0),
+        scale_x=sx,
+        scale_y=sy,
+        offset_x=tx,
+        offset_y=ty,
+        level_bottom_units=level_bottoms,
+        level_of_facing=level_of_facing,
+        row_of_detection=np.full(n_det, -1, dtype=np.intp),
+        level_of_row=np.zeros(0, dtype=np.intp),
+        row_of_level=np.full(n_levels, -1, dtype=np.intp),
+        level_scale_x=np.full(n_levels, sx),
+        level_offset_x=np.full(n_levels, tx),
+        level_bottom_px=sy * level_bottoms + ty,
+        method="image_extent",
+        warnings=warnings,
+    )

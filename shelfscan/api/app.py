@@ -11,7 +11,8 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request, Response
 
 from shelfscan import __version__
-from shelfscan.api.routes import health
+from shelfscan.api.errors import install_error_handlers
+from shelfscan.api.routes import health, planograms, stores
 from shelfscan.logging import configure_logging, request_id_var
 from shelfscan.settings import Settings, get_settings
 
@@ -64,7 +65,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         request_id_var.reset(token)
         return response
 
-    app.include_router(health.router)
+    install_error_handlers(app)
+    for router in (health.router, planograms.router, stores.router):
+        app.include_router(router)
     return app
 
 

@@ -17,7 +17,12 @@ from shelfscan.planogram.model import Planogram, Unit
 from shelfscan.planogram.psa import PositionOrigin, parse_psa
 from shelfscan.planogram.source import Imported, decode_text
 from shelfscan.planogram.tabular import TabularLayout, parse_csv, parse_xlsx
-from shelfscan.planogram.validation import AzureLocator, validate_planogram
+from shelfscan.planogram.validation import (
+    CANONICAL_LOCATOR,
+    AzureLocator,
+    Locator,
+    validate_planogram,
+)
 
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
 # Far above any real bay (a few hundred facings) yet small enough to keep checks quick.
@@ -50,6 +55,7 @@ class LoadResult:
     planogram: Planogram | None
     problems: list[Problem] = field(default_factory=list)
     format: PlanogramFormat | None = None
+    locate: Locator = CANONICAL_LOCATOR
 
     @property
     def ok(self) -> bool:
@@ -224,11 +230,9 @@ def read_planogram(
     except PlanogramError as error:
         return LoadResult(None, list(error.problems), chosen)
     problems = _size_problem(imported)
-    if problems:
-        return LoadResult(imported.planogram, problems, chosen)
-    if validate:
+    if not problems and validate:
         problems = validate_planogram(imported.planogram, locate=imported.locate)
-    return LoadResult(imported.planogram, problems, chosen)
+    return LoadResult(imported.planogram, problems, chosen, imported.locate)
 
 
 def load_planogram_file(
@@ -243,6 +247,23 @@ def load_planogram_file(
     if result.problems or result.planogram is None:
         raise PlanogramError(result.problems or [Problem("file", "no planogram")])
     return result.planogram
+
+
+def load_planogram_bytes(
+    data: bytes,
+    *,
+    filename: str | None = None,
+    format: PlanogramFormat | str | None = None,
+    **options: Any,
+) -> Imported:
+    """Like ``load_planogram_file`` for uploaded bytes; also says which format it was.
+
+    ``Imported.format`` is the ``PlanogramFormat`` value (``"psa"``, ``"azure"``, …).
+    """
+    result = read_planogram(data, filename=filename, format=format, **options)
+    if result.problems or result.planogram is None or result.format is None:
+        raise PlanogramError(result.problems or [Problem("file", "no planogram")])
+    return Imported(result.planogram, result.locate, result.format.value)
 
 
 def load_planogram_document(document: Any, *, validate: bool = True, **options: Any) -> Planogram:

@@ -318,7 +318,11 @@ def _build(
                 xs[index] = x
                 running = x + facings[index] * product.w + layout.gap
                 run_end = max(run_end, x + facings[index] * product.w)
-        width = layout.bay_width or (run_end + layout.left_margin)
+        width = (
+            layout.bay_width
+            or (layout.width / len(bay_labels) if layout.width else None)
+            or run_end + layout.left_margin
+        )
         bay_x[bay], bay_w[bay] = cursor, width
         cursor += width
     if problems:

@@ -15,7 +15,6 @@ from shelfscan.planogram import loader
 from shelfscan.planogram.azure_json import export_azure_planogram
 from shelfscan.planogram.errors import PlanogramError, Problem
 from shelfscan.planogram.model import Planogram
-from shelfscan.planogram.validation import validate_planogram
 from shelfscan.planogram_store import (
     get_planogram_version,
     list_planograms,
@@ -26,6 +25,10 @@ from shelfscan.planogram_store import (
 
 router = APIRouter(prefix="/api/v1/planograms", tags=["planograms"])
 
+IdQuery = Annotated[
+    str | None,
+    Query(max_length=128, description="Planogram id for formats that carry none (Azure JSON)"),
+]
 FormatQuery = Annotated[
     str | None,
     Query(description="canonical, azure, psa, csv or xlsx; default: from the file name/content"),
@@ -60,12 +63,17 @@ async def _read_upload(request: Request) -> tuple[bytes, str | None]:
     return await request.body(), None
 
 
-async def _parse(request: Request, format_name: str | None) -> tuple[Planogram, str]:
+async def _parse(
+    request: Request, format_name: str | None, planogram_id: str | None
+) -> tuple[Planogram, str]:
+    """Read and validate the uploaded planogram; every problem found is raised at once."""
     data, filename = await _read_upload(request)
-    if not data:
-        raise PlanogramError([Problem("body", "empty request body")])
-    imported = loader.load_planogram_bytes(data, filename=filename, format=format_name)
-    return imported.planogram, imported.format
+    result = loader.read_planogram(
+        data, format=format_name, filename=filename, planogram_id=planogram_id
+    )
+    if result.problems or result.planogram is None:
+        raise PlanogramError(result.problems or [Problem("file", "no planogram found")])
+    return result.planogram, (result.format.value if result.format else "unknown")
 
 
 def _version_out(version: models.PlanogramVersion) -> PlanogramVersionOut:
@@ -97,9 +105,10 @@ async def import_planogram(
     request: Request,
     session: DbSession,
     format: FormatQuery = None,
+    id: IdQuery = None,
     comment: Annotated[str | None, Query(max_length=2000)] = None,
 ) -> PlanogramVersionOut:
-    planogram, source_format = await _parse(request, format)
+    planogram, source_format = await _parse(request, format, id)
     version = publish_planogram(session, planogram, source_format=source_format, comment=comment)
     return _version_out(version)
 
@@ -111,11 +120,10 @@ async def import_planogram(
     openapi_extra=_IMPORT_BODY,
     responses={422: {"description": "Every problem found, each with its location"}},
 )
-async def validate_only(request: Request, format: FormatQuery = None) -> ValidationOut:
-    planogram, _ = await _parse(request, format)
-    problems = validate_planogram(planogram)
-    if problems:
-        raise PlanogramError(problems)
+async def validate_only(
+    request: Request, format: FormatQuery = None, id: IdQuery = None
+) -> ValidationOut:
+    await _parse(request, format, id)
     return ValidationOut(valid=True, problems=[])
 
 

@@ -99,6 +99,8 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--conf", type=float, default=0.05)
     parser.add_argument("--skip-train", action="store_true")
+    parser.add_argument("--per-product-classes", action="store_true",
+                        help="train one class per product instead of a class-agnostic detector")
     args = parser.parse_args()
 
     planogram = import_azure_planogram(
@@ -129,6 +131,7 @@ def main() -> None:
         summary = write_yolo_dataset(
             [planogram], args.work / "dataset", faces=faces, images=args.images,
             val_fraction=0.1, seed=1, config=SceneConfig(image_size=args.imgsz),
+            single_class=not args.per_product_classes,
         )
         print(f"rendered {args.images} images, {summary.boxes} boxes in "
               f"{time.monotonic() - started:.0f} s")
@@ -143,6 +146,8 @@ def main() -> None:
         print(f"trained in {result.seconds / 60:.1f} min; held-out renders: "
               f"mAP50 {result.metrics.map50:.3f}, mAP50-95 {result.metrics.map50_95:.3f}")
 
+    if not weights.is_file():
+        raise SystemExit(f"no weights at {weights}: run without --skip-train first")
     from ultralytics import YOLO
 
     detector = YOLO(str(weights))

@@ -12,10 +12,10 @@ import pytest
 
 os.environ.setdefault("YOLO_OFFLINE", "1")
 
-from sqlalchemy import create_engine, text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
-from shelfscan.settings import Settings  # noqa: E402
+from shelfscan.settings import Settings
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "SHELFSCAN_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"

@@ -84,8 +84,12 @@ def evaluate(pred_boxes, pred_labels, pred_scores, gt_boxes, gt_labels) -> dict[
             j = int(ious[i].argmax())
             correct += bool(ious[i, j] >= 0.5 and pred_labels[j] == gt_labels[i])
     agnostic = average_precision(pred_boxes, pred_scores, gt_boxes)
-    return {"map50": float(np.nanmean(list(aps.values()))), "correct_share": correct
-            / len(gt_boxes), "agnostic_ap50": agnostic, "per_class": aps}
+    return {
+        "map50": float(np.nanmean(list(aps.values()))),
+        "correct_share": correct / len(gt_boxes),
+        "agnostic_ap50": agnostic,
+        "per_class": aps,
+    }
 
 
 def main() -> None:
@@ -99,8 +103,11 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--conf", type=float, default=0.05)
     parser.add_argument("--skip-train", action="store_true")
-    parser.add_argument("--per-product-classes", action="store_true",
-                        help="train one class per product instead of a class-agnostic detector")
+    parser.add_argument(
+        "--per-product-classes",
+        action="store_true",
+        help="train one class per product instead of a class-agnostic detector",
+    )
     args = parser.parse_args()
 
     planogram = import_azure_planogram(
@@ -111,17 +118,28 @@ def main() -> None:
     photo = ImageOps.exif_transpose(Image.open(SAMPLE / "sample_image.jpg")).convert("RGB")
     reference = json.loads((SAMPLE / "sample_customized_recognition_result.json").read_text())
     gt = reference["products"]
-    gt_boxes = np.array([[b["boundingBox"]["x"], b["boundingBox"]["y"],
-                          b["boundingBox"]["x"] + b["boundingBox"]["w"],
-                          b["boundingBox"]["y"] + b["boundingBox"]["h"]] for b in gt], float)
+    gt_boxes = np.array(
+        [
+            [
+                b["boundingBox"]["x"],
+                b["boundingBox"]["y"],
+                b["boundingBox"]["x"] + b["boundingBox"]["w"],
+                b["boundingBox"]["y"] + b["boundingBox"]["h"],
+            ]
+            for b in gt
+        ],
+        float,
+    )
     gt_labels = [b["tags"][0]["name"] for b in gt]
     recogniser = PackshotRecogniser(faces, aspects={p.id: p.w / p.h for p in planogram.products})
 
     # The recognition step alone, on the reference boxes: its ceiling on label accuracy.
     ranked = recogniser.recognise_boxes(photo, gt_boxes)
     right = sum(names[next(iter(r))] == label for r, label in zip(ranked, gt_labels, strict=True))
-    print(f"recognition on reference boxes: {right}/{len(gt_labels)} labels right "
-          f"({right / len(gt_labels):.1%})")
+    print(
+        f"recognition on reference boxes: {right}/{len(gt_labels)} labels right "
+        f"({right / len(gt_labels):.1%})"
+    )
 
     weights = args.work / "run" / "train" / "weights" / "best.pt"
     if not args.skip_train:
@@ -129,52 +147,132 @@ def main() -> None:
 
         started = time.monotonic()
         summary = write_yolo_dataset(
-            [planogram], args.work / "dataset", faces=faces, images=args.images,
-            val_fraction=0.1, seed=1, config=SceneConfig(image_size=args.imgsz),
+            [planogram],
+            args.work / "dataset",
+            faces=faces,
+            images=args.images,
+            val_fraction=0.1,
+            seed=1,
+            config=SceneConfig(image_size=args.imgsz),
             single_class=not args.per_product_classes,
         )
-        print(f"rendered {args.images} images, {summary.boxes} boxes in "
-              f"{time.monotonic() - started:.0f} s")
+        print(
+            f"rendered {args.images} images, {summary.boxes} boxes in "
+            f"{time.monotonic() - started:.0f} s"
+        )
         result = train_detector(
-            summary.data_yaml, args.work / "run", epochs=args.epochs, imgsz=args.imgsz,
-            model=architecture_yaml(args.work, width=args.width), batch=args.batch,
-            device=args.device, workers=1, patience=100,
-            progress=lambda e, n, m: print(f"epoch {e}/{n} mAP50 {m.get('metrics/mAP50(B)', 0):.3f}",
-                                           flush=True),
+            summary.data_yaml,
+            args.work / "run",
+            epochs=args.epochs,
+            imgsz=args.imgsz,
+            model=architecture_yaml(args.work, width=args.width),
+            batch=args.batch,
+            device=args.device,
+            workers=1,
+            patience=100,
+            progress=lambda e, n, m: print(
+                f"epoch {e}/{n} mAP50 {m.get('metrics/mAP50(B)', 0):.3f}", flush=True
+            ),
         )
         weights = result.weights
-        print(f"trained in {result.seconds / 60:.1f} min; held-out renders: "
-              f"mAP50 {result.metrics.map50:.3f}, mAP50-95 {result.metrics.map50_95:.3f}")
+        print(
+            f"trained in {result.seconds / 60:.1f} min; held-out renders: "
+            f"mAP50 {result.metrics.map50:.3f}, mAP50-95 {result.metrics.map50_95:.3f}"
+        )
 
     if not weights.is_file():
         raise SystemExit(f"no weights at {weights}: run without --skip-train first")
     from ultralytics import YOLO
 
     detector = YOLO(str(weights))
-    prediction = detector.predict(photo, imgsz=args.imgsz, conf=args.conf, max_det=1000,
-                                  device=args.device, verbose=False)[0]
+    prediction = detector.predict(
+        photo, imgsz=args.imgsz, conf=args.conf, max_det=1000, device=args.device, verbose=False
+    )[0]
     boxes = prediction.boxes.xyxy.cpu().numpy().astype(float)
     scores = prediction.boxes.conf.cpu().numpy().astype(float)
     classes = prediction.boxes.cls.cpu().numpy().astype(int)
     model_labels = [prediction.names[c] for c in classes]
     detector_only = evaluate(boxes, model_labels, scores, gt_boxes, gt_labels)
-    print(f"detector alone:        mAP50 {detector_only['map50']:.3f}, correct labels "
-          f"{detector_only['correct_share']:.1%}, class-agnostic AP50 "
-          f"{detector_only['agnostic_ap50']:.3f} ({len(boxes)} boxes at conf >= {args.conf})")
+    print(
+        f"detector alone:        mAP50 {detector_only['map50']:.3f}, correct labels "
+        f"{detector_only['correct_share']:.1%}, class-agnostic AP50 "
+        f"{detector_only['agnostic_ap50']:.3f} ({len(boxes)} boxes at conf >= {args.conf})"
+    )
 
     ranked = recogniser.recognise_boxes(photo, boxes)
-    relabelled = [names[next(iter(r))] if r else lab for r, lab in zip(ranked, model_labels,
-                                                                           strict=True)]
+    relabelled = [
+        names[next(iter(r))] if r else lab for r, lab in zip(ranked, model_labels, strict=True)
+    ]
     combined = scores * np.array([next(iter(r.values())) if r else 0.0 for r in ranked]) ** 0.25
     with_recognition = evaluate(boxes, relabelled, combined, gt_boxes, gt_labels)
-    print(f"detector + recognition: mAP50 {with_recognition['map50']:.3f}, correct labels "
-          f"{with_recognition['correct_share']:.1%}")
+    print(
+        f"detector + recognition: mAP50 {with_recognition['map50']:.3f}, correct labels "
+        f"{with_recognition['correct_share']:.1%}"
+    )
     for label, ap in with_recognition["per_class"].items():
         print(f"  AP50 {ap:.3f}  {label}")
-    (args.work / "result.json").write_text(json.dumps(
-        {"detector": detector_only, "with_recognition": with_recognition,
-         "boxes": boxes.round(1).tolist(), "labels": relabelled,
-         "scores": combined.round(4).tolist()}, indent=1))
+    chain = run_chain(planogram, photo, boxes, relabelled, combined, ranked, names, reference)
+    (args.work / "result.json").write_text(
+        json.dumps(
+            {
+                "detector": detector_only,
+                "with_recognition": with_recognition,
+                "boxes": boxes.round(1).tolist(),
+                "labels": relabelled,
+                "scores": combined.round(4).tolist(),
+                "chain": chain,
+            },
+            indent=1,
+        )
+    )
+
+
+def run_chain(planogram, photo, boxes, labels, scores, ranked, names, reference):
+    """The whole chain on the real photo: our detections -> matching -> per-facing report,
+    next to the same matching run on the Azure model's own detections."""
+    from shelfscan.compliance.engine import match_planogram
+    from shelfscan.detections import Detections
+
+    ours = Detections.build(
+        boxes,
+        labels,
+        scores,
+        image_width=photo.width,
+        image_height=photo.height,
+        alternatives=[{names[k]: v for k, v in r.items()} if r else {} for r in ranked],
+    )
+    report = match_planogram(planogram, ours)
+    azure = match_planogram(planogram, Detections.from_azure_result(reference))
+    azure_by_id = {f.facing_id: f for f in azure.facings}
+    agree = 0
+    print("\nper-facing result on the real photo (ours | from Azure's detections):")
+    for facing in report.facings:
+        other = azure_by_id[facing.facing_id]
+        agree += facing.status == other.status and facing.found_product_id == other.found_product_id
+        found = names.get(facing.found_product_id or "", "-")
+        print(
+            f"  {facing.facing_id:>5} {facing.product_name[:34]:34} {facing.status.value:10} "
+            f"{found[:30]:30} | {other.status.value}"
+        )
+    counts = {}
+    for facing in report.facings:
+        counts[facing.status.value] = counts.get(facing.status.value, 0) + 1
+    print(
+        f"facings: {len(report.facings)}, statuses {dict(sorted(counts.items()))}; "
+        f"unexpected products {len(report.unexpected)}"
+    )
+    print(
+        f"agreement with the chain on Azure's detections: {agree}/{len(report.facings)} "
+        f"facings (same status and product)"
+    )
+    print(f"scores ours: {report.scores.model_dump()}")
+    print(f"scores from Azure detections: {azure.scores.model_dump()}")
+    return {
+        "agreement": agree,
+        "facings": len(report.facings),
+        "statuses": counts,
+        "report": report.model_dump(mode="json"),
+    }
 
 
 if __name__ == "__main__":

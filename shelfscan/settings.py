@@ -49,6 +49,10 @@ class Settings(BaseSettings):
     s3_access_key_id: str | None = None
     s3_secret_access_key: SecretStr | None = None
 
+    packshot_dir: Path | None = Field(
+        default=None, description="Product packshots (by name, id or GTIN) for planogram renders"
+    )
+
     detector_backend: DetectorBackend = DetectorBackend.YOLO
     model_path: Path = Field(
         default=PLANOGRAM_LIBRARY / "models" / "demo-store.pt",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from shelfscan import __version__
-from shelfscan.cli import db
+from shelfscan.cli import db, planogram, stores
 
 app = typer.Typer(
     name="shelfscan",
@@ -15,6 +15,8 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 app.add_typer(db.app, name="db")
+app.add_typer(planogram.app, name="planogram")
+app.add_typer(stores.app, name="store")
 
 
 def _version(value: bool) -> None:

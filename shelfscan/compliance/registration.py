@@ -21,6 +21,7 @@ perspective. Registration recovers this from the detections alone, in four steps
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -127,9 +128,7 @@ def cluster_1d(values: np.ndarray, tolerance: float) -> tuple[np.ndarray, np.nda
     labels = np.empty_like(labels_sorted)
     labels[order] = labels_sorted
     bounds = np.concatenate([[0], breaks, [len(values)]])
-    medians = np.array(
-        [np.median(sorted_values[a:b]) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
-    )
+    medians = np.array([np.median(sorted_values[a:b]) for a, b in itertools.pairwise(bounds)])
     return labels, medians
 
 
@@ -248,8 +247,14 @@ def register(
 
     # --- vertical: rows to levels ---
     weight = _row_level_weights(
-        row_of_det, n_rows, det_plausible, facing_product, level_of_facing, n_levels,
-        product_size.shape[0], options.presence_weight,
+        row_of_det,
+        n_rows,
+        det_plausible,
+        facing_product,
+        level_of_facing,
+        n_levels,
+        product_size.shape[0],
+        options.presence_weight,
     )
     sy, ty, level_of_row = _fit_vertical(
         row_bottoms, level_bottoms, weight, sy0, median_facing_h, options
@@ -301,31 +306,55 @@ def register(
     uf = facing_cx[pf_]
     sx, tx = _vote_global(xd, uf, pd_, sx0, median_facing_w, options, image_w, facing_boxes)
 
-    level_sx = np.full(n_levels, sx)
-    level_tx = np.full(n_levels, tx)
-    rows: list[RowFit] = []
-    total_inliers = 0
+    # Per row: where its products agree with the bay-wide fit (within ``row_freedom``).
     pair_row = row_of_det[pd_] if len(pd_) else np.zeros(0, dtype=np.intp)
+    row_inliers: dict[int, np.ndarray] = {}
     for r in range(n_rows):
         lv = int(level_of_row[r])
-        n_in_row = int((row_of_det == r).sum())
         if lv < 0:
-            rows.append(RowFit(r, -1, float(row_bottoms[r]), sx, tx, n_in_row, 0))
             continue
-        mask = pair_row == r
-        rsx, rtx, inliers = _refine_row(
-            xd[mask], uf[mask], pd_[mask], sx, tx, facing_cx[level_of_facing == lv],
-            median_facing_w, options,
+        members = np.flatnonzero(pair_row == r)
+        local = _row_inliers(
+            xd[members],
+            uf[members],
+            pd_[members],
+            sx,
+            tx,
+            facing_cx[level_of_facing == lv],
+            median_facing_w,
+            options,
         )
-        level_sx[lv], level_tx[lv] = rsx, rtx
-        if labelled_evidence:
-            total_inliers += inliers
-        rows.append(RowFit(r, lv, float(row_bottoms[r]), rsx, rtx, n_in_row, inliers))
-
+        row_inliers[r] = members[local]
+    # Perspective makes scale and offset vary smoothly from shelf to shelf; products do not
+    # stretch, so scale follows that smooth model while each row keeps its own drift.
+    a, b, c, d = _smooth_model(row_inliers, row_bottoms, xd, uf, sx, tx, median_facing_w)
     level_bottom_px = sy * level_bottoms + ty
     for lv in range(n_levels):
         if row_of_level[lv] >= 0:
             level_bottom_px[lv] = row_bottoms[row_of_level[lv]]
+    level_sx = a + b * level_bottom_px
+    level_tx = c + d * level_bottom_px
+    rows: list[RowFit] = []
+    total_inliers = 0
+    for r in range(n_rows):
+        lv = int(level_of_row[r])
+        n_in_row = int((row_of_det == r).sum())
+        inliers = row_inliers.get(r, np.zeros(0, dtype=np.intp))
+        row_sx = a + b * row_bottoms[r]
+        row_tx = c + d * row_bottoms[r]
+        if len(inliers):
+            drift = float(np.median(xd[inliers] - row_sx * uf[inliers] - row_tx))
+            limit = options.row_freedom * median_facing_w * row_sx
+            row_tx += float(np.clip(drift, -limit, limit))
+        if lv >= 0:
+            level_sx[lv], level_tx[lv] = row_sx, row_tx
+        if labelled_evidence:
+            total_inliers += len(inliers)
+        rows.append(
+            RowFit(
+                r, lv, float(row_bottoms[r]), float(row_sx), float(row_tx), n_in_row, len(inliers)
+            )
+        )
 
     return Registration(
         rotation_rad=angle,
@@ -501,7 +530,7 @@ def _vote_global(
     return sx, tx_best
 
 
-def _refine_row(
+def _row_inliers(
     xd: np.ndarray,
     uf: np.ndarray,
     pair_det: np.ndarray,
@@ -510,10 +539,11 @@ def _refine_row(
     level_facing_cx: np.ndarray,
     median_facing_w: float,
     options: RegistrationOptions,
-) -> tuple[float, float, int]:
-    """Scale and offset of one row, kept within ``row_freedom`` facings of the bay-wide fit."""
+) -> np.ndarray:
+    """The pairs of one row that agree on a scale and offset near the bay-wide fit (within
+    ``row_freedom`` facings at the row's middle): at most one pair per detection."""
     if len(xd) == 0:
-        return sx, tx, 0
+        return np.zeros(0, dtype=np.intp)
     u_mid = float(np.mean(level_facing_cx))
     predicted_mid = sx * u_mid + tx
     facing_px = median_facing_w * sx
@@ -529,21 +559,56 @@ def _refine_row(
     counts = np.where(sorted_mid[np.arange(len(scales)), start] < big, counts, 0)
     best_count = int(counts.max())
     if best_count == 0:
-        return sx, tx, 0
+        return np.zeros(0, dtype=np.intp)
     ties = np.flatnonzero(counts == best_count)
     g = int(ties[np.argmin(np.abs(scales[ties] / sx - 1.0))])
     lo = sorted_mid[g, start[g]]
     inside = free[g] & (mid[g] >= lo) & (mid[g] <= lo + window)
     idx = np.flatnonzero(inside)
     _, first = np.unique(pair_det[idx], return_index=True)
-    idx = idx[first]
-    row_sx = float(scales[g])
-    row_mid = float(np.median(mid[g][idx]))
-    if len(idx) >= 3 and np.ptp(uf[idx]) > 2.5 * median_facing_w:
-        a = np.polyfit(uf[idx] - u_mid, xd[idx], 1)
-        if abs(a[0] / sx - 1) <= 1.5 * options.row_scale_range:
-            row_sx, row_mid = float(a[0]), float(a[1])
-    return row_sx, row_mid - row_sx * u_mid, len(idx)
+    return idx[first]
+
+
+def _smooth_model(
+    row_inliers: dict[int, np.ndarray],
+    row_bottoms: np.ndarray,
+    xd: np.ndarray,
+    uf: np.ndarray,
+    sx: float,
+    tx: float,
+    median_facing_w: float,
+) -> tuple[float, float, float, float]:
+    """``x_px = (a + b*y) * x_units + (c + d*y)`` over all rows' agreeing pairs, with ``y``
+    the row's bottom: keystone perspective (and any rotation left over) in four numbers."""
+    rows_used = [r for r, idx in row_inliers.items() if len(idx) >= 2]
+    if not rows_used:
+        return sx, 0.0, tx, 0.0
+    idx = np.concatenate([row_inliers[r] for r in rows_used])
+    y = np.concatenate([np.full(len(row_inliers[r]), row_bottoms[r]) for r in rows_used])
+    u, x = uf[idx], xd[idx]
+    y_mid = float(np.mean(y))
+    yc = y - y_mid
+    if len(rows_used) >= 2 and np.ptp(y) > 0 and len(idx) >= 6:
+        design = np.column_stack([u, u * yc, np.ones_like(u), yc])
+    elif np.ptp(u) > 2 * median_facing_w and len(idx) >= 3:
+        design = np.column_stack([u, np.zeros_like(u), np.ones_like(u), np.zeros_like(u)])
+    else:
+        return sx, 0.0, tx, 0.0
+    keep = np.ones(len(u), dtype=bool)
+    params = np.array([sx, 0.0, tx, 0.0])
+    for _ in range(2):
+        solution, *_ = np.linalg.lstsq(design[keep], x[keep], rcond=None)
+        residual = np.abs(design @ solution - x)
+        params = solution
+        keep = residual <= 0.35 * median_facing_w * sx
+        if keep.sum() < 3:
+            break
+    a, b, c, d = (float(v) for v in params)
+    scales_at_rows = a + b * (row_bottoms - y_mid)
+    if not np.all((scales_at_rows > 0.8 * sx) & (scales_at_rows < 1.2 * sx)):
+        return sx, 0.0, tx, 0.0
+    # Back from centred y to plain y.
+    return a - b * y_mid, b, c - d * y_mid, d
 
 
 def _extent_fallback(

@@ -175,6 +175,10 @@ class Scan(Base):
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     deadline_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The worker that holds the scan and until when; an expired lease means the worker died
+    # and the scan is queued again (shelfscan.jobs.reaper).
+    leased_by: Mapped[str | None] = mapped_column(String(255))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     photos: Mapped[list[ScanPhoto]] = relationship(
         back_populates="scan", order_by="ScanPhoto.index", cascade="all, delete-orphan"

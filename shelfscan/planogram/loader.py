@@ -86,6 +86,11 @@ def detect_format(data: bytes, filename: str | None = None) -> PlanogramFormat:
     suffix = Path(filename).suffix.lower() if filename else ""
     if suffix in _EXTENSIONS:
         return _EXTENSIONS[suffix]
+    if suffix == ".json":
+        try:
+            return json_flavour(json.loads(data.decode("utf-8-sig")))
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            return PlanogramFormat.CANONICAL  # its decoder then says what is wrong
     if data.startswith(b"PK\x03\x04"):
         return PlanogramFormat.XLSX
     head = data.lstrip(b"\xef\xbb\xbf \t\r\n")

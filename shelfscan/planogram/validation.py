@@ -372,17 +372,43 @@ def validate_planogram(
     return collect.sorted()
 
 
+def _vertical_neighbours(planogram: Planogram) -> dict[int, list[int]]:
+    """For each fixture, the other fixtures that share some of its horizontal extent.
+
+    One STRtree query of full-height columns against the fixtures, so that the space check
+    below looks at a handful of candidates per position instead of every fixture.
+    """
+    bounds = np.array([(f.x, f.y, f.x + f.w, f.y + f.h) for f in planogram.fixtures], dtype=float)
+    finite = np.flatnonzero(np.isfinite(bounds).all(axis=1))
+    neighbours: dict[int, list[int]] = defaultdict(list)
+    if finite.size == 0:
+        return neighbours
+    kept = bounds[finite]
+    tree = shapely.STRtree(boxes_from_bounds(kept))
+    low, high = np.nanmin(kept[:, 1]) - 1.0, np.nanmax(kept[:, 3]) + 1.0
+    columns = shapely.box(kept[:, 0], low, kept[:, 2], high)
+    source, target = tree.query(columns, predicate="intersects")
+    for i, j in zip(finite[source], finite[target], strict=True):
+        if i != j:
+            neighbours[int(i)].append(int(j))
+    return neighbours
+
+
 def _space_limit(
-    planogram: Planogram, fixture_index: int, left: float, right: float, tol: float
+    planogram: Planogram,
+    fixture_index: int,
+    left: float,
+    right: float,
+    tol: float,
+    neighbours: dict[int, list[int]],
 ) -> float:
     """The y limit of the space a fixture offers: the nearest fixture edge above a standing
     fixture (or the planogram top), below a hanging one (or the planogram bottom)."""
     fixture = planogram.fixtures[fixture_index]
     hanging = fixture.type in HANGING_FIXTURES
     limit = planogram.height if hanging else 0.0
-    for other_index, other in enumerate(planogram.fixtures):
-        if other_index == fixture_index:
-            continue
+    for other_index in neighbours.get(fixture_index, ()):
+        other = planogram.fixtures[other_index]
         if not (other.x < right - tol and other.x + other.w > left + tol):
             continue
         if hanging:
@@ -402,6 +428,7 @@ def _check_fixture_fit(
 ) -> None:
     unit = planogram.unit.value
     products = planogram.product_by_id()
+    neighbours = _vertical_neighbours(planogram)
     for index, left, top, right, bottom in blocks:
         position = planogram.positions[index]
         f_index = fixture_index[position.fixture_id]
@@ -416,7 +443,7 @@ def _check_fixture_fit(
                 f"facings span x {_fmt(left)}–{_fmt(right)} but fixture {fixture.id!r} spans "
                 f"x {_fmt(fixture.x)}–{_fmt(fixture_right)}",
             )
-        limit = _space_limit(planogram, f_index, left, right, tol)
+        limit = _space_limit(planogram, f_index, left, right, tol, neighbours)
         stack = bottom - top
         if fixture.type in HANGING_FIXTURES:
             hook = fixture.y + fixture.h

@@ -35,12 +35,17 @@ class ClassEntry:
     gtin: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"index": self.index, "name": self.name, "product_id": self.product_id,
-                "gtin": self.gtin}
+        return {
+            "index": self.index,
+            "name": self.name,
+            "product_id": self.product_id,
+            "gtin": self.gtin,
+        }
 
 
-def class_entries(products: Sequence[Product], *, label_foreign: bool = False,
-                  single_class: bool = False) -> list[ClassEntry]:
+def class_entries(
+    products: Sequence[Product], *, label_foreign: bool = False, single_class: bool = False
+) -> list[ClassEntry]:
     """One class per product (union by id, in first-seen order); names are product names,
     suffixed with the id where two products share a name."""
     if single_class:
@@ -81,8 +86,10 @@ def yolo_label_lines(scene: RenderedScene, class_of: Callable[[str], int | None]
         x1, y1, x2, y2 = obj.xyxy
         if x2 - x1 < 1 or y2 - y1 < 1:
             continue
-        lines.append(f"{cls} {(x1 + x2) / 2 / width:.6f} {(y1 + y2) / 2 / height:.6f} "
-                     f"{(x2 - x1) / width:.6f} {(y2 - y1) / height:.6f}")
+        lines.append(
+            f"{cls} {(x1 + x2) / 2 / width:.6f} {(y1 + y2) / 2 / height:.6f} "
+            f"{(x2 - x1) / width:.6f} {(y2 - y1) / height:.6f}"
+        )
     return lines
 
 
@@ -112,11 +119,13 @@ def write_yolo_dataset(
         raise ValueError(f"val_fraction: must be between 0 and 1, got {val_fraction}")
     out = Path(out_dir).resolve()
     renderer = ShelfRenderer(planograms, faces, config)
-    entries = class_entries([p for pg in planograms for p in pg.products],
-                            label_foreign=label_foreign, single_class=single_class)
+    entries = class_entries(
+        [p for pg in planograms for p in pg.products],
+        label_foreign=label_foreign,
+        single_class=single_class,
+    )
     by_product = {e.product_id: e.index for e in entries if e.product_id is not None}
-    other = next((e.index for e in entries if e.name == OTHER_CLASS and e.product_id is None),
-                 None)
+    other = next((e.index for e in entries if e.name == OTHER_CLASS and e.product_id is None), None)
 
     def class_of(product_id: str) -> int | None:
         if single_class:
@@ -137,21 +146,31 @@ def write_yolo_dataset(
         scene.image.save(out / "images" / split / f"{stem}.jpg", quality=jpeg_quality)
         lines = yolo_label_lines(scene, class_of)
         boxes += len(lines)
-        (out / "labels" / split / f"{stem}.txt").write_text("\n".join(lines) + "\n"
-                                                             if lines else "")
+        (out / "labels" / split / f"{stem}.txt").write_text(
+            "\n".join(lines) + "\n" if lines else ""
+        )
         truth = scene.truth_document() | {"image_file": f"images/{split}/{stem}.jpg"}
         (out / "truth" / split / f"{stem}.json").write_text(json.dumps(truth, indent=1))
         if progress is not None:
             progress(index + 1, images)
 
     data_yaml = out / "data.yaml"
-    data_yaml.write_text(yaml.safe_dump({
-        "path": str(out),
-        "train": "images/train",
-        "val": "images/val",
-        "names": {e.index: e.name for e in entries},
-    }, sort_keys=False, allow_unicode=True))
-    (out / "classes.json").write_text(json.dumps(
-        {"classes": [e.as_dict() for e in entries],
-         "planograms": [p.id for p in planograms]}, indent=1))
+    data_yaml.write_text(
+        yaml.safe_dump(
+            {
+                "path": str(out),
+                "train": "images/train",
+                "val": "images/val",
+                "names": {e.index: e.name for e in entries},
+            },
+            sort_keys=False,
+            allow_unicode=True,
+        )
+    )
+    (out / "classes.json").write_text(
+        json.dumps(
+            {"classes": [e.as_dict() for e in entries], "planograms": [p.id for p in planograms]},
+            indent=1,
+        )
+    )
     return DatasetSummary(out, data_yaml, entries, images - val_count, val_count, boxes)

@@ -49,8 +49,13 @@ class _Reference:
 class PackshotRecogniser:
     """Ranks catalogue products for an image crop by similarity to their packshots."""
 
-    def __init__(self, faces: Mapping[str, Image.Image], *, aspects: Mapping[str, float] | None
-                 = None, weights: tuple[float, float, float] = (1.0, 1.0, 1.5)) -> None:
+    def __init__(
+        self,
+        faces: Mapping[str, Image.Image],
+        *,
+        aspects: Mapping[str, float] | None = None,
+        weights: tuple[float, float, float] = (1.0, 1.0, 1.5),
+    ) -> None:
         if not faces:
             raise ValueError("PackshotRecogniser needs at least one packshot")
         self.weights = weights
@@ -61,8 +66,9 @@ class PackshotRecogniser:
                 mx, my = face.width * margin, face.height * margin
                 thumbs.append(_thumb(face.crop((mx, my, face.width - mx, face.height - my))))
             aspect = (aspects or {}).get(product_id, face.width / face.height)
-            self.references.append(_Reference(product_id, np.stack(thumbs), _histogram(face),
-                                              float(aspect)))
+            self.references.append(
+                _Reference(product_id, np.stack(thumbs), _histogram(face), float(aspect))
+            )
         self.product_ids = [r.product_id for r in self.references]
 
     def scores(self, crop: Image.Image) -> np.ndarray:
@@ -92,8 +98,12 @@ class PackshotRecogniser:
         """Ranked products for each (N, 4) pixel box of ``image``."""
         ranked = []
         for x1, y1, x2, y2 in np.asarray(xyxy, float).reshape(-1, 4):
-            box = (max(0, int(x1)), max(0, int(y1)), min(image.width, int(np.ceil(x2))),
-                   min(image.height, int(np.ceil(y2))))
+            box = (
+                max(0, int(x1)),
+                max(0, int(y1)),
+                min(image.width, int(np.ceil(x2))),
+                min(image.height, int(np.ceil(y2))),
+            )
             if box[2] - box[0] < 2 or box[3] - box[1] < 2:
                 ranked.append({})
                 continue

@@ -1,0 +1,1 @@
+"""Detector training and export (an adapter around ultralytics)."""

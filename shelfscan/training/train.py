@@ -7,7 +7,8 @@ given, plots are off (they fetch a font) and ultralytics runs in offline mode.
 
 What the model learnt and how well it did is recorded twice: inside the checkpoint under the
 ``shelfscan`` key, and in a ``<weights>.labels.json`` sidecar that the detection backend reads
-(class index -> product id/name/GTIN, plus mAP on held-out renders).
+(a label map: class name -> product id, the full class entries with names and GTINs, and mAP on
+held-out renders).
 """
 
 from __future__ import annotations
@@ -73,8 +74,14 @@ class TrainResult:
     args: dict[str, Any] = field(default_factory=dict)
 
 
-def architecture_yaml(out_dir: Path, *, base: str = "yolov8", depth: float = 0.33,
-                      width: float = 0.25, max_channels: int = 1024) -> Path:
+def architecture_yaml(
+    out_dir: Path,
+    *,
+    base: str = "yolov8",
+    depth: float = 0.33,
+    width: float = 0.25,
+    max_channels: int = 1024,
+) -> Path:
     """A copy of an ultralytics architecture with its own scale, e.g. a narrower YOLOv8n.
 
     The file name carries the ``n`` scale letter, which is how ultralytics picks a scale.
@@ -171,6 +178,7 @@ def train_detector(
         }
 
     if progress is not None:
+
         def on_epoch_end(trainer: Any) -> None:
             if trainer.epoch + 1 > trainer.epochs:  # the final re-validation fires it again
                 return
@@ -198,26 +206,51 @@ def train_detector(
         )
     else:
         metrics = TrainMetrics.from_validator(
-            YOLO(str(best)).val(data=str(data_yaml), imgsz=trainer.args.imgsz, batch=batch,
-                                device=device, max_det=max_det, plots=False, verbose=False,
-                                workers=0, project=str(out_dir), name="val", exist_ok=True),
+            YOLO(str(best)).val(
+                data=str(data_yaml),
+                imgsz=trainer.args.imgsz,
+                batch=batch,
+                device=device,
+                max_det=max_det,
+                plots=False,
+                verbose=False,
+                workers=0,
+                project=str(out_dir),
+                name="val",
+                exist_ok=True,
+            ),
             evaluated_on,
         )
     classes = _load_classes(data_yaml)
-    training_args = {k: (str(v) if isinstance(v, Path) else v)
-                     for k, v in vars(trainer.args).items()
-                     if isinstance(v, str | int | float | bool | Path | type(None))}
+    training_args = {
+        k: (str(v) if isinstance(v, Path) else v)
+        for k, v in vars(trainer.args).items()
+        if isinstance(v, str | int | float | bool | Path | type(None))
+    }
     record = {
         "format": SIDECAR_FORMAT,
-        "classes": classes,
+        # Readable as a detection label map: class name -> product id. Classes without a
+        # product (``other``, ``product``) are left out so they surface as unexpected products.
+        "classes": {c["name"]: c["product_id"] for c in classes if c.get("product_id")},
+        "class_entries": classes,
         "metrics": asdict(metrics),
-        "training": {"data": str(data_yaml), "seconds": round(time.monotonic() - started, 1),
-                     "args": training_args},
+        "training": {
+            "data": str(data_yaml),
+            "seconds": round(time.monotonic() - started, 1),
+            "args": training_args,
+        },
     }
     write_metadata(best, record)
-    return TrainResult(weights=best, last=last, run_dir=run_dir, metrics=metrics,
-                       classes=classes, seconds=time.monotonic() - started,
-                       sidecar=sidecar_path(best), args=training_args)
+    return TrainResult(
+        weights=best,
+        last=last,
+        run_dir=run_dir,
+        metrics=metrics,
+        classes=classes,
+        seconds=time.monotonic() - started,
+        sidecar=sidecar_path(best),
+        args=training_args,
+    )
 
 
 def sidecar_path(weights: Path | str) -> Path:

@@ -132,3 +132,18 @@ def test_stores_bays_and_assignments(client: TestClient) -> None:
     bad_code = client.post("/api/v1/stores", json={"code": "has space", "name": "x"})
     assert bad_code.status_code == 422
     assert bad_code.json()["error"]["problems"][0]["location"] == "body.code"
+
+
+def test_render_returns_a_png_of_the_requested_width(client: TestClient) -> None:
+    import io
+
+    from PIL import Image
+
+    client.post("/api/v1/planograms", content=dump_canonical(small_planogram()))
+    response = client.get("/api/v1/planograms/cereal-1/render.png?width=500")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "image/png"
+    image = Image.open(io.BytesIO(response.content))
+    assert image.width == 500
+    assert image.height == round(500 * 60 / 100)
+    assert client.get("/api/v1/planograms/nope/render.png").status_code == 404

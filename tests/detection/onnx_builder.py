@@ -109,5 +109,3 @@ def write_constant_detector(
     )
     path.write_bytes(model)
     return path
-
-

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 
-from shelfscan.api.deps import DbSession
+from shelfscan.api.deps import DbSession, SettingsDep
 from shelfscan.api.schemas import PlanogramSummary, PlanogramVersionOut, ValidationOut
 from shelfscan.db import models
 from shelfscan.planogram import loader
@@ -174,13 +174,14 @@ def export(
 def render(
     key: str,
     session: DbSession,
+    settings: SettingsDep,
     version: VersionQuery = None,
     width: Annotated[int, Query(ge=100, le=4000)] = 1000,
 ) -> Response:
     from shelfscan.planogram.render import render_planogram
 
     planogram = planogram_from_version(get_planogram_version(session, key, version))
-    image = render_planogram(planogram, width_px=width)
+    image = render_planogram(planogram, packshot_dir=settings.packshot_dir, width_px=width)
     buffer = io.BytesIO()
     image.save(buffer, format="PNG", optimize=True)
     return Response(content=buffer.getvalue(), media_type="image/png")

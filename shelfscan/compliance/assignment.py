@@ -1,0 +1,152 @@
+"""Deciding which detection stands in which planogram facing.
+
+Three tools, each for what it is best at:
+
+* ``align_rows`` — per-shelf order alignment. Products on a shelf cannot pass through each
+  other, so the detections of one row and the facings of its level are two sequences; a
+  Needleman-Wunsch style dynamic programme pairs them in order, with a cost for a wrong
+  product, a cost growing with displacement, and costs for leaving a facing empty (gap) or a
+  detection unpaired (extra). When one product is missing and its neighbours slid into the
+  space, shifting the block costs a little per facing while relabelling it would cost a
+  misplacement per boundary, so the block is recognised as shifted, not misplaced. All rows run
+  together, vectorised over rows and detections.
+* ``assign_by_overlap`` — STRtree candidate pairs and an optimal one-to-one assignment
+  (``scipy.optimize.linear_sum_assignment``) for whatever the rows left over.
+* ``duplicate_mask`` — the detector sometimes boxes one product twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+from shelfscan.compliance import boxes as bx
+
+INFEASIBLE = 1e9
+
+
+def align_rows(
+    costs: Sequence[np.ndarray],
+    skip_facing: Sequence[np.ndarray],
+    skip_detection: float,
+) -> list[list[tuple[int, int]]]:
+    """Order-preserving alignment of each row.
+
+    ``costs[k]`` is the ``(facings, detections)`` match cost of row ``k`` with both sequences
+    sorted left to right (``INFEASIBLE`` where a pair may not match); ``skip_facing[k]`` the
+    cost of leaving each facing unmatched. Returns the matched ``(facing, detection)`` index
+    pairs per row.
+    """
+    n_rows = len(costs)
+    if n_rows == 0:
+        return []
+    nf = np.array([c.shape[0] for c in costs])
+    nd = np.array([c.shape[1] for c in costs])
+    f_max, d_max = int(nf.max()), int(nd.max())
+    cost = np.full((n_rows, max(f_max, 1), d_max), INFEASIBLE)
+    skip = np.zeros((n_rows, max(f_max, 1)))
+    for k, c in enumerate(costs):
+        cost[k, : c.shape[0], : c.shape[1]] = c
+        skip[k, : c.shape[0]] = skip_facing[k]
+    ramp = np.arange(d_max + 1) * skip_detection
+    table = np.broadcast_to(ramp, (n_rows, d_max + 1)).copy()
+    took_match = np.zeros((n_rows, f_max, d_max + 1), dtype=bool)
+    from_left = np.zeros((n_rows, f_max, d_max + 1), dtype=bool)
+    for i in range(f_max):
+        via_skip = table + skip[:, i : i + 1]
+        via_match = np.full_like(table, INFEASIBLE)
+        via_match[:, 1:] = table[:, :-1] + cost[:, i, :]
+        best = np.minimum(via_skip, via_match)
+        took_match[:, i] = via_match < via_skip
+        # Leaving detections unmatched along the row: a running minimum does it in one pass.
+        new_table = np.minimum.accumulate(best - ramp, axis=1) + ramp
+        from_left[:, i] = new_table < best - 1e-9
+        table = new_table
+
+    result: list[list[tuple[int, int]]] = []
+    for k in range(n_rows):
+        i, j = int(nf[k]), int(nd[k])
+        pairs: list[tuple[int, int]] = []
+        while i > 0 and j > 0:
+            if from_left[k, i - 1, j]:
+                j -= 1
+            elif took_match[k, i - 1, j]:
+                pairs.append((i - 1, j - 1))
+                i -= 1
+                j -= 1
+            else:
+                i -= 1
+        pairs.reverse()
+        result.append(pairs)
+    return result
+
+
+def assign_by_overlap(
+    facing_boxes: np.ndarray,
+    det_boxes: np.ndarray,
+    label_mismatch: np.ndarray | None = None,
+    *,
+    min_iou: float = 0.3,
+    mismatch_cost: float = 0.5,
+) -> list[tuple[int, int]]:
+    """Optimal one-to-one pairing of facings and detections by overlap.
+
+    Candidates come from an STRtree query; each connected group of candidates is solved on
+    its own with ``linear_sum_assignment`` so that cost stays near-linear in the input size.
+    ``label_mismatch`` is an optional ``(facings, detections)`` boolean matrix.
+    """
+    fi, di = bx.overlapping_pairs(facing_boxes, det_boxes)
+    if len(fi) == 0:
+        return []
+    iou = bx.pair_iou(facing_boxes[fi], det_boxes[di])
+    keep = iou >= min_iou
+    fi, di, iou = fi[keep], di[keep], iou[keep]
+    if len(fi) == 0:
+        return []
+    pair_cost = 1.0 - iou
+    if label_mismatch is not None:
+        pair_cost = pair_cost + mismatch_cost * label_mismatch[fi, di]
+    n_f, n_d = len(facing_boxes), len(det_boxes)
+    graph = coo_matrix((np.ones(len(fi)), (fi, n_f + di)), shape=(n_f + n_d, n_f + n_d))
+    _, component = connected_components(graph, directed=False)
+    pair_component = component[fi]
+    order = np.argsort(pair_component, kind="stable")
+    bounds = np.flatnonzero(np.diff(pair_component[order])) + 1
+    result: list[tuple[int, int]] = []
+    for group in np.split(order, bounds):
+        g_f, f_local = np.unique(fi[group], return_inverse=True)
+        g_d, d_local = np.unique(di[group], return_inverse=True)
+        matrix = np.full((len(g_f), len(g_d)), INFEASIBLE)
+        matrix[f_local, d_local] = pair_cost[group]
+        rows, cols = linear_sum_assignment(matrix)
+        for r, c in zip(rows, cols, strict=True):
+            if matrix[r, c] < INFEASIBLE:
+                result.append((int(g_f[r]), int(g_d[c])))
+    return result
+
+
+def duplicate_mask(
+    boxes: np.ndarray, confidence: np.ndarray, *, iou: float = 0.7, containment: float = 0.85
+) -> np.ndarray:
+    """True for boxes that repeat a more confident box (IoU or containment above threshold)."""
+    n = len(boxes)
+    duplicate = np.zeros(n, dtype=bool)
+    a, b = bx.overlapping_pairs(boxes, boxes)
+    keep = a < b
+    a, b = a[keep], b[keep]
+    if len(a) == 0:
+        return duplicate
+    inter = bx.pair_intersection(boxes[a], boxes[b])
+    areas = bx.area(boxes)
+    union = areas[a] + areas[b] - inter
+    smaller = np.minimum(areas[a], areas[b])
+    same = (inter >= iou * union) | (inter >= containment * smaller)
+    a, b = a[same], b[same]
+    # The less confident of each pair goes (ties: the later one).
+    loser = np.where(confidence[a] >= confidence[b], b, a)
+    duplicate[loser] = True
+    return duplicate

@@ -1,0 +1,202 @@
+"""The compliance report: what stands in every planogram facing, and the scores.
+
+Versioned: ``schema_version`` changes its major number when a field is removed or changes
+meaning, its minor number when fields are added. ``docs/report-schema.md`` documents every
+field; ``docs/report.schema.json`` is generated from these models (``write_json_schema``).
+"""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+REPORT_SCHEMA_VERSION = "1.0"
+
+
+class FacingStatus(StrEnum):
+    OK = "ok"
+    GAP = "gap"
+    MISPLACED = "misplaced"
+    NOT_VISIBLE = "not_visible"
+
+
+class EvidenceSource(StrEnum):
+    DETECTION = "detection"  # a product box the detector found
+    GAP_DETECTION = "gap_detection"  # a gap box the detector found
+    INFERRED = "inferred"  # empty shelf space: no box at all where the product should be
+    OUTSIDE_PHOTO = "outside_photo"
+
+
+class UnexpectedKind(StrEnum):
+    NOT_IN_PLANOGRAM = "not_in_planogram"
+    EXTRA_FACING = "extra_facing"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Box(_Model):
+    """Pixels of the original photo, origin top-left."""
+
+    x: float
+    y: float
+    w: float
+    h: float
+
+
+class Evidence(_Model):
+    source: EvidenceSource
+    box: Box
+    detection_id: str | None = None
+    label: str | None = Field(default=None, description="The detector's top label")
+    confidence: float | None = None
+
+
+class FacingResult(_Model):
+    facing_id: str
+    position_id: str
+    product_id: str
+    product_name: str
+    fixture_id: str
+    status: FacingStatus
+    reason: str
+    expected_box: Box = Field(description="Where the planned product should be, in pixels")
+    evidence: Evidence
+    found_product_id: str | None = Field(
+        default=None, description="Planogram product seen here (ok and misplaced)"
+    )
+    found_label: str | None = Field(default=None, description="Label seen here, as detected")
+    shift_facings: float | None = Field(
+        default=None, description="Horizontal offset of the product from its planned spot"
+    )
+    visible_fraction: float = Field(description="Share of the expected box inside the photo")
+
+
+class UnexpectedProduct(_Model):
+    detection_id: str
+    label: str
+    product_id: str | None
+    confidence: float
+    box: Box
+    kind: UnexpectedKind
+    fixture_id: str | None
+    reason: str
+
+
+class Scores(_Model):
+    """Shares in [0, 1]; null when nothing planned is visible in the scope."""
+
+    position_compliance: float | None = Field(description="ok facings / visible facings")
+    availability: float | None = Field(
+        description="products found at least once / products planned (visible)"
+    )
+    facings_compliance: float | None = Field(
+        description="sum of min(found, planned) facings / sum of planned facings (visible)"
+    )
+
+
+class Counts(_Model):
+    facings: int
+    visible: int
+    ok: int
+    gap: int
+    misplaced: int
+    not_visible: int
+    unexpected: int
+
+
+class ProductSummary(_Model):
+    product_id: str
+    product_name: str
+    expected: int = Field(description="Planned facings")
+    visible: int = Field(description="Planned facings inside the photo")
+    found: int = Field(description="Facings of this product seen anywhere on the bay")
+    in_place: int
+    gap: int
+    misplaced: int
+    scores: Scores
+
+
+class FixtureSummary(_Model):
+    fixture_id: str
+    counts: Counts
+    scores: Scores
+
+
+class RowSummary(_Model):
+    row: int
+    level: int | None
+    bottom_px: float
+    scale_x: float
+    offset_x: float
+    detections: int
+    label_inliers: int
+
+
+class RegistrationSummary(_Model):
+    """``x_px = scale_x * x_units + offset_x`` (per row: ``rows``), ``y`` likewise, in the
+    photo rotated by ``-rotation_deg`` about its centre."""
+
+    method: str
+    rotation_deg: float
+    scale_x: float
+    scale_y: float
+    offset_x: float
+    offset_y: float
+    label_inliers: int
+    labelled_detections: int
+    rows: list[RowSummary]
+    warnings: list[str]
+
+
+class IgnoredDetections(_Model):
+    duplicates: list[str] = Field(default_factory=list)
+    outside_planogram: list[str] = Field(default_factory=list)
+    unused_gap_boxes: list[str] = Field(default_factory=list)
+
+
+class ImageInfo(_Model):
+    width: int
+    height: int
+
+
+class ComplianceReport(_Model):
+    schema_version: str = REPORT_SCHEMA_VERSION
+    planogram_id: str
+    planogram_name: str
+    unit: str
+    image: ImageInfo
+    scores: Scores
+    counts: Counts
+    facings: list[FacingResult]
+    unexpected: list[UnexpectedProduct]
+    products: list[ProductSummary]
+    fixtures: list[FixtureSummary]
+    registration: RegistrationSummary
+    ignored: IgnoredDetections
+    timings_ms: dict[str, float] = Field(default_factory=dict)
+
+    def facing(self, facing_id: str) -> FacingResult:
+        for result in self.facings:
+            if result.facing_id == facing_id:
+                return result
+        raise KeyError(facing_id)
+
+    def ids_with_status(self, status: FacingStatus) -> list[str]:
+        return [f.facing_id for f in self.facings if f.status == status]
+
+
+def report_json_schema() -> dict[str, Any]:
+    schema = ComplianceReport.model_json_schema(mode="serialization")
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = f"shelfscan compliance report {REPORT_SCHEMA_VERSION}"
+    return schema
+
+
+def write_json_schema(path: Path) -> None:
+    path.write_text(json.dumps(report_json_schema(), indent=2, sort_keys=True) + "\n")

@@ -1,0 +1,23 @@
+"""Photo uploads: format sniffing, validation limits, metadata stripping and quality checks."""
+
+from shelfscan.imaging.formats import ImageFormat, sniff_format
+from shelfscan.imaging.quality import BayScale, PhotoQuality, QualityThresholds, assess_quality
+from shelfscan.imaging.validation import (
+    UploadLimits,
+    UploadRejected,
+    ValidatedPhoto,
+    validate_photo,
+)
+
+__all__ = [
+    "BayScale",
+    "ImageFormat",
+    "PhotoQuality",
+    "QualityThresholds",
+    "UploadLimits",
+    "UploadRejected",
+    "ValidatedPhoto",
+    "assess_quality",
+    "sniff_format",
+    "validate_photo",
+]

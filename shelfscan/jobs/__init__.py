@@ -1,0 +1,57 @@
+"""Background analysis of scans: one task, two runners (in-process threads or Celery)."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from shelfscan.jobs.config import JobSettings
+from shelfscan.jobs.inprocess import InProcessQueue, ScanQueue, build_context
+from shelfscan.jobs.tasks import JobContext, run_scan
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from shelfscan.settings import Settings
+
+__all__ = [
+    "InProcessQueue",
+    "JobContext",
+    "JobSettings",
+    "ScanQueue",
+    "build_context",
+    "make_scan_queue",
+    "run_scan",
+    "start_background_worker",
+    "stop_background_worker",
+]
+
+log = logging.getLogger(__name__)
+
+
+def make_scan_queue(settings: Settings, jobs: JobSettings | None = None) -> ScanQueue:
+    """Celery when a broker is configured, otherwise threads in this process."""
+    jobs = jobs or JobSettings()
+    if settings.broker_url:
+        from shelfscan.jobs.celery_app import CeleryQueue
+
+        return CeleryQueue(settings, jobs)
+    return InProcessQueue(build_context(settings, jobs))
+
+
+def start_background_worker(
+    app: FastAPI, settings: Settings, jobs: JobSettings | None = None
+) -> ScanQueue:
+    """Called from the app's lifespan: ``app.state.scan_queue`` is what the routes use."""
+    queue = make_scan_queue(settings, jobs)
+    queue.start()
+    app.state.scan_queue = queue
+    log.info("scan runner started", extra={"runner": type(queue).__name__})
+    return queue
+
+
+def stop_background_worker(app: FastAPI) -> None:
+    queue: ScanQueue | None = getattr(app.state, "scan_queue", None)
+    if queue is not None:
+        queue.stop()
+        app.state.scan_queue = None

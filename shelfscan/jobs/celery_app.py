@@ -1,0 +1,147 @@
+"""Celery runner: the same :func:`shelfscan.jobs.tasks.run_scan`, in worker processes fed by
+Redis when ``SHELFSCAN_BROKER_URL`` is set.
+
+A worker killed mid-scan loses nothing: tasks are acknowledged only after they finish
+(``acks_late``), a pool child that dies is requeued (``reject_on_worker_lost``), a whole worker
+that dies has its unacknowledged message redelivered by Redis after the visibility timeout,
+and independently of the broker the reaper re-sends scans whose lease expired. Each worker
+takes one message at a time (prefetch 1), so a long scan never holds others hostage.
+
+Start a worker with ``shelfscan worker`` (or ``celery -A shelfscan.jobs.celery_app worker``).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from functools import lru_cache
+from typing import Any
+
+from celery import Celery, signals
+
+from shelfscan.jobs.config import JobSettings
+from shelfscan.jobs.inprocess import ScanQueue, build_context
+from shelfscan.jobs.reaper import reap
+from shelfscan.jobs.tasks import JobContext, run_scan
+from shelfscan.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+TASK_NAME = "shelfscan.run_scan"
+
+
+def make_celery(settings: Settings, jobs: JobSettings | None = None) -> Celery:
+    jobs = jobs or JobSettings()
+    app = Celery("shelfscan", broker=settings.broker_url or "redis://127.0.0.1:6379/0")
+    app.conf.update(
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_default_queue=jobs.scan_queue,
+        task_ignore_result=True,
+        task_serializer="json",
+        accept_content=["json"],
+        broker_connection_retry_on_startup=True,
+        broker_transport_options={"visibility_timeout": jobs.broker_visibility_timeout_s},
+        # Past the scan deadline the reaper has failed the scan; stop spending CPU on it.
+        task_soft_time_limit=settings.scan_deadline_s,
+        task_time_limit=settings.scan_deadline_s + 30,
+        worker_hijack_root_logger=False,
+        worker_max_tasks_per_child=200,
+    )
+
+    @app.task(name=TASK_NAME, acks_late=True, reject_on_worker_lost=True)
+    def run_scan_task(scan_id: str) -> str:
+        return run_scan(scan_id, worker_context())
+
+    return app
+
+
+class CeleryQueue(ScanQueue):
+    """The web side: sends scan ids to the broker (and runs a reaper of its own)."""
+
+    def __init__(self, settings: Settings, jobs: JobSettings | None = None) -> None:
+        self.settings = settings
+        self.jobs = jobs or JobSettings()
+        self.celery = make_celery(settings, self.jobs)
+        self._reaper: _ReaperThread | None = None
+
+    def enqueue(self, scan_id: str, delay_s: float = 0.0) -> None:
+        self.celery.send_task(
+            TASK_NAME,
+            args=[scan_id],
+            queue=self.jobs.scan_queue,
+            countdown=delay_s or None,
+        )
+
+    def start(self) -> None:
+        self._reaper = _ReaperThread(self.settings, self.jobs, self.enqueue)
+        self._reaper.start()
+
+    def stop(self) -> None:
+        if self._reaper is not None:
+            self._reaper.stop()
+
+
+class _ReaperThread:
+    def __init__(self, settings: Settings, jobs: JobSettings, enqueue: Any) -> None:
+        self.settings, self.jobs, self.enqueue = settings, jobs, enqueue
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="reaper", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                reap(
+                    self.settings.resolved_database_url,
+                    self.enqueue,
+                    deadline_s=self.settings.scan_deadline_s,
+                    max_attempts=self.jobs.scan_max_attempts,
+                    requeue_after_s=self.jobs.requeue_after_s,
+                )
+            except Exception:
+                log.warning("reaper round failed", exc_info=True)
+            self._stop.wait(self.jobs.reaper_interval_s)
+
+
+@lru_cache(maxsize=1)
+def worker_context() -> JobContext:
+    """Built once per worker process, on its first task."""
+    settings = get_settings()
+    jobs = JobSettings()
+    return build_context(settings, jobs, enqueue=_send_later)
+
+
+def _send_later(scan_id: str, delay_s: float) -> None:
+    app.send_task(TASK_NAME, args=[scan_id], queue=JobSettings().scan_queue, countdown=delay_s)
+
+
+app = make_celery(get_settings())
+
+_worker_reaper: _ReaperThread | None = None
+
+
+@signals.worker_ready.connect
+def _start_reaper(**_: Any) -> None:
+    """Each worker's main process also reaps: no scan waits for a web process to notice."""
+    global _worker_reaper
+    settings, jobs = get_settings(), JobSettings()
+
+    def enqueue(scan_id: str, delay_s: float) -> None:
+        app.send_task(TASK_NAME, args=[scan_id], queue=jobs.scan_queue, countdown=delay_s or None)
+
+    _worker_reaper = _ReaperThread(settings, jobs, enqueue)
+    _worker_reaper.start()
+
+
+@signals.worker_shutdown.connect
+def _stop_reaper(**_: Any) -> None:
+    if _worker_reaper is not None:
+        _worker_reaper.stop()

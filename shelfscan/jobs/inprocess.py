@@ -1,0 +1,141 @@
+"""The default runner: a bounded thread pool inside the web process, plus the reaper.
+
+``worker_concurrency`` threads analyse at most that many scans at once, so uploads keep being
+answered while scans run. Nothing lives only in memory: scans are queued in the database, so
+after a restart the reaper's first round re-sends every queued scan and, once their leases
+expire, the ones the old process was working on.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+from shelfscan.jobs.config import JobSettings
+from shelfscan.jobs.reaper import reap
+from shelfscan.jobs.tasks import Enqueue, JobContext, run_scan
+from shelfscan.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class ScanQueue:
+    """What the web layer uses to hand a committed scan to the runner."""
+
+    def enqueue(self, scan_id: str, delay_s: float = 0.0) -> None:
+        raise NotImplementedError
+
+    def start(self) -> None:
+        """Start the runner and the reaper."""
+
+    def stop(self) -> None:
+        """Stop accepting work; running scans finish or are picked up after a restart."""
+
+
+class InProcessQueue(ScanQueue):
+    def __init__(self, context: JobContext, *, run_reaper: bool = True) -> None:
+        self.context = context
+        self.run_reaper = run_reaper
+        self._executor: ThreadPoolExecutor | None = None
+        self._pending: set[str] = set()
+        self._lock = threading.Lock()
+        self._timers: set[threading.Timer] = set()
+        self._stopping = threading.Event()
+        self._reaper: threading.Thread | None = None
+        context.enqueue = self.enqueue
+
+    def start(self) -> None:
+        self._executor = ThreadPoolExecutor(
+            max_workers=self.context.settings.worker_concurrency, thread_name_prefix="scan"
+        )
+        self._stopping.clear()
+        if self.run_reaper:
+            self._reaper = threading.Thread(target=self._reap_loop, name="reaper", daemon=True)
+            self._reaper.start()
+
+    def enqueue(self, scan_id: str, delay_s: float = 0.0) -> None:
+        if self._stopping.is_set() or self._executor is None:
+            return  # still queued in the database; the next start sends it
+        if delay_s > 0:
+            timer = threading.Timer(delay_s, self._timer_fired, args=(scan_id,))
+            timer.daemon = True
+            with self._lock:
+                self._timers.add(timer)
+            timer.start()
+            return
+        with self._lock:
+            if scan_id in self._pending:
+                return  # already waiting for a thread; the claim would skip a duplicate anyway
+            self._pending.add(scan_id)
+        try:
+            future = self._executor.submit(self._run, scan_id)
+        except RuntimeError:  # shut down between the check and the submit
+            with self._lock:
+                self._pending.discard(scan_id)
+            return
+        future.add_done_callback(self._log_crash)
+
+    def _timer_fired(self, scan_id: str) -> None:
+        with self._lock:
+            self._timers = {t for t in self._timers if t.is_alive()}
+        self.enqueue(scan_id)
+
+    def _run(self, scan_id: str) -> str:
+        with self._lock:
+            self._pending.discard(scan_id)
+        return run_scan(scan_id, self.context)
+
+    @staticmethod
+    def _log_crash(future: Future[Any]) -> None:
+        if not future.cancelled() and future.exception() is not None:
+            log.error("scan task crashed", exc_info=future.exception())
+
+    def reap_once(self, *, requeue_after_s: float | None = None) -> Any:
+        jobs = self.context.jobs
+        return reap(
+            self.context.database_url,
+            self.enqueue,
+            deadline_s=self.context.settings.scan_deadline_s,
+            max_attempts=jobs.scan_max_attempts,
+            requeue_after_s=jobs.requeue_after_s if requeue_after_s is None else requeue_after_s,
+        )
+
+    def _reap_loop(self) -> None:
+        first = True
+        while not self._stopping.is_set():
+            try:
+                # On start every queued scan is ours to send: the old process's queue is gone.
+                self.reap_once(requeue_after_s=1e-6 if first else None)
+                first = False
+            except Exception:
+                log.warning("reaper round failed", exc_info=True)
+            self._stopping.wait(self.context.jobs.reaper_interval_s)
+
+    def stop(self, *, wait: bool = True) -> None:
+        self._stopping.set()
+        with self._lock:
+            for timer in self._timers:
+                timer.cancel()
+            self._timers.clear()
+        if self._executor is not None:
+            self._executor.shutdown(wait=wait, cancel_futures=True)
+        if self._reaper is not None:
+            self._reaper.join(timeout=5)
+
+
+def build_context(
+    settings: Settings, jobs: JobSettings | None = None, *, enqueue: Enqueue | None = None
+) -> JobContext:
+    from shelfscan.jobs.analysis import load_analyzer
+    from shelfscan.storage import get_storage
+
+    jobs = jobs or JobSettings()
+    return JobContext(
+        settings=settings,
+        jobs=jobs,
+        storage=get_storage(settings),
+        analyzer=load_analyzer(settings, jobs.scan_analyzer),
+        enqueue=enqueue,
+    )

@@ -1,0 +1,318 @@
+"""The scan task both runners execute: claim the scan, analyse its photos, save the results.
+
+Safe to run any number of times for the same scan, concurrently too: the claim is one
+conditional UPDATE (only a queued scan, or one whose holder's lease has expired, can be
+claimed), the worker renews its lease while it works, and every later write is conditional
+on still holding that lease. A duplicated message, a worker killed mid-scan or a scan failed
+by the deadline therefore never produces two results.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from PIL import Image
+from sqlalchemy import and_, or_, select, update
+
+from shelfscan.db.models import PlanogramVersion, Scan, Store
+from shelfscan.db.session import session_scope
+from shelfscan.images import load_image
+from shelfscan.jobs.analysis import (
+    Analyzer,
+    AnalyzerUnavailable,
+    evidence_boxes,
+    report_document,
+)
+from shelfscan.jobs.config import JobSettings
+from shelfscan.planogram.model import Planogram
+from shelfscan.scans import annotated_key, evidence_key, now_utc, scan_prefix
+from shelfscan.settings import Settings
+from shelfscan.storage import Storage, StorageError
+
+log = logging.getLogger(__name__)
+
+Enqueue = Callable[[str, float], None]  # (scan_id, delay_s)
+
+
+@dataclass
+class JobContext:
+    """Everything a worker needs; one per process (runners build it once)."""
+
+    settings: Settings
+    jobs: JobSettings
+    storage: Storage
+    analyzer: Analyzer
+    enqueue: Enqueue | None = None  # to retry transient failures later
+    worker_name: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
+
+    @property
+    def database_url(self) -> str:
+        return self.settings.resolved_database_url
+
+
+class _Transient(Exception):
+    """Worth another attempt: the detector or storage was briefly unavailable."""
+
+
+def run_scan(scan_id: str, context: JobContext) -> str:
+    """Process one scan; returns the status it ended in, or ``"skipped"`` when it was not this
+    worker's to process (already done, failed, or held by a live worker)."""
+    holder = f"{context.worker_name}:{uuid.uuid4().hex[:8]}"
+    claim = _claim(scan_id, holder, context)
+    if claim is None:
+        return "skipped"
+    attempts, deadline_passed = claim
+    if deadline_passed:
+        return _finish_failed(scan_id, holder, context, _deadline_message(context))
+    if attempts > context.jobs.scan_max_attempts:
+        message = f"gave up after {attempts - 1} attempts (workers lost or timed out)"
+        return _finish_failed(scan_id, holder, context, message)
+
+    heartbeat = _Heartbeat(scan_id, holder, context)
+    heartbeat.start()
+    started = time.perf_counter()
+    try:
+        report = _analyse(scan_id, context)
+    except _Transient as error:
+        heartbeat.stop()
+        if attempts < context.jobs.scan_max_attempts and context.enqueue is not None:
+            delay = min(60.0, 2.0**attempts)
+            if _release(scan_id, holder, context, f"retrying: {error}"):
+                context.enqueue(scan_id, delay)
+                return "queued"
+            return "skipped"
+        return _finish_failed(scan_id, holder, context, f"{error} (after {attempts} attempts)")
+    except Exception as error:
+        heartbeat.stop()
+        log.exception("scan failed", extra={"scan_id": scan_id})
+        return _finish_failed(scan_id, holder, context, f"{type(error).__name__}: {error}")
+    heartbeat.stop()
+    elapsed_ms = round((time.perf_counter() - started) * 1000, 1)
+    if not _finish(scan_id, holder, context, status="done", report=report, error=None):
+        log.warning("scan lease lost before finishing", extra={"scan_id": scan_id})
+        return "skipped"
+    log.info("scan done", extra={"scan_id": scan_id, "ms": elapsed_ms, "attempt": attempts})
+    return "done"
+
+
+def _deadline_message(context: JobContext) -> str:
+    return f"deadline exceeded: not finished within {context.settings.scan_deadline_s:g} s"
+
+
+def _claim(scan_id: str, holder: str, context: JobContext) -> tuple[int, bool] | None:
+    now = now_utc()
+    with session_scope(context.database_url) as session:
+        result = session.execute(
+            update(Scan)
+            .where(
+                Scan.id == scan_id,
+                or_(
+                    Scan.status == "queued",
+                    and_(Scan.status == "processing", Scan.lease_expires_at < now),
+                ),
+            )
+            .values(
+                status="processing",
+                attempts=Scan.attempts + 1,
+                leased_by=holder,
+                lease_expires_at=now + timedelta(seconds=context.jobs.scan_lease_s),
+                started_at=now,
+                updated_at=now,
+                error=None,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount != 1:
+            return None
+        attempts, deadline = session.execute(
+            select(Scan.attempts, Scan.deadline_at).where(Scan.id == scan_id)
+        ).one()
+    if deadline is not None and deadline.tzinfo is None:
+        deadline = deadline.replace(tzinfo=now.tzinfo)
+    return attempts, deadline is not None and deadline <= now
+
+
+def _analyse(scan_id: str, context: JobContext) -> dict[str, Any]:
+    with session_scope(context.database_url) as session:
+        scan = session.get(Scan, scan_id)
+        if scan is None:
+            raise RuntimeError(f"scan {scan_id} vanished")
+        store_code = session.scalar(select(Store.code).where(Store.id == scan.store_id))
+        document = session.scalar(
+            select(PlanogramVersion.document).where(
+                PlanogramVersion.id == scan.planogram_version_id
+            )
+        )
+        photo_keys = [photo.storage_key for photo in scan.photos]
+    if store_code is None or document is None:
+        raise RuntimeError(f"scan {scan_id}: its store or planogram version is missing")
+    planogram = Planogram.model_validate(document)
+
+    primary: dict[str, Any] | None = None
+    for index, key in enumerate(photo_keys):
+        try:
+            data = context.storage.get(key)
+        except StorageError as error:
+            raise _Transient(f"storage: {error}") from error
+        image = load_image(data)
+        try:
+            analysis = context.analyzer(image, planogram)
+        except AnalyzerUnavailable:
+            raise
+        except Exception as error:
+            if _is_transient(error):
+                raise _Transient(f"detector: {error}") from error
+            raise
+        report = report_document(analysis.report)
+        try:
+            context.storage.put(
+                annotated_key(store_code, scan_id, index), analysis.annotated_jpeg, "image/jpeg"
+            )
+            if index == 0:
+                primary = report
+                _save_evidence(context.storage, store_code, scan_id, image, report)
+            else:
+                # Further photos (close-ups, the other half of a long bay) keep their own report.
+                context.storage.put(
+                    f"{scan_prefix(store_code, scan_id)}/report-{index}.json",
+                    json.dumps(report).encode(),
+                    "application/json",
+                )
+        except StorageError as error:
+            raise _Transient(f"storage: {error}") from error
+    assert primary is not None
+    return primary
+
+
+def _is_transient(error: Exception) -> bool:
+    try:
+        from shelfscan.detection.base import DetectorUnavailableError
+    except ImportError:  # pragma: no cover
+        return False
+    return isinstance(error, DetectorUnavailableError)
+
+
+EVIDENCE_MARGIN = 0.15
+
+
+def _save_evidence(
+    storage: Storage, store_code: str, scan_id: str, image: Image.Image, report: dict[str, Any]
+) -> int:
+    """One JPEG crop per problem facing, a little wider than its box for context."""
+    saved = 0
+    for facing_id, (x1, y1, x2, y2) in evidence_boxes(report).items():
+        margin_x, margin_y = (x2 - x1) * EVIDENCE_MARGIN, (y2 - y1) * EVIDENCE_MARGIN
+        box = (
+            max(0, round(x1 - margin_x)),
+            max(0, round(y1 - margin_y)),
+            min(image.width, round(x2 + margin_x)),
+            min(image.height, round(y2 + margin_y)),
+        )
+        if box[2] - box[0] < 2 or box[3] - box[1] < 2:
+            continue  # outside the photo ("not visible"): nothing to show
+        out = io.BytesIO()
+        image.crop(box).save(out, "JPEG", quality=88)
+        storage.put(evidence_key(store_code, scan_id, facing_id), out.getvalue(), "image/jpeg")
+        saved += 1
+    return saved
+
+
+def _held(scan_id: str, holder: str) -> Any:
+    return and_(Scan.id == scan_id, Scan.status == "processing", Scan.leased_by == holder)
+
+
+def _finish(
+    scan_id: str,
+    holder: str,
+    context: JobContext,
+    *,
+    status: str,
+    report: dict[str, Any] | None,
+    error: str | None,
+) -> bool:
+    now = now_utc()
+    with session_scope(context.database_url) as session:
+        result = session.execute(
+            update(Scan)
+            .where(_held(scan_id, holder))
+            .values(
+                status=status,
+                report=report,
+                error=error,
+                finished_at=now,
+                updated_at=now,
+                leased_by=None,
+                lease_expires_at=None,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        return result.rowcount == 1
+
+
+def _finish_failed(scan_id: str, holder: str, context: JobContext, message: str) -> str:
+    if _finish(scan_id, holder, context, status="failed", report=None, error=message):
+        log.warning("scan failed", extra={"scan_id": scan_id, "error": message})
+        return "failed"
+    return "skipped"
+
+
+def _release(scan_id: str, holder: str, context: JobContext, message: str) -> bool:
+    now = now_utc()
+    with session_scope(context.database_url) as session:
+        result = session.execute(
+            update(Scan)
+            .where(_held(scan_id, holder))
+            .values(
+                status="queued",
+                error=message,
+                updated_at=now,
+                leased_by=None,
+                lease_expires_at=None,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        return result.rowcount == 1
+
+
+class _Heartbeat:
+    """Renews the lease every third of its length while the scan is analysed."""
+
+    def __init__(self, scan_id: str, holder: str, context: JobContext) -> None:
+        self.scan_id, self.holder, self.context = scan_id, holder, context
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"lease-{scan_id[:8]}", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        lease = self.context.jobs.scan_lease_s
+        while not self._stop.wait(lease / 3):
+            try:
+                with session_scope(self.context.database_url) as session:
+                    renewed = session.execute(
+                        update(Scan)
+                        .where(_held(self.scan_id, self.holder))
+                        .values(lease_expires_at=now_utc() + timedelta(seconds=lease))
+                        .execution_options(synchronize_session=False)
+                    ).rowcount
+            except Exception:  # a database hiccup: try again next beat, the lease has slack
+                log.warning("lease renewal failed", exc_info=True)
+                continue
+            if renewed != 1:
+                return  # failed by the deadline or taken over: nothing left to renew

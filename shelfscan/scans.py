@@ -1,0 +1,376 @@
+"""The scan service: create a scan from validated photos exactly once, find, list and retry scans.
+
+Every function takes the store code and filters by it, so per-store access control can later
+be a check on that one argument. Photos go to storage before the database row is committed,
+and the 202 answer is only given after both, so an acknowledged scan is never lost; the
+``(store, Idempotency-Key)`` unique constraint makes a phone's retry return the first scan
+rather than create a second.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, selectinload
+
+from shelfscan.db.models import Bay, BayAssignment, PlanogramVersion, Scan, ScanPhoto, Store
+from shelfscan.imaging.validation import ValidatedPhoto
+from shelfscan.storage import Storage
+
+log = logging.getLogger(__name__)
+
+STATUSES = ("queued", "processing", "done", "failed")
+MAX_IDEMPOTENCY_KEY = 255
+
+
+class ScanError(Exception):
+    """A request the service refuses, with an HTTP status and a machine-readable code."""
+
+    def __init__(
+        self, code: str, message: str, *, status_code: int = 400, field: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.status_code = status_code
+        self.field = field
+
+
+@dataclass(frozen=True)
+class ScanTarget:
+    """Where a new scan goes: the store, the bay and the planogram version it is checked
+    against (fixed at upload time, so a later re-assignment does not change old scans)."""
+
+    store: Store
+    bay: Bay
+    version: PlanogramVersion
+
+
+@dataclass(frozen=True)
+class CreatedScan:
+    scan: Scan
+    created: bool  # False when an earlier request with the same Idempotency-Key made it
+
+
+def utc(value: datetime | None) -> datetime | None:
+    """SQLite hands datetimes back without their zone; every stored time is UTC."""
+    if value is None:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+# Storage keys --------------------------------------------------------------------------------
+
+
+def scan_prefix(store_code: str, scan_id: str) -> str:
+    return f"stores/{_safe(store_code)}/scans/{scan_id}"
+
+
+def photo_key(store_code: str, scan_id: str, index: int) -> str:
+    return f"{scan_prefix(store_code, scan_id)}/photo-{index}.jpg"
+
+
+def annotated_key(store_code: str, scan_id: str, index: int = 0) -> str:
+    return f"{scan_prefix(store_code, scan_id)}/annotated-{index}.jpg"
+
+
+def evidence_key(store_code: str, scan_id: str, facing_id: str) -> str:
+    return f"{scan_prefix(store_code, scan_id)}/evidence/{_safe(facing_id)}.jpg"
+
+
+def _safe(name: str) -> str:
+    """Any id as a storage-key segment: distinct ids stay distinct."""
+    cleaned = re.sub(r"[^A-Za-z0-9._-]", lambda m: f"~{ord(m.group()):x}", name)
+    return cleaned if cleaned and cleaned[0].isalnum() else f"x{cleaned}"
+
+
+# Lookups ------------------------------------------------------------------------------------
+
+
+def find_store(session: Session, store_code: str) -> Store:
+    store = session.scalar(select(Store).where(Store.code == store_code))
+    if store is None:
+        raise ScanError("store_not_found", f"no store with code {store_code!r}", status_code=404)
+    return store
+
+
+def find_bay(session: Session, store: Store, bay_code: str) -> Bay:
+    bay = session.scalar(select(Bay).where(Bay.store_id == store.id, Bay.code == bay_code))
+    if bay is None:
+        raise ScanError(
+            "bay_not_found",
+            f"store {store.code!r} has no bay {bay_code!r}",
+            status_code=404,
+            field="bay_code",
+        )
+    return bay
+
+
+def assigned_version(session: Session, bay: Bay, on: date) -> PlanogramVersion | None:
+    """The planogram version assigned to ``bay`` on ``on`` (the latest assignment wins)."""
+    statement = (
+        select(PlanogramVersion)
+        .join(BayAssignment, BayAssignment.planogram_version_id == PlanogramVersion.id)
+        .where(
+            BayAssignment.bay_id == bay.id,
+            BayAssignment.store_id == bay.store_id,
+            BayAssignment.effective_from <= on,
+            or_(BayAssignment.effective_to.is_(None), BayAssignment.effective_to > on),
+        )
+        .order_by(BayAssignment.effective_from.desc(), BayAssignment.id.desc())
+        .limit(1)
+    )
+    return session.scalar(statement)
+
+
+def resolve_target(
+    session: Session, store_code: str, bay_code: str, *, on: date | None = None
+) -> ScanTarget:
+    store = find_store(session, store_code)
+    bay = find_bay(session, store, bay_code)
+    version = assigned_version(session, bay, on or now_utc().date())
+    if version is None:
+        raise ScanError(
+            "no_planogram_assigned",
+            f"bay {bay_code!r} in store {store_code!r} has no planogram assigned for "
+            f"{(on or now_utc().date()).isoformat()}; assign one before scanning",
+            status_code=409,
+        )
+    return ScanTarget(store=store, bay=bay, version=version)
+
+
+def find_by_idempotency_key(session: Session, store: Store, key: str) -> Scan | None:
+    return session.scalar(
+        select(Scan)
+        .options(selectinload(Scan.photos))
+        .where(Scan.store_id == store.id, Scan.idempotency_key == key)
+    )
+
+
+def check_idempotency_key(key: str | None) -> str | None:
+    if key is None:
+        return None
+    key = key.strip()
+    if not key or len(key) > MAX_IDEMPOTENCY_KEY or not key.isprintable():
+        raise ScanError(
+            "invalid_idempotency_key",
+            f"Idempotency-Key must be 1–{MAX_IDEMPOTENCY_KEY} printable characters",
+            field="Idempotency-Key",
+        )
+    return key
+
+
+def replayed_scan(session: Session, target: ScanTarget, key: str | None) -> Scan | None:
+    """The scan an earlier request with this key created, if any; a key reused for another
+    bay is a client bug and refused rather than silently answered with the wrong scan."""
+    if key is None:
+        return None
+    existing = find_by_idempotency_key(session, target.store, key)
+    if existing is not None and existing.bay_id != target.bay.id:
+        raise ScanError(
+            "idempotency_key_conflict",
+            f"Idempotency-Key {key!r} was already used for another bay in this store",
+            status_code=409,
+            field="Idempotency-Key",
+        )
+    return existing
+
+
+# Creating -----------------------------------------------------------------------------------
+
+
+def create_scan(
+    session: Session,
+    storage: Storage,
+    target: ScanTarget,
+    photos: Sequence[ValidatedPhoto],
+    *,
+    idempotency_key: str | None = None,
+    taken_by: str | None = None,
+    quality: dict[str, Any] | None = None,
+    deadline_s: float = 300.0,
+) -> CreatedScan:
+    """Store the photos, then commit the scan; exactly one scan per idempotency key."""
+    if not photos:
+        raise ScanError("no_photos", "send at least one photo", field="photos")
+    earlier = replayed_scan(session, target, idempotency_key)
+    if earlier is not None:
+        return CreatedScan(earlier, created=False)
+
+    scan_id = str(uuid.uuid4())
+    created_at = now_utc()
+    keys = [photo_key(target.store.code, scan_id, index) for index in range(len(photos))]
+    written: list[str] = []
+    try:
+        for key, photo in zip(keys, photos, strict=True):
+            storage.put(key, photo.stored_bytes, photo.stored_content_type)
+            written.append(key)
+        scan = Scan(
+            id=scan_id,
+            store_id=target.store.id,
+            bay_id=target.bay.id,
+            planogram_version_id=target.version.id,
+            idempotency_key=idempotency_key,
+            status="queued",
+            attempts=0,
+            taken_by=taken_by,
+            quality=quality,
+            created_at=created_at,
+            updated_at=created_at,
+            deadline_at=created_at + timedelta(seconds=deadline_s),
+            photos=[
+                ScanPhoto(
+                    index=index,
+                    storage_key=key,
+                    content_type=photo.stored_content_type,
+                    width=photo.width,
+                    height=photo.height,
+                    size_bytes=len(photo.stored_bytes),
+                    sha256=photo.sha256,
+                )
+                for index, (key, photo) in enumerate(zip(keys, photos, strict=True))
+            ],
+        )
+        session.add(scan)
+        session.commit()
+    except IntegrityError:
+        # A concurrent request with the same key committed first: answer with its scan.
+        session.rollback()
+        _delete_quietly(storage, written)
+        winner = find_by_idempotency_key(session, target.store, idempotency_key or "")
+        if winner is None:
+            raise
+        return CreatedScan(winner, created=False)
+    except BaseException:
+        session.rollback()
+        _delete_quietly(storage, written)
+        raise
+    log.info(
+        "scan created",
+        extra={"scan_id": scan_id, "store": target.store.code, "bay": target.bay.code},
+    )
+    return CreatedScan(scan, created=True)
+
+
+def _delete_quietly(storage: Storage, keys: Sequence[str]) -> None:
+    for key in keys:
+        try:
+            storage.delete(key)
+        except Exception:  # the original error matters more than a cleanup failure
+            log.warning("could not delete orphan object", extra={"key": key}, exc_info=True)
+
+
+# Reading ------------------------------------------------------------------------------------
+
+
+def get_scan(session: Session, store_code: str, scan_id: str) -> tuple[Store, Scan]:
+    store = find_store(session, store_code)
+    scan = session.scalar(
+        select(Scan)
+        .options(selectinload(Scan.photos))
+        .where(Scan.store_id == store.id, Scan.id == scan_id)
+    )
+    if scan is None:
+        raise ScanError(
+            "scan_not_found", f"store {store_code!r} has no scan {scan_id!r}", status_code=404
+        )
+    return store, scan
+
+
+@dataclass(frozen=True)
+class ScanPage:
+    scans: list[Scan]
+    total: int
+    bay_codes: dict[int, str]
+
+
+def list_scans(
+    session: Session,
+    store_code: str,
+    *,
+    bay_code: str | None = None,
+    status: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> ScanPage:
+    """Newest first. ``since`` is inclusive, ``until`` exclusive."""
+    store = find_store(session, store_code)
+    conditions = [Scan.store_id == store.id]
+    if bay_code is not None:
+        conditions.append(Scan.bay_id == find_bay(session, store, bay_code).id)
+    if status is not None:
+        if status not in STATUSES:
+            raise ScanError(
+                "invalid_status",
+                f"status must be one of {', '.join(STATUSES)}, not {status!r}",
+                status_code=422,
+                field="status",
+            )
+        conditions.append(Scan.status == status)
+    if since is not None:
+        conditions.append(Scan.created_at >= _as_utc(since))
+    if until is not None:
+        conditions.append(Scan.created_at < _as_utc(until))
+    total = session.scalar(select(func.count()).select_from(Scan).where(*conditions)) or 0
+    scans = list(
+        session.scalars(
+            select(Scan)
+            .options(selectinload(Scan.photos))
+            .where(*conditions)
+            .order_by(Scan.created_at.desc(), Scan.id)
+            .limit(limit)
+            .offset(offset)
+        )
+    )
+    bay_ids = {scan.bay_id for scan in scans}
+    bay_codes = dict(
+        session.execute(select(Bay.id, Bay.code).where(Bay.id.in_(bay_ids))).tuples().all()
+    )
+    return ScanPage(scans=scans, total=total, bay_codes=bay_codes)
+
+
+def _as_utc(value: datetime) -> datetime:
+    return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+# Retrying -----------------------------------------------------------------------------------
+
+
+def retry_scan(
+    session: Session, store_code: str, scan_id: str, *, deadline_s: float = 300.0
+) -> Scan:
+    """Queue a failed scan again, with a fresh deadline; its photos are kept, so nothing needs
+    to be uploaded again."""
+    _, scan = get_scan(session, store_code, scan_id)
+    if scan.status != "failed":
+        raise ScanError(
+            "scan_not_retryable",
+            f"only failed scans can be retried; this one is {scan.status}",
+            status_code=409,
+        )
+    now = now_utc()
+    scan.status = "queued"
+    scan.error = None
+    scan.attempts = 0
+    scan.leased_by = None
+    scan.lease_expires_at = None
+    scan.started_at = None
+    scan.finished_at = None
+    scan.updated_at = now
+    scan.deadline_at = now + timedelta(seconds=deadline_s)
+    session.commit()
+    return scan

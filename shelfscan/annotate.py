@@ -61,7 +61,9 @@ def annotate(
         box = _scaled(overlay.box, scale)
         draw.rectangle(box, outline=colour, width=line)
         if overlay.label and overlay.status != "ok":
-            _label(draw, (box[0] + line, box[1] + line), overlay.label, colour, font)
+            text = _fit(draw, overlay.label, font, box[2] - box[0] - 2 * line)
+            if text:
+                _label(draw, (box[0] + line, box[1] + line), text, colour, font)
     return _with_legend(canvas, {o.status for o in overlays}, font)
 
 
@@ -74,6 +76,20 @@ def annotate_jpeg(image: Image.Image, overlays: Sequence[Overlay], *, quality: i
 def _scaled(box: Sequence[float], scale: float) -> tuple[float, float, float, float]:
     x1, y1, x2, y2 = (value * scale for value in box)
     return (min(x1, x2), min(y1, y2), max(x1, x2), max(y1, y2))
+
+
+def _fit(
+    draw: ImageDraw.ImageDraw,
+    text: str,
+    font: ImageFont.FreeTypeFont | ImageFont.ImageFont,
+    max_width: float,
+) -> str:
+    """``text`` shortened with an ellipsis so that neighbouring boxes' labels do not overlap."""
+    if draw.textlength(text, font=font) <= max_width:
+        return text
+    while text and draw.textlength(text + "…", font=font) > max_width:
+        text = text[:-1]
+    return text + "…" if text else ""
 
 
 def _label(

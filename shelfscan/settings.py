@@ -64,7 +64,11 @@ class Settings(BaseSettings):
     confidence_threshold: float = Field(default=0.25, ge=0.0, le=1.0)
     max_detections: int = Field(default=1000, ge=1)
     image_size: int = Field(default=1024, ge=32, le=4096)
-    device: str = Field(default="cpu", description="cpu, cuda, cuda:0 …")
+    device: str = Field(default="auto", description="auto (GPU when present), cpu, cuda:0 …")
+    slice_tile_size: int = Field(
+        default=0, ge=0, description="Sliced inference tile size in px; 0 = one pass"
+    )
+    slice_overlap: float = Field(default=0.25, ge=0.0, lt=1.0, description="Tile overlap share")
     replay_path: Path | None = Field(default=None, description="Detections JSON for replay")
 
     customvision_endpoint: str | None = None

@@ -12,7 +12,13 @@ from fastapi import FastAPI, Request, Response
 
 from shelfscan import __version__
 from shelfscan.api.errors import install_error_handlers
-from shelfscan.api.routes import health, planograms, stores
+from shelfscan.api.routes import (
+    health,
+    planogram_compliance,
+    planograms,
+    product_recognition,
+    stores,
+)
 from shelfscan.logging import configure_logging, request_id_var
 from shelfscan.settings import Settings, get_settings
 
@@ -66,7 +72,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return response
 
     install_error_handlers(app)
-    for router in (health.router, planograms.router, stores.router):
+    for router in (
+        health.router,
+        planograms.router,
+        stores.router,
+        product_recognition.router,
+        planogram_compliance.router,
+    ):
         app.include_router(router)
     return app
 

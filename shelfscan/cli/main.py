@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from shelfscan import __version__
-from shelfscan.cli import db, planogram, stores
+from shelfscan.cli import analyze, db, match, planogram, stores
 
 app = typer.Typer(
     name="shelfscan",
@@ -17,6 +17,8 @@ app = typer.Typer(
 app.add_typer(db.app, name="db")
 app.add_typer(planogram.app, name="planogram")
 app.add_typer(stores.app, name="store")
+app.command("analyze")(analyze.analyze)
+app.command("match")(match.match)
 
 
 def _version(value: bool) -> None:

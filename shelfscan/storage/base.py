@@ -6,7 +6,7 @@ import re
 from typing import Protocol, runtime_checkable
 
 # Keys are relative, slash-separated, and never climb out of their root.
-_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-]*(/[A-Za-z0-9][A-Za-z0-9._\-]*)*$")
+_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._~\-]*(/[A-Za-z0-9][A-Za-z0-9._~\-]*)*$")
 
 
 class StorageError(RuntimeError):
@@ -30,7 +30,7 @@ class InvalidKey(ValueError):
 
 def check_key(key: str) -> str:
     if len(key) > 512 or not _KEY.match(key) or ".." in key.split("/"):
-        raise InvalidKey(f"storage key {key!r}: use letters, digits, '.', '_', '-' and '/'")
+        raise InvalidKey(f"storage key {key!r}: use letters, digits, '.', '_', '~', '-' and '/'")
     return key
 
 

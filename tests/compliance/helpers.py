@@ -42,7 +42,9 @@ def make_planogram(
     widths = widths or {}
     ids = sorted({p for shelf in shelves for p in shelf})
     products = [
-        Product(id=p, name=f"Product {p}", gtin=f"40000000000{i:02d}", w=widths.get(p, 5.0), h=height)
+        Product(
+            id=p, name=f"Product {p}", gtin=f"40000000000{i:02d}", w=widths.get(p, 5.0), h=height
+        )
         for i, p in enumerate(ids)
     ]
     size = {p.id: p.w for p in products}

@@ -1,0 +1,77 @@
+"""The analysis chain, in one direction: image → detections → registration and matching →
+report → annotated photo. Shared by the CLI, the scan workers and the API."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from PIL import Image, ImageOps
+
+from shelfscan.annotate import Overlay, annotate_jpeg
+from shelfscan.compliance.engine import MatchOptions, match_planogram
+from shelfscan.compliance.report import Box, ComplianceReport, FacingStatus
+from shelfscan.detection.base import Detector
+from shelfscan.detections import Detections
+from shelfscan.planogram.model import Planogram
+
+
+@dataclass(frozen=True)
+class Analysis:
+    detections: Detections
+    report: ComplianceReport
+    annotated_jpeg: bytes
+
+
+def _xyxy(box: Box) -> tuple[float, float, float, float]:
+    return (box.x, box.y, box.x + box.w, box.y + box.h)
+
+
+def overlays_for(report: ComplianceReport) -> list[Overlay]:
+    """What the annotated photo shows: every visible facing by status, and unexpected boxes."""
+    overlays: list[Overlay] = []
+    for facing in report.facings:
+        if facing.status is FacingStatus.NOT_VISIBLE:
+            continue
+        if facing.status is FacingStatus.MISPLACED:
+            label = f"{facing.facing_id}: {facing.found_label or '?'}"
+        elif facing.status is FacingStatus.GAP:
+            label = f"{facing.facing_id}: gap"
+        else:
+            label = ""
+        overlays.append(Overlay(facing.status.value, _xyxy(facing.expected_box), label))
+    overlays.extend(
+        Overlay("unexpected", _xyxy(item.box), f"extra: {item.label}") for item in report.unexpected
+    )
+    return overlays
+
+
+def analyze_detections(
+    image: Image.Image,
+    planogram: Planogram,
+    detections: Detections,
+    *,
+    options: MatchOptions | None = None,
+) -> Analysis:
+    """Match detections already made on ``image`` and draw the result."""
+    report = match_planogram(planogram, detections, options=options)
+    started = time.perf_counter()
+    annotated = annotate_jpeg(image, overlays_for(report))
+    report.timings_ms["annotate"] = round((time.perf_counter() - started) * 1000, 1)
+    report.timings_ms.update({f"detect.{k}": v for k, v in detections.timings_ms.items()})
+    return Analysis(detections=detections, report=report, annotated_jpeg=annotated)
+
+
+def analyze_image(
+    image: Image.Image,
+    planogram: Planogram,
+    detector: Detector,
+    *,
+    options: MatchOptions | None = None,
+) -> Analysis:
+    """Detect products on a shelf photo and check them against ``planogram``."""
+    upright = ImageOps.exif_transpose(image) or image
+    started = time.perf_counter()
+    detections = detector.detect(upright)
+    detections.timings_ms.setdefault("total", round((time.perf_counter() - started) * 1000, 1))
+    return analyze_detections(upright, planogram, detections, options=options)

@@ -267,7 +267,9 @@ def make_scenario(
         shift = sign * float(rng.uniform(*d.slide_range)) * plan[g].w
         for j in block:
             offset[j] += shift
-    shelf_drift = {s: float(rng.uniform(-d.drift, d.drift)) * median_w for s in set(shelf_of)}
+    shelf_drift = {
+        s: float(rng.uniform(-d.drift, d.drift)) * median_w for s in sorted(set(shelf_of))
+    }
     for i in range(n):
         offset[i] += shelf_drift[shelf_of[i]] + float(rng.normal(0, d.jitter)) * median_w
 

@@ -1,6 +1,6 @@
 """Write the example renders shown in the docs (docs/images/render-*.jpg).
 
-    .venv/bin/python scripts/render_doc_examples.py [--azure-sample DIR]
+.venv/bin/python scripts/render_doc_examples.py [--azure-sample DIR]
 """
 
 from __future__ import annotations
@@ -19,8 +19,12 @@ from shelfscan.planogram.azure_json import import_azure_planogram  # noqa: E402
 from shelfscan.synth.packaging import load_front_faces  # noqa: E402
 from shelfscan.synth.scene import ObjectRole, SceneConfig, ShelfRenderer  # noqa: E402
 
-COLOURS = {ObjectRole.FACING: (40, 220, 40), ObjectRole.MISPLACED: (255, 140, 0),
-           ObjectRole.UNEXPECTED: (230, 40, 230), ObjectRole.NEIGHBOUR: (60, 160, 255)}
+COLOURS = {
+    ObjectRole.FACING: (40, 220, 40),
+    ObjectRole.MISPLACED: (255, 140, 0),
+    ObjectRole.UNEXPECTED: (230, 40, 230),
+    ObjectRole.NEIGHBOUR: (60, 160, 255),
+}
 
 
 def save(image, path: Path) -> None:
@@ -46,9 +50,11 @@ def main() -> None:
     config = SceneConfig(image_size=720)
     packshots = load_front_faces(planogram.products, search_dirs=[args.azure_sample / "catalog"])
     placeholders = load_front_faces(planogram.products, placeholders_only=True)
-    for name, faces, seed, boxes in (("render-packshots", packshots, 11, False),
-                                     ("render-packshots-labels", packshots, 12, True),
-                                     ("render-placeholders", placeholders, 13, False)):
+    for name, faces, seed, boxes in (
+        ("render-packshots", packshots, 11, False),
+        ("render-packshots-labels", packshots, 12, True),
+        ("render-placeholders", placeholders, 13, False),
+    ):
         scene = ShelfRenderer([planogram], faces, config).render(seed)
         image = scene.image.copy()
         if boxes:

@@ -3,7 +3,7 @@
 Renders the demo store's planograms (placeholder packaging where products have no packshot),
 trains a narrow YOLOv8n on CPU and publishes the best weights with their label sidecar:
 
-    nice -n 10 .venv/bin/python scripts/train_demo_model.py            # ~30 min on 2 CPU cores
+    nice -n 10 .venv/bin/python scripts/train_demo_model.py            # ~30-40 min on 2 CPU cores
     nice -n 10 .venv/bin/python scripts/train_demo_model.py --resume   # continue a cut-off run
 
 Everything is seeded; no network access is needed.
@@ -29,9 +29,11 @@ def main() -> None:
     parser.add_argument("--planograms", type=Path, default=ROOT / "planograms" / "demo-store")
     parser.add_argument("--packshots", type=Path, action="append", default=[])
     parser.add_argument("--work", type=Path, default=ROOT / "var" / "demo-model")
-    parser.add_argument("--out", type=Path, default=ROOT / "planograms" / "models" / "demo-store.pt")
-    parser.add_argument("--images", type=int, default=360)
-    parser.add_argument("--epochs", type=int, default=24)
+    parser.add_argument(
+        "--out", type=Path, default=ROOT / "planograms" / "models" / "demo-store.pt"
+    )
+    parser.add_argument("--images", type=int, default=240)
+    parser.add_argument("--epochs", type=int, default=16)
     parser.add_argument("--imgsz", type=int, default=640)
     parser.add_argument("--width", type=float, default=0.125)
     parser.add_argument("--batch", type=int, default=8)
@@ -49,24 +51,41 @@ def main() -> None:
             search_dirs=[args.planograms, *args.packshots],
         )
         summary = write_yolo_dataset(
-            planograms, args.work / "dataset", faces=faces, images=args.images,
-            val_fraction=0.15, seed=2024, config=SceneConfig(image_size=args.imgsz),
+            planograms,
+            args.work / "dataset",
+            faces=faces,
+            images=args.images,
+            val_fraction=0.15,
+            seed=2024,
+            config=SceneConfig(image_size=args.imgsz),
             label_foreign=True,
             progress=lambda d, n: print(f"rendered {d}/{n}", flush=True) if d % 50 == 0 else None,
         )
         data_yaml = summary.data_yaml
     result = train_detector(
-        data_yaml, args.work / "run", model=architecture_yaml(args.work, width=args.width),
-        epochs=args.epochs, imgsz=args.imgsz, batch=args.batch, device=args.device, workers=1,
-        resume=args.resume, seed=0,
+        data_yaml,
+        args.work / "run",
+        model=architecture_yaml(args.work, width=args.width),
+        epochs=args.epochs,
+        imgsz=args.imgsz,
+        batch=args.batch,
+        device=args.device,
+        workers=1,
+        resume=args.resume,
+        seed=0,
         progress=lambda e, n, m: print(
-            f"epoch {e}/{n}: mAP50 {m.get('metrics/mAP50(B)', 0):.3f}", flush=True),
+            f"epoch {e}/{n}: mAP50 {m.get('metrics/mAP50(B)', 0):.3f}", flush=True
+        ),
     )
     published = publish(result.weights, args.out)
-    print(f"held-out renders: mAP50 {result.metrics.map50:.3f}, "
-          f"mAP50-95 {result.metrics.map50_95:.3f} ({result.metrics.evaluated_on})")
-    print(f"published {published} ({published.stat().st_size / 1e6:.1f} MB) "
-          f"after {result.seconds / 60:.1f} min")
+    print(
+        f"held-out renders: mAP50 {result.metrics.map50:.3f}, "
+        f"mAP50-95 {result.metrics.map50_95:.3f} ({result.metrics.evaluated_on})"
+    )
+    print(
+        f"published {published} ({published.stat().st_size / 1e6:.1f} MB) "
+        f"after {result.seconds / 60:.1f} min"
+    )
 
 
 if __name__ == "__main__":

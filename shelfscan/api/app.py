@@ -33,7 +33,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         prepare_runtime(settings)
+        # Background scan analysis: in-process threads, or Celery when a broker is configured.
+        from shelfscan.jobs import start_background_worker, stop_background_worker
+
+        start_background_worker(app, settings)
         yield
+        stop_background_worker(app)
 
     app = FastAPI(
         title="shelfscan",

@@ -93,13 +93,9 @@ def _planned_facings(planogram: Planogram) -> list[ExpectedFacing]:
     return facings
 
 
-def _box(b: np.ndarray) -> Box:
-    return Box.model_construct(
-        x=round(float(b[0]), 1),
-        y=round(float(b[1]), 1),
-        w=round(float(b[2] - b[0]), 1),
-        h=round(float(b[3] - b[1]), 1),
-    )
+def _boxes(xyxy: np.ndarray) -> list[Box]:
+    xywh = np.round(np.column_stack([xyxy[:, :2], xyxy[:, 2:] - xyxy[:, :2]]), 1).tolist()
+    return [Box.trusted(x=x, y=y, w=w, h=h) for x, y, w, h in xywh]
 
 
 def match_planogram(
@@ -352,46 +348,62 @@ def _build_report(
     n_f = len(facings)
     exp_w = bx.widths(expected)
 
+    det_box = _boxes(original)
+    expected_boxes = _boxes(expected_image)
+    id_list = [str(x) for x in ids]
+    label_list = [str(x) for x in labels]
+    confidence_list = np.round(confidence, 4).tolist()
+    evidence_cache: dict[int, Evidence] = {}
+
     def det_evidence(k: int) -> Evidence:
-        i = kept[k]
-        return Evidence.model_construct(
-            source=EvidenceSource.DETECTION,
-            box=_box(original[i]),
-            detection_id=str(ids[i]),
-            label=str(labels[i]),
-            confidence=round(float(confidence[i]), 4),
-        )
+        if k not in evidence_cache:
+            i = int(kept[k])
+            evidence_cache[k] = Evidence.trusted(
+                source=EvidenceSource.DETECTION,
+                box=det_box[i],
+                detection_id=id_list[i],
+                label=label_list[i],
+                confidence=confidence_list[i],
+            )
+        return evidence_cache[k]
 
     results: list[FacingResult] = []
     status_of = np.empty(n_f, dtype=object)
     found_of = np.full(n_f, -1, dtype=np.intp)  # planogram product seen in the facing
+    # Plain Python values up front: per-element numpy access would dominate this loop.
+    evidence_det = np.where(match_of_facing >= 0, match_of_facing, covered_by)
+    safe = np.maximum(evidence_det, 0)
+    shifts = (
+        np.round(
+            (det_boxes[safe, 0] + det_boxes[safe, 2] - expected[:, 0] - expected[:, 2]) / 2 / exp_w,
+            2,
+        ).tolist()
+        if len(det_boxes)
+        else [0.0] * n_f
+    )
+    evidence_list = evidence_det.tolist()
+    from_cover = ((match_of_facing < 0) & (covered_by >= 0)).tolist()
+    kind_list = match_kind.tolist()
+    top_list = k_top.tolist()
+    planned_list = facing_product.tolist()
+    visible_list = visible.tolist()
+    visible_share = np.round(visible_fraction, 3).tolist()
+    gap_list = gap_evidence.tolist()
+    kept_list = kept.tolist()
     for f_i, facing in enumerate(facings):
-        expected_box = _box(expected_image[f_i])
-        k = match_of_facing[f_i]
-        via_cover = False
-        if k < 0 and covered_by[f_i] >= 0:
-            k, via_cover = covered_by[f_i], True
+        expected_box = expected_boxes[f_i]
+        k = evidence_list[f_i]
+        via_cover = from_cover[f_i]
         shift = None
         found_product_id = found_label = None
         if k >= 0:
             evidence = det_evidence(k)
             found_label = evidence.label
-            kind = (
-                int(match_kind[f_i])
-                if not via_cover
-                else _cover_kind(facing_product[f_i], int(k_top[k]))
-            )
-            shift = round(
-                float(
-                    (det_boxes[k, 0] + det_boxes[k, 2] - expected[f_i, 0] - expected[f_i, 2])
-                    / 2
-                    / exp_w[f_i]
-                ),
-                2,
-            )
+            kind = kind_list[f_i] if not via_cover else _cover_kind(planned_list[f_i], top_list[k])
+            shift = shifts[f_i]
             if kind == 3:
                 status = FacingStatus.MISPLACED
-                found = int(k_top[k])
+                found = top_list[k]
                 found_of[f_i] = found
                 found_product_id = products[found].id if found >= 0 else None
                 what = products[found].name if found >= 0 else f"{found_label!r}"
@@ -399,7 +411,7 @@ def _build_report(
                 reason = f"expected {facing.product_name}, found {what}{where}"
             else:
                 status = FacingStatus.OK
-                found_of[f_i] = facing_product[f_i]
+                found_of[f_i] = planned_list[f_i]
                 found_product_id = facing.product_id
                 if kind == 0:
                     reason = "in place"
@@ -415,30 +427,40 @@ def _build_report(
                     reason += f", shifted {abs(shift):.1f} facing to the {side}"
             if via_cover:
                 reason += " (one box spans several facings)"
-        elif not visible[f_i]:
+        elif not visible_list[f_i]:
             status = FacingStatus.NOT_VISIBLE
-            evidence = Evidence.model_construct(
-                source=EvidenceSource.OUTSIDE_PHOTO, box=expected_box
+            evidence = Evidence.trusted(
+                source=EvidenceSource.OUTSIDE_PHOTO,
+                box=expected_box,
+                detection_id=None,
+                label=None,
+                confidence=None,
             )
-            reason = f"outside the photo ({visible_fraction[f_i]:.0%} of the facing in view)"
-        elif gap_evidence[f_i] >= 0:
+            reason = f"outside the photo ({visible_share[f_i]:.0%} of the facing in view)"
+        elif gap_list[f_i] >= 0:
             status = FacingStatus.GAP
-            g = kept[gap_evidence[f_i]]
-            evidence = Evidence.model_construct(
+            g = kept_list[gap_list[f_i]]
+            evidence = Evidence.trusted(
                 source=EvidenceSource.GAP_DETECTION,
-                box=_box(original[g]),
-                detection_id=str(ids[g]),
-                label=str(labels[g]),
-                confidence=round(float(confidence[g]), 4),
+                box=det_box[g],
+                detection_id=id_list[g],
+                label=label_list[g],
+                confidence=confidence_list[g],
             )
             reason = f"out of stock: the detector reports a gap where {facing.product_name} belongs"
         else:
             status = FacingStatus.GAP
-            evidence = Evidence.model_construct(source=EvidenceSource.INFERRED, box=expected_box)
+            evidence = Evidence.trusted(
+                source=EvidenceSource.INFERRED,
+                box=expected_box,
+                detection_id=None,
+                label=None,
+                confidence=None,
+            )
             reason = f"out of stock: empty shelf space where {facing.product_name} belongs"
         status_of[f_i] = status
         results.append(
-            FacingResult.model_construct(
+            FacingResult.trusted(
                 facing_id=facing.facing_id,
                 position_id=facing.position_id,
                 product_id=facing.product_id,
@@ -451,7 +473,7 @@ def _build_report(
                 found_product_id=found_product_id,
                 found_label=found_label,
                 shift_facings=shift,
-                visible_fraction=round(float(visible_fraction[f_i]), 3),
+                visible_fraction=visible_share[f_i],
             )
         )
 
@@ -463,7 +485,7 @@ def _build_report(
     used_gap[gap_evidence[gap_evidence >= 0]] = True
     is_gap = detections.is_gap[kept]
     unexpected: list[UnexpectedProduct] = []
-    ignored = IgnoredDetections.model_construct(
+    ignored = IgnoredDetections.trusted(
         duplicates=[str(x) for x in ids[duplicate]],
         outside_planogram=[],
         unused_gap_boxes=[str(ids[kept[k]]) for k in np.flatnonzero(is_gap & ~used_gap)],
@@ -507,12 +529,12 @@ def _build_report(
                 kind = UnexpectedKind.NOT_IN_PLANOGRAM
                 reason = f"{label!r} is not in this planogram"
             unexpected.append(
-                UnexpectedProduct.model_construct(
+                UnexpectedProduct.trusted(
                     detection_id=str(ids[i]),
                     label=label,
                     product_id=products[top].id if top >= 0 else None,
                     confidence=round(float(confidence[i]), 4),
-                    box=_box(original[i]),
+                    box=det_box[i],
                     kind=kind,
                     fixture_id=facings[nearest].fixture_id,
                     reason=reason,
@@ -530,7 +552,7 @@ def _build_report(
 
     def scope_summary(mask: np.ndarray, fixture: str | None) -> tuple[Counts, Scores]:
         st = statuses[mask]
-        counts = Counts.model_construct(
+        counts = Counts.trusted(
             facings=int(mask.sum()),
             visible=int((st != FacingStatus.NOT_VISIBLE.value).sum()),
             ok=int((st == "ok").sum()),
@@ -546,7 +568,7 @@ def _build_report(
             if fixture is None or fx == fixture:
                 seen[p] += n
         considered = planned > 0
-        scores = Scores.model_construct(
+        scores = Scores.trusted(
             position_compliance=_share(counts.ok, counts.visible),
             availability=_share(int((seen[considered] > 0).sum()), int(considered.sum())),
             facings_compliance=_share(
@@ -561,7 +583,7 @@ def _build_report(
     for fixture_id in dict.fromkeys(fixture_of.tolist()):
         f_counts, f_scores = scope_summary(fixture_of == fixture_id, fixture_id)
         fixtures.append(
-            FixtureSummary.model_construct(fixture_id=fixture_id, counts=f_counts, scores=f_scores)
+            FixtureSummary.trusted(fixture_id=fixture_id, counts=f_counts, scores=f_scores)
         )
     product_summaries: list[ProductSummary] = []
     extras_by_product: dict[int, int] = defaultdict(int)
@@ -576,7 +598,7 @@ def _build_report(
         found = int((found_of == p).sum()) + extras_by_product.get(p, 0)
         in_place = int((st == "ok").sum())
         product_summaries.append(
-            ProductSummary.model_construct(
+            ProductSummary.trusted(
                 product_id=product.id,
                 product_name=product.name,
                 expected=int(mine.sum()),
@@ -585,7 +607,7 @@ def _build_report(
                 in_place=in_place,
                 gap=int((st == "gap").sum()),
                 misplaced=int((st == "misplaced").sum()),
-                scores=Scores.model_construct(
+                scores=Scores.trusted(
                     position_compliance=_share(in_place, visible_n),
                     availability=None if visible_n == 0 else float(found > 0),
                     facings_compliance=_share(min(found, visible_n), visible_n),
@@ -593,14 +615,12 @@ def _build_report(
             )
         )
 
-    return ComplianceReport.model_construct(
+    return ComplianceReport.trusted(
         schema_version=ComplianceReport.model_fields["schema_version"].default,
         planogram_id=planogram.id,
         planogram_name=planogram.name,
         unit=planogram.unit.value,
-        image=ImageInfo.model_construct(
-            width=detections.image_width, height=detections.image_height
-        ),
+        image=ImageInfo.trusted(width=detections.image_width, height=detections.image_height),
         scores=scores,
         counts=counts,
         facings=results,
@@ -624,7 +644,7 @@ def _share(numerator: int, denominator: int) -> float | None:
 
 
 def _registration_summary(reg: Registration) -> RegistrationSummary:
-    return RegistrationSummary.model_construct(
+    return RegistrationSummary.trusted(
         method=reg.method,
         rotation_deg=round(math.degrees(reg.rotation_rad), 3),
         scale_x=round(reg.scale_x, 4),
@@ -634,7 +654,7 @@ def _registration_summary(reg: Registration) -> RegistrationSummary:
         label_inliers=reg.label_inliers,
         labelled_detections=reg.labelled_detections,
         rows=[
-            RowSummary.model_construct(
+            RowSummary.trusted(
                 row=r.row,
                 level=None if r.level < 0 else r.level,
                 bottom_px=round(r.bottom_px, 1),

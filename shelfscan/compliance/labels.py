@@ -31,6 +31,7 @@ class LabelResolver:
     def __init__(self, products: Sequence[Product]) -> None:
         self.products = list(products)
         self._index: dict[str, int] = {}
+        self._resolved: dict[str, int] = {}
         # Names first, then GTINs, then ids win: an id is the most deliberate reference.
         for attribute in ("name", "gtin", "id"):
             for index, product in enumerate(self.products):
@@ -39,19 +40,15 @@ class LabelResolver:
                     self._index[normalize_label(str(value))] = index
 
     def resolve(self, label: str) -> int:
-        key = normalize_label(label)
-        if key in GENERIC_LABELS:
-            return GENERIC
-        return self._index.get(key, UNKNOWN)
+        found = self._resolved.get(label)
+        if found is None:
+            key = normalize_label(label)
+            found = GENERIC if key in GENERIC_LABELS else self._index.get(key, UNKNOWN)
+            self._resolved[label] = found
+        return found
 
     def resolve_many(self, labels: Iterable[str]) -> list[int]:
-        cache: dict[str, int] = {}
-        out = []
-        for label in labels:
-            if label not in cache:
-                cache[label] = self.resolve(label)
-            out.append(cache[label])
-        return out
+        return [self.resolve(label) for label in labels]
 
     def plausible(
         self, top_label: str, alternatives: Mapping[str, float] | None, ratio: float

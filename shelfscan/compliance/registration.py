@@ -21,7 +21,6 @@ perspective. Registration recovers this from the detections alone, in four steps
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -41,7 +40,7 @@ class RegistrationOptions:
     level_tolerance: float = 0.35
     # Scale search range around the size-based estimate.
     scale_range: tuple[float, float] = (0.75, 1.3)
-    scale_steps: int = 56
+    scale_steps: int = 16
     # Votes within this fraction of a facing width agree.
     vote_window: float = 0.3
     # How far (in facings) one row may sit from the bay-wide horizontal fit.
@@ -127,8 +126,9 @@ def cluster_1d(values: np.ndarray, tolerance: float) -> tuple[np.ndarray, np.nda
     labels_sorted = np.cumsum(labels_sorted)
     labels = np.empty_like(labels_sorted)
     labels[order] = labels_sorted
-    bounds = np.concatenate([[0], breaks, [len(values)]])
-    medians = np.array([np.median(sorted_values[a:b]) for a, b in itertools.pairwise(bounds)])
+    starts = np.concatenate([[0], breaks])
+    ends = np.concatenate([breaks, [len(values)]])
+    medians = (sorted_values[(starts + ends - 1) // 2] + sorted_values[(starts + ends) // 2]) / 2
     return labels, medians
 
 
@@ -151,13 +151,19 @@ def estimate_tilt(product_boxes: np.ndarray, options: RegistrationOptions) -> fl
     xc = bx.centers_x(product_boxes)
     bottoms = product_boxes[:, 3]
     tol = 0.08 * float(np.median(bx.heights(product_boxes)))
-    angles = np.deg2rad(
-        np.arange(-options.max_tilt_deg, options.max_tilt_deg + 1e-9, options.tilt_step_deg)
-    )
-    projected = bottoms[None, :] - np.tan(angles)[:, None] * (xc - xc.mean())[None, :]
-    scores = _close_pair_counts(projected, tol)
-    best = np.flatnonzero(scores == scores.max())
-    angle = float(angles[best[len(best) // 2]])
+
+    def best_angle(candidates: np.ndarray) -> float:
+        projected = bottoms[None, :] - np.tan(candidates)[:, None] * (xc - xc.mean())[None, :]
+        scores = _close_pair_counts(projected, tol)
+        best = np.flatnonzero(scores == scores.max())
+        return float(candidates[best[len(best) // 2]])
+
+    # Coarse, then fine around the best coarse angle.
+    coarse_step = 4 * options.tilt_step_deg
+    coarse = np.arange(-options.max_tilt_deg, options.max_tilt_deg + 1e-9, coarse_step)
+    angle = best_angle(np.deg2rad(coarse))
+    fine = np.rad2deg(angle) + np.arange(-coarse_step, coarse_step + 1e-9, options.tilt_step_deg)
+    angle = best_angle(np.deg2rad(fine))
     # Refine: pooled least-squares slope of bottoms within the rows seen at that angle.
     rows, _ = cluster_1d(
         bottoms - np.tan(angle) * (xc - xc.mean()),
@@ -272,34 +278,23 @@ def register(
         members = np.flatnonzero(level_of_facing == f_level)
         for p in np.unique(facing_product[members]):
             by_level_product[(f_level, int(p))] = members[facing_product[members] == p]
-    pair_det: list[np.ndarray] = []
-    pair_facing: list[np.ndarray] = []
-    for d in np.flatnonzero(labelled):
-        lv = level_of_row[row_of_det[d]]
-        if lv < 0:
-            continue
-        for p in det_plausible[d]:
-            members = by_level_product.get((int(lv), p))
-            if members is not None:
-                pair_det.append(np.full(len(members), d))
-                pair_facing.append(members)
-    if pair_det:
-        pd_ = np.concatenate(pair_det)
-        pf_ = np.concatenate(pair_facing)
-        labelled_evidence = True
-    else:
+    pd_, pf_ = _label_pairs(
+        np.flatnonzero(labelled), det_plausible, level_of_row[row_of_det], by_level_product
+    )
+    labelled_evidence = len(pd_) > 0
+    if not labelled_evidence:
         # No label says where it belongs (e.g. the pretrained model tags everything "product"):
         # let every box vote for every facing on its level; occupancy alone decides.
+        level_members = {lv: np.flatnonzero(level_of_facing == lv) for lv in range(n_levels)}
         pd_list, pf_list = [], []
         for d in np.flatnonzero(product_mask):
             lv = level_of_row[row_of_det[d]]
             if lv >= 0:
-                members = np.flatnonzero(level_of_facing == lv)
+                members = level_members[int(lv)]
                 pd_list.append(np.full(len(members), d))
                 pf_list.append(members)
         pd_ = np.concatenate(pd_list) if pd_list else np.zeros(0, dtype=np.intp)
         pf_ = np.concatenate(pf_list) if pf_list else np.zeros(0, dtype=np.intp)
-        labelled_evidence = False
         warnings.append("no detection label names a planogram product; registered by layout")
 
     xd = det_cx[pd_]
@@ -377,6 +372,32 @@ def register(
         method="detections" if labelled_evidence else "layout",
         warnings=warnings,
     )
+
+
+def _label_pairs(
+    candidates: np.ndarray,
+    det_plausible: Sequence[tuple[int, ...]],
+    level_of_det: np.ndarray,
+    by_level_product: dict[tuple[int, int], np.ndarray],
+) -> tuple[np.ndarray, np.ndarray]:
+    """(detection, facing) pairs: each box with every facing of its level planning a product
+    the box may show."""
+    groups: list[np.ndarray] = []
+    owners: list[int] = []
+    for d in candidates:
+        lv = int(level_of_det[d])
+        if lv < 0:
+            continue
+        for p in det_plausible[d]:
+            members = by_level_product.get((lv, p))
+            if members is not None:
+                groups.append(members)
+                owners.append(int(d))
+    if not groups:
+        empty = np.zeros(0, dtype=np.intp)
+        return empty, empty
+    sizes = np.fromiter((len(g) for g in groups), dtype=np.intp, count=len(groups))
+    return np.repeat(np.array(owners, dtype=np.intp), sizes), np.concatenate(groups)
 
 
 def _row_level_weights(
@@ -504,13 +525,25 @@ def _vote_global(
         # Nothing to vote with: centre the planogram on the photo at the size-based scale.
         plan_mid = (facing_boxes[:, 0].min() + facing_boxes[:, 2].max()) / 2
         return sx0, image_w / 2 - sx0 * plan_mid
-    scales = sx0 * np.linspace(*options.scale_range, options.scale_steps)
-    tx = xd[None, :] - scales[:, None] * uf[None, :]
-    order = np.argsort(tx, axis=1)
-    sorted_tx = np.take_along_axis(tx, order, axis=1)
-    window = options.vote_window * median_facing_w * scales
-    # Windows differ per scale; normalise each row by its own window width.
-    counts, start = _best_window(sorted_tx / window[:, None], 1.0)
+
+    def vote(scales: np.ndarray):
+        tx = xd[None, :] - scales[:, None] * uf[None, :]
+        sorted_tx = np.sort(tx, axis=1)
+        window = options.vote_window * median_facing_w * scales
+        # Windows differ per scale; normalise each row by its own window width.
+        counts, start = _best_window(sorted_tx / window[:, None], 1.0)
+        return tx, sorted_tx, window, counts, start
+
+    # Coarse to fine over the scale: the vote is sharp enough that a fine grid everywhere
+    # would only cost time.
+    coarse = sx0 * np.linspace(*options.scale_range, options.scale_steps)
+    *_, counts, _ = vote(coarse)
+    g = int(np.argmax(counts))
+    step = coarse[1] - coarse[0] if len(coarse) > 1 else 0.02 * sx0
+    scales = np.unique(
+        np.concatenate([coarse[counts >= counts.max()], coarse[g] + step * np.linspace(-1, 1, 9)])
+    )
+    tx, sorted_tx, window, counts, start = vote(scales)
     best_count = counts.max()
     # Prefer scales near the size-based guess among equally good ones.
     candidates = np.flatnonzero(counts >= best_count)
@@ -547,7 +580,7 @@ def _row_inliers(
     u_mid = float(np.mean(level_facing_cx))
     predicted_mid = sx * u_mid + tx
     facing_px = median_facing_w * sx
-    scales = sx * np.linspace(1 - options.row_scale_range, 1 + options.row_scale_range, 17)
+    scales = sx * np.linspace(1 - options.row_scale_range, 1 + options.row_scale_range, 9)
     # Where each pair puts the row's middle under each scale.
     mid = xd[None, :] - scales[:, None] * (uf[None, :] - u_mid)
     free = np.abs(mid - predicted_mid) <= options.row_freedom * facing_px

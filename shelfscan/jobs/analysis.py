@@ -79,15 +79,18 @@ def report_document(report: Any) -> dict[str, Any]:
     raise TypeError(f"analysis report must be a pydantic model or a mapping, not {type(report)}")
 
 
-BOX_KEYS = ("evidence_box", "evidence", "box", "bbox", "image_box", "pixel_box")
+# Where a problem's picture is, in order of preference: what was seen, else where it should be.
+BOX_KEYS = ("evidence", "evidence_box", "box", "bbox", "expected_box")
+NO_EVIDENCE_STATUSES = frozenset({"ok", "not_visible"})
 
 
 def evidence_boxes(report: Mapping[str, Any]) -> dict[str, tuple[float, float, float, float]]:
-    """Pixel boxes of every facing with a problem, found anywhere in the report.
+    """Pixel boxes of every visible facing with a problem, found anywhere in the report.
 
-    Any object with a ``facing_id``, a ``status`` other than ``ok`` and a box under one of
-    :data:`BOX_KEYS` counts; a box is ``[x1, y1, x2, y2]`` or ``{x, y, w, h}`` (Azure style) or
-    ``{x1, y1, x2, y2}``.
+    Any object with a ``facing_id`` and a ``status`` other than ``ok``/``not_visible`` counts
+    (the compliance report's ``facings``); its box is the first of :data:`BOX_KEYS` present,
+    as ``[x1, y1, x2, y2]``, ``{x, y, w, h}`` or ``{x1, y1, x2, y2}``, or an object holding
+    such a ``box`` (the report's ``evidence``).
     """
     found: dict[str, tuple[float, float, float, float]] = {}
 
@@ -95,9 +98,12 @@ def evidence_boxes(report: Mapping[str, Any]) -> dict[str, tuple[float, float, f
         if isinstance(node, Mapping):
             facing = node.get("facing_id")
             status = str(node.get("status", "")).lower()
-            if isinstance(facing, str) and status and status != "ok":
+            if isinstance(facing, str) and status and status not in NO_EVIDENCE_STATUSES:
                 for key in BOX_KEYS:
-                    box = _as_xyxy(node.get(key))
+                    value = node.get(key)
+                    if isinstance(value, Mapping) and "box" in value:
+                        value = value["box"]
+                    box = _as_xyxy(value)
                     if box is not None:
                         found.setdefault(facing, box)
                         break

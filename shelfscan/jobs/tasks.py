@@ -95,6 +95,8 @@ def run_scan(scan_id: str, context: JobContext) -> str:
         return _finish_failed(scan_id, holder, context, f"{error} (after {attempts} attempts)")
     except Exception as error:
         heartbeat.stop()
+        if type(error).__name__ == "SoftTimeLimitExceeded":  # Celery's limit is the deadline
+            return _finish_failed(scan_id, holder, context, _deadline_message(context))
         log.exception("scan failed", extra={"scan_id": scan_id})
         return _finish_failed(scan_id, holder, context, f"{type(error).__name__}: {error}")
     heartbeat.stop()

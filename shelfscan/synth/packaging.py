@@ -149,11 +149,16 @@ def render_placeholder(product: Product, *, height_px: int = 320) -> Image.Image
     band_height = int(height * 0.3)
     band_y = 0 if style.band_top else int(height * 0.08)
     draw.rectangle([0, band_y, width, band_y + band_height], fill=style.accent)
-    brand = (product.brand or product.name.split()[0] if product.name else product.id)[:14]
-    brand_font = ImageFont.load_default(size=max(8, int(min(band_height * 0.55, width * 0.22))))
+    brand = (product.brand or (product.name.split() or [product.id])[0])[:14].upper()
+    brand_size = max(8, int(band_height * 0.55))
+    brand_font = ImageFont.load_default(size=brand_size)
+    # Shrink until the brand fits across the pack: a cut-off brand is less learnable.
+    while brand_size > 8 and draw.textlength(brand, font=brand_font) > width * 0.9:
+        brand_size = max(8, int(brand_size * 0.85))
+        brand_font = ImageFont.load_default(size=brand_size)
     draw.text(
         (width / 2, band_y + band_height / 2),
-        brand.upper(),
+        brand,
         font=brand_font,
         fill=style.ink,
         anchor="mm",

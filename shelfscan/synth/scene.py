@@ -21,7 +21,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 from shelfscan.detections import Detections
-from shelfscan.planogram.model import ExpectedFacing, Planogram, Product
+from shelfscan.planogram.model import ExpectedFacing, FixtureType, Planogram, Product
 from shelfscan.synth.packaging import render_placeholder
 
 FOREIGN_PREFIX = "foreign-"
@@ -300,8 +300,10 @@ class ShelfRenderer:
         self._floor = planogram.height
 
         fixtures = sorted(planogram.fixtures, key=lambda f: f.y)
+        # Products stand on shelves; pegs and bars only hold what the planogram hangs there.
+        shelves = [f for f in fixtures if f.type is FixtureType.SHELF]
         # Shadow under each shelf edge: the shelf above blocks the ceiling light.
-        for fixture in fixtures:
+        for fixture in shelves:
             _, y_px = to_px(0, fixture.y + fixture.h)
             depth = int(rng.uniform(0.01, 0.035) * planogram.height * px)
             ramp = np.linspace(rng.uniform(0.45, 0.75), 1.0, max(depth, 1), dtype=np.float32)
@@ -353,7 +355,7 @@ class ShelfRenderer:
             )
 
         # Unexpected products in free shelf space, and neighbouring bays beyond the edges.
-        for fixture in fixtures:
+        for fixture in shelves:
             for x0, x1 in self._free_spans(planogram, facings, fixture.id):
                 self._fill_span(
                     canvas,
@@ -643,10 +645,14 @@ class ShelfRenderer:
         rng: np.random.Generator,
         facings: Sequence[ExpectedFacing],
     ) -> None:
-        x0, y0 = to_px(-left, fixture.y)
-        x1, y1 = to_px(
-            planogram.width + right, fixture.y + max(fixture.h, planogram.height * 0.012)
-        )
+        if fixture.type is FixtureType.SHELF:  # shelves run on into the neighbouring bays
+            x0, y0 = to_px(-left, fixture.y)
+            x1, y1 = to_px(
+                planogram.width + right, fixture.y + max(fixture.h, planogram.height * 0.012)
+            )
+        else:
+            x0, y0 = to_px(fixture.x, fixture.y)
+            x1, y1 = to_px(fixture.x + fixture.w, fixture.y + max(fixture.h, 0.3))
         colour = rng.choice(
             [
                 (225, 225, 228),

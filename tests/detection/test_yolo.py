@@ -171,13 +171,11 @@ def test_openvino_folder_is_recognised(tmp_path):
     assert model_format(folder) == "openvino"
 
 
-def test_openvino_without_the_package_is_a_clear_error(tmp_path):
-    try:
-        import openvino  # noqa: F401
-    except ImportError:
-        pass
-    else:
-        pytest.skip("openvino is installed; the missing-package path cannot be exercised")
+def test_openvino_without_the_package_is_a_clear_error(tmp_path, monkeypatch):
+    import sys
+
+    # A None entry in sys.modules makes `import openvino` fail as if it were not installed.
+    monkeypatch.setitem(sys.modules, "openvino", None)
     folder = tmp_path / "shelf_openvino_model"
     folder.mkdir()
     (folder / "shelf.xml").write_text("<net/>")
@@ -185,9 +183,46 @@ def test_openvino_without_the_package_is_a_clear_error(tmp_path):
         YoloDetector(folder)
 
 
-def test_openvino_model_runs(tmp_path):
-    pytest.importorskip("openvino", reason="openvino is not installed in this environment")
-    pytest.skip("needs an OpenVINO export, which needs the 'onnx' package to produce")
+@pytest.fixture(scope="module")
+def exported_models(tiny_pt, tmp_path_factory):
+    """The tiny model exported by ultralytics itself to ONNX and OpenVINO (offline, CPU)."""
+    pytest.importorskip("onnx", reason="ONNX export needs the onnx package")
+    pytest.importorskip("openvino", reason="OpenVINO export needs the openvino package")
+    import shutil
+
+    from ultralytics import YOLO
+
+    folder = tmp_path_factory.mktemp("exported")
+    source = shutil.copy(tiny_pt, folder / "tiny.pt")
+    model = YOLO(str(source))
+    onnx_path = model.export(format="onnx", imgsz=320, simplify=False, verbose=False)
+    openvino_dir = YOLO(str(source)).export(format="openvino", imgsz=320, verbose=False)
+    return {"pt": source, "onnx": onnx_path, "openvino": openvino_dir}
+
+
+def test_onnx_and_openvino_exports_load_and_agree(exported_models):
+    from pathlib import Path
+
+    image = noise(640, 480, seed=3)
+    runs = {}
+    for kind in ("onnx", "openvino"):
+        path = Path(exported_models[kind])
+        assert model_format(path) == kind
+        detector = YoloDetector(path, image_size=320, confidence_threshold=0.0001, device="cpu")
+        assert detector.info.class_names == ("cola-330ml", "chips-150g", "gap")
+        runs[kind] = detector.detect(image)
+    onnx_run, openvino_run = runs["onnx"], runs["openvino"]
+    assert (onnx_run.image_width, onnx_run.image_height) == (640, 480)
+    assert len(onnx_run) > 0, "random weights at this threshold always give boxes"
+    assert (onnx_run.xyxy[:, [0, 1]] >= 0).all() and (onnx_run.xyxy[:, 2] <= 640).all()
+    # The same exported network in two runtimes: the strongest box lands in the same place.
+    top_onnx = onnx_run.xyxy[np.argmax(onnx_run.confidence)]
+    top_openvino = openvino_run.xyxy[np.argmax(openvino_run.confidence)]
+    assert np.allclose(top_onnx, top_openvino, atol=2.0), (top_onnx, top_openvino)
+    assert (
+        onnx_run.labels[np.argmax(onnx_run.confidence)]
+        == openvino_run.labels[np.argmax(openvino_run.confidence)]
+    )
 
 
 def test_gpu_requested_without_one_is_a_config_error(constant_onnx):

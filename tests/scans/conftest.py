@@ -53,17 +53,18 @@ def seed_store(database_url: str) -> None:
         session.add_all([store, other])
         session.flush()
         bay = Bay(store_id=store.id, code=BAY, name="Cereal bay")
+        second = Bay(store_id=store.id, code="A02", name="Second bay")
         unassigned = Bay(store_id=store.id, code="Z99", name="No planogram")
         other_bay = Bay(store_id=other.id, code=BAY, name="Other store's bay")
         planogram = Planogram(key="demo-bay-a01", name="Cereal")
-        session.add_all([bay, unassigned, other_bay, planogram])
+        session.add_all([bay, second, unassigned, other_bay, planogram])
         session.flush()
         version = PlanogramVersion(
             planogram_id=planogram.id, version=1, document=PLANOGRAM, sha256="0" * 64
         )
         session.add(version)
         session.flush()
-        for target in (bay, other_bay):
+        for target in (bay, second, other_bay):
             session.add(
                 BayAssignment(
                     store_id=target.store_id,

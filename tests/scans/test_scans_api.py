@@ -154,10 +154,12 @@ def test_concurrent_retries_with_one_key_make_one_scan(client_factory, scan_sett
 def test_idempotency_key_reused_for_another_bay_is_refused(client_factory) -> None:
     client = client_factory()
     assert upload(client, key="k1").status_code == 202
-    other_bay = f"/api/v1/stores/{STORE}/bays/Z99/scans"
-    response = upload(client, key="k1", url=other_bay)
-    # Z99 has no planogram: that is checked first; use a bay with one to reach the key check.
+    response = upload(client, key="k1", url=f"/api/v1/stores/{STORE}/bays/A02/scans")
     assert response.status_code == 409
+    assert response.json()["error"]["code"] == "idempotency_key_conflict"
+    # The same key in another store is another request altogether.
+    other_store = upload(client, key="k1", url=f"/api/v1/stores/S002/bays/{BAY}/scans")
+    assert other_store.status_code == 202 and other_store.json()["created"] is True
 
 
 def _bomb() -> bytes:

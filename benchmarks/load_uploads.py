@@ -1,0 +1,337 @@
+"""Load test for phone uploads: many concurrent 12 MP photo uploads against a real server.
+
+Starts ``uvicorn`` on 127.0.0.1 as a subprocess (and, for the Celery configuration, a
+``shelfscan worker``), seeds a store with the demo cereal bay, uploads N distinct real-sized
+JPEG photos (≈3–4 MB, 4032×3024, generated here) all at once with httpx/asyncio, measures the
+time to each 202 answer, re-sends some with the same Idempotency-Key as a phone's retry would,
+then waits until every scan is done and checks that none was lost or duplicated.
+
+    python benchmarks/load_uploads.py --config sqlite     # SQLite + in-process worker
+    python benchmarks/load_uploads.py --config postgres   # PostgreSQL + Redis + Celery worker
+
+The analysis uses the real pipeline with the replay detector (the render's exact boxes), so
+the numbers measure shelfscan, not a model. Only 127.0.0.1 is contacted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+STORE, BAY = "LOAD-001", "cereal"
+POSTGRES_ADMIN = os.environ.get(
+    "SHELFSCAN_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+REDIS = os.environ.get("SHELFSCAN_LOAD_REDIS", "redis://127.0.0.1:6379/12")
+
+
+@dataclass
+class Upload:
+    key: str
+    seconds: float
+    status: int
+    scan_id: str | None
+    created: bool | None
+
+
+def make_photos(count: int, workdir: Path) -> tuple[list[bytes], Path]:
+    """``count`` distinct 12 MP JPEGs of the demo cereal bay, and matching replay detections."""
+    import numpy as np
+    from PIL import Image, ImageDraw
+
+    from shelfscan.detection.replay import detections_to_document
+    from shelfscan.planogram.model import Planogram
+    from shelfscan.synth.scene import SceneConfig, ShelfRenderer
+
+    planogram = Planogram.model_validate_json(
+        (REPO / "planograms" / "demo-store" / "cereal.json").read_text()
+    )
+    config = SceneConfig(**{**SceneConfig.clean(1600).__dict__, "gap_rate": 0.1})
+    scene = ShelfRenderer([planogram], config=config).render(np.random.default_rng(3), planogram)
+    (workdir / "detections.json").write_text(
+        json.dumps(detections_to_document(scene.truth_detections()))
+    )
+    scale = 4032 / max(scene.image.size)
+    size = (round(scene.image.width * scale), round(scene.image.height * scale))
+    base = scene.image.convert("RGB").resize(size, Image.Resampling.BICUBIC)
+    rng = np.random.default_rng(0)
+    noisy = np.asarray(base, dtype=np.int16) + rng.normal(0, 5, (size[1], size[0], 3)).astype(
+        np.int16
+    )
+    base = Image.fromarray(np.clip(noisy, 0, 255).astype(np.uint8))
+    photos = []
+    for index in range(count):
+        image = base.copy()
+        ImageDraw.Draw(image).text((20, 20), f"photo {index}", fill=(255, 255, 255))
+        out = io.BytesIO()
+        image.save(out, "JPEG", quality=88)
+        photos.append(out.getvalue())
+    return photos, workdir / "detections.json"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def seed(database_url: str) -> None:
+    from shelfscan.db.migrate import upgrade
+    from shelfscan.db.session import session_scope
+    from shelfscan.planogram.model import Planogram
+    from shelfscan.planogram_store import (
+        assign_planogram,
+        create_bay,
+        create_store,
+        publish_planogram,
+    )
+
+    upgrade(database_url)
+    planogram = Planogram.model_validate_json(
+        (REPO / "planograms" / "demo-store" / "cereal.json").read_text()
+    )
+    with session_scope(database_url) as session:
+        store = create_store(session, STORE, "Load test store", "Lab")
+        bay = create_bay(session, store, BAY, "Cereal")
+        version = publish_planogram(session, planogram)
+        assign_planogram(session, bay, version, date.today() - timedelta(days=1))
+
+
+def serve(host: str, port: int) -> None:
+    """Subprocess entry: the app with the scan routes, under uvicorn."""
+    import uvicorn
+
+    from shelfscan.api.app import create_app
+    from shelfscan.api.routes import scans, web
+
+    app = create_app()
+    paths = {getattr(route, "path", None) for route in app.routes}
+    for router, probe in ((web.router, "/"), (scans.router, "/api/v1/stores/{store_code}/scans")):
+        if probe not in paths:
+            app.include_router(router)
+    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+
+
+async def run_load(base: str, photos: list[bytes], retries: int) -> tuple[list[Upload], float]:
+    import httpx
+
+    url = f"{base}/api/v1/stores/{STORE}/bays/{BAY}/scans"
+    keys = [uuid.uuid4().hex for _ in photos]
+
+    async def send(client: httpx.AsyncClient, key: str, photo: bytes) -> Upload:
+        started = time.perf_counter()
+        response = await client.post(
+            url,
+            files={"photos": ("shelf.jpg", photo, "image/jpeg")},
+            headers={"Idempotency-Key": key},
+        )
+        elapsed = time.perf_counter() - started
+        body = (
+            response.json()
+            if response.headers.get("content-type", "").startswith("application/json")
+            else {}
+        )
+        return Upload(key, elapsed, response.status_code, body.get("id"), body.get("created"))
+
+    limits = httpx.Limits(max_connections=len(photos) + retries)
+    async with httpx.AsyncClient(timeout=120, limits=limits) as client:
+        started = time.perf_counter()
+        uploads = await asyncio.gather(
+            *(send(client, key, photo) for key, photo in zip(keys, photos, strict=True))
+        )
+        wall = time.perf_counter() - started
+        # A phone that never saw the answer retries with the same key.
+        replays = await asyncio.gather(
+            *(send(client, keys[i], photos[i]) for i in range(min(retries, len(photos))))
+        )
+    return list(uploads) + list(replays), wall
+
+
+async def wait_done(base: str, expected: int, timeout: float) -> tuple[dict[str, int], float, int]:
+    import httpx
+
+    started = time.perf_counter()
+    async with httpx.AsyncClient(timeout=30) as client:
+        while True:
+            listing = (
+                await client.get(f"{base}/api/v1/stores/{STORE}/scans", params={"limit": 500})
+            ).json()
+            counts: dict[str, int] = {}
+            for scan in listing["scans"]:
+                counts[scan["status"]] = counts.get(scan["status"], 0) + 1
+            finished = counts.get("done", 0) + counts.get("failed", 0)
+            if finished >= expected or time.perf_counter() - started > timeout:
+                return counts, time.perf_counter() - started, listing["total"]
+            await asyncio.sleep(0.5)
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(share * (len(ordered) - 1))))]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--uploads", type=int, default=50)
+    parser.add_argument("--retries", type=int, default=10, help="Uploads re-sent with their key")
+    parser.add_argument("--concurrency", type=int, default=2, help="Scans analysed at once")
+    parser.add_argument("--timeout", type=float, default=480, help="Seconds to wait for done")
+    parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        serve("127.0.0.1", args.port)
+        return 0
+
+    workdir = Path(tempfile.mkdtemp(prefix="shelfscan-load-"))
+    started = time.perf_counter()
+    photos, replay = make_photos(args.uploads, workdir)
+    sizes = [len(p) / 2**20 for p in photos]
+    print(
+        f"{len(photos)} photos 4032x3024, {min(sizes):.1f}–{max(sizes):.1f} MB "
+        f"(made in {time.perf_counter() - started:.1f} s)"
+    )
+
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO),
+        "SHELFSCAN_DATA_DIR": str(workdir / "data"),
+        "SHELFSCAN_DETECTOR_BACKEND": "replay",
+        "SHELFSCAN_REPLAY_PATH": str(replay),
+        "SHELFSCAN_WORKER_CONCURRENCY": str(args.concurrency),
+        "SHELFSCAN_SCAN_DEADLINE_S": str(args.timeout + 60),
+        "SHELFSCAN_LOG_LEVEL": "WARNING",
+    }
+    admin_engine = database = None
+    if args.config == "postgres":
+        from sqlalchemy import create_engine, text
+        from sqlalchemy.engine import make_url
+
+        database = f"shelfscan_load_{uuid.uuid4().hex[:8]}"
+        admin_engine = create_engine(POSTGRES_ADMIN, isolation_level="AUTOCOMMIT")
+        with admin_engine.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{database}"'))
+        env["SHELFSCAN_DATABASE_URL"] = (
+            make_url(POSTGRES_ADMIN).set(database=database).render_as_string(hide_password=False)
+        )
+        env["SHELFSCAN_BROKER_URL"] = REDIS
+        env["SHELFSCAN_SCAN_QUEUE"] = f"shelfscan-load-{uuid.uuid4().hex[:8]}"
+    else:
+        env["SHELFSCAN_DATABASE_URL"] = f"sqlite:///{workdir / 'shelfscan.db'}"
+    seed(env["SHELFSCAN_DATABASE_URL"])
+
+    port = free_port()
+    processes = [
+        subprocess.Popen(
+            [sys.executable, __file__, "--serve", "--port", str(port)],
+            env=env,
+            cwd=workdir,
+            start_new_session=True,
+        )
+    ]
+    if args.config == "postgres":
+        processes.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "shelfscan.cli.worker", "--loglevel", "WARNING"],
+                env=env,
+                cwd=workdir,
+                start_new_session=True,
+                stdout=(workdir / "worker.log").open("wb"),
+                stderr=subprocess.STDOUT,
+            )
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        import httpx
+
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("server did not start")
+            time.sleep(0.2)
+
+        uploads, wall = asyncio.run(run_load(base, photos, args.retries))
+        first = uploads[: len(photos)]
+        replays = uploads[len(photos) :]
+        accepted = [u for u in first if u.status == 202]
+        ids = {u.scan_id for u in accepted}
+        replay_ok = all(
+            r.status == 202 and r.created is False and r.scan_id == first[i].scan_id
+            for i, r in enumerate(replays)
+        )
+        latencies = [u.seconds * 1000 for u in first]
+        counts, drain, total = asyncio.run(wait_done(base, len(ids), args.timeout))
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        for process in processes:
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+        if admin_engine is not None:
+            from sqlalchemy import text
+
+            with admin_engine.connect() as connection:
+                connection.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+
+    configuration = (
+        "SQLite + in-process worker"
+        if args.config == "sqlite"
+        else "PostgreSQL + Redis + Celery worker"
+    )
+    rows = [
+        ("configuration", configuration),
+        ("CPU cores", str(os.cpu_count())),
+        ("uploads (concurrent)", f"{len(first)} ({len(accepted)} answered 202)"),
+        (
+            "time to 202 p50 / p95 / max",
+            f"{statistics.median(latencies):.0f} / "
+            f"{percentile(latencies, 0.95):.0f} / {max(latencies):.0f} ms",
+        ),
+        ("all 202 answers within", f"{wall:.2f} s"),
+        ("idempotent retries", f"{len(replays)} re-sent, same scan: {replay_ok}"),
+        ("distinct scans / listed", f"{len(ids)} / {total}"),
+        ("lost / duplicated", f"{len(photos) - len(ids)} / {total - len(ids)}"),
+        ("final status", ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))),
+        ("all done after the uploads", f"{drain:.1f} s"),
+    ]
+    width = max(len(name) for name, _ in rows)
+    for name, value in rows:
+        print(f"{name:<{width}}  {value}")
+    ok = (
+        len(ids) == len(photos) == total
+        and replay_ok
+        and counts.get("done", 0) == len(photos)
+        and percentile(latencies, 0.95) < 300
+    )
+    print("PASS" if ok else "FAIL (goal: none lost or duplicated, all done, p95 < 300 ms)")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

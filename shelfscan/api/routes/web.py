@@ -1,0 +1,38 @@
+"""The staff web page at ``/`` and its files under ``/static`` (shipped in the package)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import FileResponse, JSONResponse, Response
+
+from shelfscan.web import STATIC_DIR
+
+router = APIRouter(tags=["web"], include_in_schema=False)
+
+STATIC_FILES = {
+    "app.js": "text/javascript; charset=utf-8",
+    "app.css": "text/css; charset=utf-8",
+    "index.html": "text/html; charset=utf-8",
+}
+
+
+@router.get("/")
+def index() -> Response:
+    return FileResponse(
+        STATIC_DIR / "index.html",
+        media_type=STATIC_FILES["index.html"],
+        headers={"Cache-Control": "no-cache"},
+    )
+
+
+@router.get("/static/{name}")
+def static_file(name: str) -> Response:
+    # A fixed list, not a folder: nothing else in the package can be fetched.
+    if name not in STATIC_FILES:
+        return JSONResponse(
+            status_code=404,
+            content={"error": {"code": "not_found", "message": f"no file {name!r}", "field": None}},
+        )
+    return FileResponse(
+        STATIC_DIR / name, media_type=STATIC_FILES[name], headers={"Cache-Control": "no-cache"}
+    )

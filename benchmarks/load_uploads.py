@@ -72,7 +72,7 @@ def make_photos(count: int, workdir: Path) -> tuple[list[bytes], Path]:
     size = (round(scene.image.width * scale), round(scene.image.height * scale))
     base = scene.image.convert("RGB").resize(size, Image.Resampling.BICUBIC)
     rng = np.random.default_rng(0)
-    noisy = np.asarray(base, dtype=np.int16) + rng.normal(0, 5, (size[1], size[0], 3)).astype(
+    noisy = np.asarray(base, dtype=np.int16) + rng.normal(0, 9, (size[1], size[0], 3)).astype(
         np.int16
     )
     base = Image.fromarray(np.clip(noisy, 0, 255).astype(np.uint8))
@@ -81,7 +81,7 @@ def make_photos(count: int, workdir: Path) -> tuple[list[bytes], Path]:
         image = base.copy()
         ImageDraw.Draw(image).text((20, 20), f"photo {index}", fill=(255, 255, 255))
         out = io.BytesIO()
-        image.save(out, "JPEG", quality=88)
+        image.save(out, "JPEG", quality=92)
         photos.append(out.getvalue())
     return photos, workdir / "detections.json"
 

@@ -12,7 +12,7 @@ from shelfscan.detections import DetectionsFormatError
 
 def write_analysis_outputs(analysis, out_dir: Path, *, stem: str = "") -> dict[str, Path]:  # type: ignore[no-untyped-def]
     """report.json, report.txt, annotated.jpg and detections.json in ``out_dir``."""
-    from shelfscan.cli.match import render_report_text
+    from shelfscan.compliance.text import render_report_text
     from shelfscan.detection.replay import detections_to_document
 
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -57,7 +57,7 @@ def analyze(
 ) -> None:
     """Detect products on a shelf photo, match them to the planogram and write the report
     (report.json, report.txt), an annotated photo (annotated.jpg) and the detections."""
-    from shelfscan.cli.match import render_report_text
+    from shelfscan.compliance.text import render_report_text
     from shelfscan.detection.base import DetectorError
     from shelfscan.detection.factory import get_detector
     from shelfscan.detection.replay import ReplayDetector

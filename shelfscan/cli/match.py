@@ -1,5 +1,8 @@
 """``shelfscan match``: match a detections file against a planogram and print the report.
 
+``render_report_text`` lives in :mod:`shelfscan.compliance.text`; it is re-exported here for
+callers that imported it from this module.
+
 Registered by the main CLI as ``app.command("match")(match)``.
 """
 
@@ -12,121 +15,20 @@ import typer
 
 from shelfscan.compliance.azure_compat import matching_result_per_position
 from shelfscan.compliance.engine import match_planogram
-from shelfscan.compliance.report import ComplianceReport, FacingStatus, Scores
+from shelfscan.compliance.text import render_report_text
+from shelfscan.detection.replay import detections_from_document
 from shelfscan.detections import Detections, DetectionsFormatError
 from shelfscan.planogram.errors import PlanogramError
 from shelfscan.planogram.loader import load_planogram_file
 
 
 def _load_detections(path: Path) -> Detections:
+    """An Azure product-recognition result (or run) or shelfscan's own detections format."""
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
         raise DetectionsFormatError(f"{path}: not a readable JSON file ({error})") from error
-    return Detections.from_azure_result(document)
-
-
-def _pct(value: float | None) -> str:
-    return "  n/a" if value is None else f"{value * 100:5.1f}%"
-
-
-def _scores_line(scores: Scores) -> str:
-    return (
-        f"position {_pct(scores.position_compliance)}   availability "
-        f"{_pct(scores.availability)}   facings {_pct(scores.facings_compliance)}"
-    )
-
-
-def _table(headers: list[str], rows: list[list[str]]) -> list[str]:
-    widths = [
-        max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)
-    ]
-    line = "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()
-    out = [line, "  ".join("-" * w for w in widths)]
-    out += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
-    return out
-
-
-def _clip(text: str, n: int = 44) -> str:
-    return text if len(text) <= n else text[: n - 1] + "…"
-
-
-def render_report_text(report: ComplianceReport, *, all_facings: bool = False) -> str:
-    """A readable summary: scores, the facings that need attention, products, fixtures."""
-    c = report.counts
-    lines = [
-        f"Planogram {report.planogram_id} {report.planogram_name}".rstrip()
-        + f" — photo {report.image.width}×{report.image.height}px",
-        f"Facings {c.facings}: {c.ok} ok, {c.gap} gap, {c.misplaced} misplaced, "
-        f"{c.not_visible} not visible; {c.unexpected} unexpected products",
-        "Scores   " + _scores_line(report.scores),
-        "",
-    ]
-    shown = [f for f in report.facings if all_facings or f.status is not FacingStatus.OK]
-    title = "All facings" if all_facings else "Facings needing attention"
-    lines.append(f"{title} ({len(shown)}):")
-    if shown:
-        lines += _table(
-            ["facing", "fixture", "status", "expected", "found", "box (x,y,w,h)", "reason"],
-            [
-                [
-                    f.facing_id,
-                    f.fixture_id,
-                    f.status.value,
-                    _clip(f.product_name, 32),
-                    _clip(f.found_label or "-", 32),
-                    f"{f.evidence.box.x:.0f},{f.evidence.box.y:.0f},"
-                    f"{f.evidence.box.w:.0f},{f.evidence.box.h:.0f}",
-                    f.reason,
-                ]
-                for f in shown
-            ],
-        )
-    if report.unexpected:
-        lines += ["", f"Unexpected products ({len(report.unexpected)}):"]
-        lines += _table(
-            ["detection", "fixture", "kind", "label", "reason"],
-            [
-                [u.detection_id, u.fixture_id or "-", u.kind.value, _clip(u.label, 32), u.reason]
-                for u in report.unexpected
-            ],
-        )
-    lines += ["", "Products:"]
-    lines += _table(
-        ["product", "name", "planned", "visible", "found", "in place", "gap", "misplaced"],
-        [
-            [
-                p.product_id,
-                _clip(p.product_name, 40),
-                str(p.expected),
-                str(p.visible),
-                str(p.found),
-                str(p.in_place),
-                str(p.gap),
-                str(p.misplaced),
-            ]
-            for p in report.products
-        ],
-    )
-    lines += ["", "Fixtures:"]
-    lines += _table(
-        ["fixture", "facings", "ok", "gap", "misplaced", "not visible", "scores"],
-        [
-            [
-                f.fixture_id,
-                str(f.counts.facings),
-                str(f.counts.ok),
-                str(f.counts.gap),
-                str(f.counts.misplaced),
-                str(f.counts.not_visible),
-                _scores_line(f.scores),
-            ]
-            for f in report.fixtures
-        ],
-    )
-    for warning in report.registration.warnings:
-        lines.append(f"warning: {warning}")
-    return "\n".join(lines)
+    return detections_from_document(document)
 
 
 def match(
@@ -144,7 +46,8 @@ def match(
         exists=True,
         dir_okay=False,
         readable=True,
-        help="Detections: an Azure product-recognition result (or run) JSON.",
+        help="Detections: an Azure product-recognition result (or run) JSON, or shelfscan's "
+        "own detections JSON (format shelfscan.detections/v1).",
     ),
     json_output: bool = typer.Option(False, "--json", help="Print the JSON report."),
     azure: bool = typer.Option(
@@ -177,6 +80,8 @@ def match(
     else:
         typer.echo(render_report_text(report, all_facings=all_facings))
 
+
+__all__ = ["app", "match", "render_report_text"]
 
 app = typer.Typer(help="Match detections against a planogram.", no_args_is_help=True)
 app.command("match")(match)

@@ -64,3 +64,28 @@ def test_bad_planogram_file(tmp_path):
     )
     assert result.exit_code == 2
     assert "invalid planogram" in result.output
+
+
+def test_shelfscan_detections_format(tmp_path):
+    # The same boxes in shelfscan's own replay format give the same verdicts as Azure's.
+    from shelfscan.detection.replay import detections_to_document
+    from shelfscan.detections import Detections
+    from tests.compliance.helpers import load_json
+
+    azure = Detections.from_azure_result(load_json(SAMPLE_DETECTIONS))
+    own = tmp_path / "detections.json"
+    own.write_text(json.dumps(detections_to_document(azure)))
+    result = runner.invoke(
+        app, ["match", "--planogram", str(SAMPLE_PLANOGRAM), "--detections", str(own), "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert {f["facing_id"] for f in report["facings"] if f["status"] == "gap"} == SAMPLE_GAPS
+    assert sum(f["status"] == "misplaced" for f in report["facings"]) == 5
+
+
+def test_render_report_text_is_importable_from_both_places():
+    from shelfscan.cli.match import render_report_text as from_cli
+    from shelfscan.compliance.text import render_report_text
+
+    assert from_cli is render_report_text

@@ -42,7 +42,8 @@ class Difficulty:
     max_rotation_deg: float = 0.0
     max_keystone: float = 0.0
     anisotropy: tuple[float, float] = (0.95, 1.05)
-    partial_rate: float = 0.0
+    partial_rate: float = 0.0  # share of photos that show only part of the bay
+    partial_keep: tuple[float, float] = (0.55, 0.85)  # share of the bay's width or height kept
     id_label_share: float = 0.2  # labels that name the product by id or GTIN
 
 
@@ -63,7 +64,10 @@ LEVELS: dict[str, Difficulty] = {
         max_rotation_deg=1.5,
         max_keystone=0.04,
         anisotropy=(0.8, 1.0),
-        partial_rate=0.3,
+        # A phone photo of a whole bay: staff frame the bay, so a cut-off edge is the exception
+        # and clips only a strip. Photos of half a bay belong to "hard".
+        partial_rate=0.1,
+        partial_keep=(0.8, 0.95),
     ),
     "hard": Difficulty(
         "hard",
@@ -309,7 +313,7 @@ def make_scenario(
     x1 = all_px[2] + margin * width_px
     y1 = all_px[3] + margin * height_px
     if rng.random() < d.partial_rate:
-        keep = float(rng.uniform(0.55, 0.85))
+        keep = float(rng.uniform(*d.partial_keep))
         if rng.random() < 0.6:
             cut = (x1 - x0) * (1 - keep)
             x0, x1 = (x0 + cut, x1) if rng.random() < 0.5 else (x0, x1 - cut)
@@ -490,31 +494,42 @@ def evaluate(
 ) -> dict[str, ClassCounts]:
     """Gap and misplacement counts for one scenario.
 
-    Facings half in the photo are left out (either answer is defensible). Gaps are counted per
-    run of identical planned facings: when one of four identical facings is missing and the
-    rest spread out, any one of the four is a right answer.
+    Facings half in the photo are left out (either answer is defensible). Gaps and
+    misplacements are counted per run of identical planned facings: when one of four identical
+    facings is empty (or holds another product) and the rest slid along the shelf, the photo
+    cannot tell which of the four it was, and any one of them is a right answer.
+    ``misplaced_strict`` counts misplacements facing by facing instead, for reference.
     """
     gaps = ClassCounts()
     misplaced = ClassCounts()
-    per_run_true: dict[int, int] = {}
-    per_run_pred: dict[int, int] = {}
+    strict = ClassCounts()
+    true_gaps: dict[int, int] = {}
+    pred_gaps: dict[int, int] = {}
+    true_misplaced: dict[int, int] = {}
+    pred_misplaced: dict[int, int] = {}
     for fid, truth in scenario.truth_status.items():
         share = scenario.visible_fraction[fid]
         if ambiguous[0] < share < ambiguous[1]:
             continue
         guess = predicted.get(fid, "not_visible")
         run = scenario.run_of_facing[fid]
-        per_run_true[run] = per_run_true.get(run, 0) + (truth == "gap")
-        per_run_pred[run] = per_run_pred.get(run, 0) + (guess == "gap")
+        true_gaps[run] = true_gaps.get(run, 0) + (truth == "gap")
+        pred_gaps[run] = pred_gaps.get(run, 0) + (guess == "gap")
+        true_misplaced[run] = true_misplaced.get(run, 0) + (truth == "misplaced")
+        pred_misplaced[run] = pred_misplaced.get(run, 0) + (guess == "misplaced")
         if truth == "misplaced" and guess == "misplaced":
-            misplaced.tp += 1
+            strict.tp += 1
         elif guess == "misplaced":
-            misplaced.fp += 1
+            strict.fp += 1
         elif truth == "misplaced":
-            misplaced.fn += 1
-    for run, true_count in per_run_true.items():
-        pred_count = per_run_pred.get(run, 0)
-        gaps.tp += min(true_count, pred_count)
-        gaps.fp += max(pred_count - true_count, 0)
-        gaps.fn += max(true_count - pred_count, 0)
-    return {"gap": gaps, "misplaced": misplaced}
+            strict.fn += 1
+    for counts, true_per_run, pred_per_run in (
+        (gaps, true_gaps, pred_gaps),
+        (misplaced, true_misplaced, pred_misplaced),
+    ):
+        for run, true_count in true_per_run.items():
+            pred_count = pred_per_run.get(run, 0)
+            counts.tp += min(true_count, pred_count)
+            counts.fp += max(pred_count - true_count, 0)
+            counts.fn += max(true_count - pred_count, 0)
+    return {"gap": gaps, "misplaced": misplaced, "misplaced_strict": strict}

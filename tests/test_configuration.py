@@ -17,7 +17,10 @@ def test_env_example_documents_every_setting() -> None:
     documented = set(
         re.findall(r"^(SHELFSCAN_[A-Z0-9_]+)=", (ROOT / ".env.example").read_text(), re.M)
     )
-    expected = {f"SHELFSCAN_{name.upper()}" for name in Settings.model_fields}
+    from shelfscan.jobs.config import JobSettings
+
+    fields = set(Settings.model_fields) | set(JobSettings.model_fields)
+    expected = {f"SHELFSCAN_{name.upper()}" for name in fields}
     assert documented == expected
 
 

@@ -17,7 +17,9 @@ from shelfscan.api.routes import (
     planogram_compliance,
     planograms,
     product_recognition,
+    scans,
     stores,
+    web,
 )
 from shelfscan.logging import configure_logging, request_id_var
 from shelfscan.settings import Settings, get_settings
@@ -83,6 +85,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         stores.router,
         product_recognition.router,
         planogram_compliance.router,
+        scans.router,
+        web.router,
     ):
         app.include_router(router)
     return app

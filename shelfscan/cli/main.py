@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from shelfscan import __version__
-from shelfscan.cli import analyze, db, demo, match, planogram, stores
+from shelfscan.cli import analyze, db, demo, match, planogram, stores, worker
 
 app = typer.Typer(
     name="shelfscan",
@@ -20,6 +20,7 @@ app.add_typer(stores.app, name="store")
 app.command("analyze")(analyze.analyze)
 app.command("match")(match.match)
 app.command("demo")(demo.demo)
+app.command("worker")(worker.worker)
 
 
 def _version(value: bool) -> None:

@@ -8,7 +8,6 @@ decisions → report. Pure: numpy, scipy and shapely only.
 from __future__ import annotations
 
 import math
-from collections import defaultdict
 from dataclasses import dataclass, field
 from time import perf_counter
 
@@ -21,9 +20,11 @@ from shelfscan.compliance.assignment import (
     assign_by_overlap,
     duplicate_mask,
 )
-from shelfscan.compliance.labels import GENERIC, UNKNOWN, LabelResolver
+from shelfscan.compliance.labels import GENERIC, UNKNOWN
+from shelfscan.compliance.prepared import PreparedPlanogram, prepare
 from shelfscan.compliance.registration import Registration, RegistrationOptions, register
 from shelfscan.compliance.report import (
+    REPORT_SCHEMA_VERSION,
     Box,
     ComplianceReport,
     Counts,
@@ -42,8 +43,7 @@ from shelfscan.compliance.report import (
     UnexpectedProduct,
 )
 from shelfscan.detections import Detections
-from shelfscan.planogram.errors import PlanogramError, Problem
-from shelfscan.planogram.model import ExpectedFacing, Planogram
+from shelfscan.planogram.model import Planogram
 
 
 @dataclass(frozen=True)
@@ -71,31 +71,8 @@ class MatchOptions:
     # A box this many times wider than its facing may stand in its neighbours too.
     wide_box_ratio: float = 1.5
     cover_fraction: float = 0.5
-
-
-def _planned_facings(planogram: Planogram) -> list[ExpectedFacing]:
-    products = planogram.product_by_id()
-    problems = [
-        Problem(f"positions[{i}].productId", f"unknown product {p.product_id!r}")
-        for i, p in enumerate(planogram.positions)
-        if p.product_id not in products
-    ]
-    problems += [
-        Problem(f"products[{i}]", f"width and height must be positive, got {p.w} x {p.h}")
-        for i, p in enumerate(planogram.products)
-        if not (p.w > 0 and p.h > 0 and math.isfinite(p.w) and math.isfinite(p.h))
-    ]
-    if problems:
-        raise PlanogramError(problems)
-    facings = planogram.facings()
-    if not facings:
-        raise PlanogramError([Problem("positions", "the planogram has no positions to match")])
-    return facings
-
-
-def _boxes(xyxy: np.ndarray) -> list[Box]:
-    xywh = np.round(np.column_stack([xyxy[:, :2], xyxy[:, 2:] - xyxy[:, :2]]), 1).tolist()
-    return [Box.trusted(x=x, y=y, w=w, h=h) for x, y, w, h in xywh]
+    # Keep per-planogram preparation in an LRU keyed by the planogram's content.
+    cache_planogram: bool = True
 
 
 def match_planogram(
@@ -112,14 +89,14 @@ def match_planogram(
         timings[name] = round((now - clock) * 1000, 3)
         clock = now
 
-    facings = _planned_facings(planogram)
-    products = planogram.products
-    product_index = {p.id: i for i, p in enumerate(products)}
-    n_f = len(facings)
-    facing_units = np.array([(f.x, f.y, f.x + f.w, f.y + f.h) for f in facings], dtype=float)
-    facing_product = np.array([product_index[f.product_id] for f in facings], dtype=np.intp)
-    product_size = np.array([(p.w, p.h) for p in products], dtype=float)
-    resolver = LabelResolver(products)
+    plan, cached = prepare(planogram, use_cache=options.cache_planogram)
+    timings["planogram_cache_hit"] = float(cached)
+    lap("planogram")
+    facing_units = plan.facing_units
+    facing_product = plan.facing_product
+    product_size = plan.product_size
+    resolver = plan.resolver
+    n_f = len(facing_units)
     image_w, image_h = detections.image_width, detections.image_height
 
     # --- detections: resolve labels, drop duplicate boxes ---
@@ -160,6 +137,7 @@ def match_planogram(
         product_size,
         (image_w, image_h),
         options.registration,
+        plan_levels=plan.levels,
     )
     lap("registration")
 
@@ -280,7 +258,7 @@ def match_planogram(
 
     report = _build_report(
         planogram=planogram,
-        facings=facings,
+        plan=plan,
         detections=detections,
         kept=kept,
         k_top=k_top,
@@ -301,7 +279,9 @@ def match_planogram(
     )
     lap("report")
     report.timings_ms = timings
-    timings["total"] = round(sum(v for k, v in timings.items() if k != "total"), 3)
+    timings["total"] = round(
+        sum(v for k, v in timings.items() if k not in ("total", "planogram_cache_hit")), 3
+    )
     return report
 
 
@@ -318,10 +298,25 @@ def _label_kinds(
     return kind
 
 
+_STATUS_VALUES = (
+    FacingStatus.OK,
+    FacingStatus.GAP,
+    FacingStatus.MISPLACED,
+    FacingStatus.NOT_VISIBLE,
+)
+_OK, _GAP, _MISPLACED, _NOT_VISIBLE = range(4)
+
+
+def _box_dict_list(xyxy: np.ndarray) -> list[Box]:
+    xywh = np.round(np.column_stack([xyxy[:, :2], xyxy[:, 2:] - xyxy[:, :2]]), 1).tolist()
+    make = Box.from_trusted_dict
+    return [make({"x": x, "y": y, "w": w, "h": h}) for x, y, w, h in xywh]
+
+
 def _build_report(
     *,
     planogram: Planogram,
-    facings: list[ExpectedFacing],
+    plan: PreparedPlanogram,
     detections: Detections,
     kept: np.ndarray,
     k_top: np.ndarray,
@@ -340,84 +335,125 @@ def _build_report(
     facing_product: np.ndarray,
     options: MatchOptions,
 ) -> ComplianceReport:
-    products = planogram.products
+    """Everything is decided by now; this turns arrays into the report. Statuses, counts and
+    scores are computed on arrays; Python loops only build the per-facing objects."""
+    product_names = plan.product_names
+    product_ids = plan.product_ids
+    n_products = len(product_ids)
     ids = detections.ids
     labels = detections.labels
-    confidence = detections.confidence
     original = detections.xyxy
-    n_f = len(facings)
+    n_f = len(facing_product)
+    n_k = len(kept)
     exp_w = bx.widths(expected)
 
-    det_box = _boxes(original)
-    expected_boxes = _boxes(expected_image)
-    id_list = [str(x) for x in ids]
-    label_list = [str(x) for x in labels]
-    confidence_list = np.round(confidence, 4).tolist()
-    evidence_cache: dict[int, Evidence] = {}
-
-    def det_evidence(k: int) -> Evidence:
-        if k not in evidence_cache:
-            i = int(kept[k])
-            evidence_cache[k] = Evidence.trusted(
-                source=EvidenceSource.DETECTION,
-                box=det_box[i],
-                detection_id=id_list[i],
-                label=label_list[i],
-                confidence=confidence_list[i],
-            )
-        return evidence_cache[k]
-
-    results: list[FacingResult] = []
-    status_of = np.empty(n_f, dtype=object)
-    found_of = np.full(n_f, -1, dtype=np.intp)  # planogram product seen in the facing
-    # Plain Python values up front: per-element numpy access would dominate this loop.
+    # --- statuses, as codes ---
+    via_cover = (match_of_facing < 0) & (covered_by >= 0)
     evidence_det = np.where(match_of_facing >= 0, match_of_facing, covered_by)
+    has_evidence = evidence_det >= 0
     safe = np.maximum(evidence_det, 0)
-    shifts = (
-        np.round(
+    seen_top = k_top[safe] if n_k else np.full(n_f, UNKNOWN, dtype=np.intp)
+    cover_kind = np.where(
+        seen_top == facing_product, 0, np.where(seen_top == GENERIC, 2, 3)
+    ).astype(np.int8)
+    kind = np.where(via_cover, cover_kind, match_kind)
+    status = np.where(
+        has_evidence,
+        np.where(kind == 3, _MISPLACED, _OK),
+        np.where(visible, _GAP, _NOT_VISIBLE),
+    )
+    # The planogram product seen in each facing (-1: none or not in the planogram).
+    found_of = np.where(status == _OK, facing_product, np.where(status == _MISPLACED, seen_top, -1))
+    found_of = np.where(found_of >= 0, found_of, -1)
+
+    # --- per-facing objects ---
+    detection_row = kept[safe] if n_k else np.zeros(n_f, dtype=np.intp)
+    gap_row = (
+        np.where(gap_evidence >= 0, kept[np.maximum(gap_evidence, 0)], -1)
+        if n_k
+        else (np.full(n_f, -1, dtype=np.intp))
+    )
+    if n_k:
+        shifts = np.round(
             (det_boxes[safe, 0] + det_boxes[safe, 2] - expected[:, 0] - expected[:, 2]) / 2 / exp_w,
             2,
-        ).tolist()
-        if len(det_boxes)
-        else [0.0] * n_f
-    )
-    evidence_list = evidence_det.tolist()
-    from_cover = ((match_of_facing < 0) & (covered_by >= 0)).tolist()
-    kind_list = match_kind.tolist()
-    top_list = k_top.tolist()
-    planned_list = facing_product.tolist()
-    visible_list = visible.tolist()
+        )
+    else:
+        shifts = np.zeros(n_f)
+    expected_boxes = _box_dict_list(expected_image)
+    box_of_row: dict[int, Box] = {}
+    xywh_all = np.round(
+        np.column_stack([original[:, :2], original[:, 2:] - original[:, :2]]), 1
+    ).tolist()
+    id_list = [str(x) for x in ids]
+    label_list = [str(x) for x in labels]
+    confidence_list = np.round(detections.confidence, 4).tolist()
+    make_box = Box.from_trusted_dict
+    make_evidence = Evidence.from_trusted_dict
+    make_result = FacingResult.from_trusted_dict
+
+    def det_box(row: int) -> Box:
+        box = box_of_row.get(row)
+        if box is None:
+            x, y, w, h = xywh_all[row]
+            box = box_of_row[row] = make_box({"x": x, "y": y, "w": w, "h": h})
+        return box
+
+    evidence_of_row: dict[int, Evidence] = {}
+
+    def det_evidence(row: int, source: EvidenceSource) -> Evidence:
+        found = evidence_of_row.get(row)
+        if found is None:
+            found = evidence_of_row[row] = make_evidence(
+                {
+                    "source": source,
+                    "box": det_box(row),
+                    "detection_id": id_list[row],
+                    "label": label_list[row],
+                    "confidence": confidence_list[row],
+                }
+            )
+        return found
+
+    status_list = status.tolist()
+    kind_list = kind.tolist()
+    cover_list = via_cover.tolist()
+    row_list = detection_row.tolist()
+    gap_list = gap_row.tolist()
+    shift_list = shifts.tolist()
+    seen_list = seen_top.tolist()
     visible_share = np.round(visible_fraction, 3).tolist()
-    gap_list = gap_evidence.tolist()
-    kept_list = kept.tolist()
-    for f_i, facing in enumerate(facings):
+    facing_ids = plan.facing_ids
+    position_ids = plan.position_ids
+    planned_ids = plan.facing_product_ids
+    planned_names = plan.facing_product_names
+    fixture_list = plan.facing_fixture_ids
+    results: list[FacingResult] = []
+    for f_i in range(n_f):
+        code = status_list[f_i]
         expected_box = expected_boxes[f_i]
-        k = evidence_list[f_i]
-        via_cover = from_cover[f_i]
-        shift = None
-        found_product_id = found_label = None
-        if k >= 0:
-            evidence = det_evidence(k)
-            found_label = evidence.label
-            kind = kind_list[f_i] if not via_cover else _cover_kind(planned_list[f_i], top_list[k])
-            shift = shifts[f_i]
-            if kind == 3:
-                status = FacingStatus.MISPLACED
-                found = top_list[k]
-                found_of[f_i] = found
-                found_product_id = products[found].id if found >= 0 else None
-                what = products[found].name if found >= 0 else f"{found_label!r}"
-                where = "" if found >= 0 else " (not in this planogram)"
-                reason = f"expected {facing.product_name}, found {what}{where}"
+        name = planned_names[f_i]
+        shift = found_product_id = found_label = None
+        if code in (_OK, _MISPLACED):
+            row = row_list[f_i]
+            evidence = det_evidence(row, EvidenceSource.DETECTION)
+            found_label = label_list[row]
+            shift = shift_list[f_i]
+            if code == _MISPLACED:
+                found = seen_list[f_i]
+                if found >= 0:
+                    found_product_id = product_ids[found]
+                    reason = f"expected {name}, found {product_names[found]}"
+                else:
+                    reason = f"expected {name}, found {found_label!r} (not in this planogram)"
             else:
-                status = FacingStatus.OK
-                found_of[f_i] = planned_list[f_i]
-                found_product_id = facing.product_id
-                if kind == 0:
+                found_product_id = planned_ids[f_i]
+                k = kind_list[f_i]
+                if k == 0:
                     reason = "in place"
-                elif kind == 1:
+                elif k == 1:
                     reason = (
-                        f"in place: the detector's second opinion {facing.product_name!r} "
+                        f"in place: the detector's second opinion {name!r} "
                         f"fits the plan (top label {found_label!r})"
                     )
                 else:
@@ -425,71 +461,64 @@ def _build_report(
                 if abs(shift) >= 0.35:
                     side = "right" if shift > 0 else "left"
                     reason += f", shifted {abs(shift):.1f} facing to the {side}"
-            if via_cover:
+            if cover_list[f_i]:
                 reason += " (one box spans several facings)"
-        elif not visible_list[f_i]:
-            status = FacingStatus.NOT_VISIBLE
-            evidence = Evidence.trusted(
-                source=EvidenceSource.OUTSIDE_PHOTO,
-                box=expected_box,
-                detection_id=None,
-                label=None,
-                confidence=None,
+        elif code == _NOT_VISIBLE:
+            evidence = make_evidence(
+                {
+                    "source": EvidenceSource.OUTSIDE_PHOTO,
+                    "box": expected_box,
+                    "detection_id": None,
+                    "label": None,
+                    "confidence": None,
+                }
             )
             reason = f"outside the photo ({visible_share[f_i]:.0%} of the facing in view)"
         elif gap_list[f_i] >= 0:
-            status = FacingStatus.GAP
-            g = kept_list[gap_list[f_i]]
-            evidence = Evidence.trusted(
-                source=EvidenceSource.GAP_DETECTION,
-                box=det_box[g],
-                detection_id=id_list[g],
-                label=label_list[g],
-                confidence=confidence_list[g],
-            )
-            reason = f"out of stock: the detector reports a gap where {facing.product_name} belongs"
+            evidence = det_evidence(gap_list[f_i], EvidenceSource.GAP_DETECTION)
+            reason = f"out of stock: the detector reports a gap where {name} belongs"
         else:
-            status = FacingStatus.GAP
-            evidence = Evidence.trusted(
-                source=EvidenceSource.INFERRED,
-                box=expected_box,
-                detection_id=None,
-                label=None,
-                confidence=None,
+            evidence = make_evidence(
+                {
+                    "source": EvidenceSource.INFERRED,
+                    "box": expected_box,
+                    "detection_id": None,
+                    "label": None,
+                    "confidence": None,
+                }
             )
-            reason = f"out of stock: empty shelf space where {facing.product_name} belongs"
-        status_of[f_i] = status
+            reason = f"out of stock: empty shelf space where {name} belongs"
         results.append(
-            FacingResult.trusted(
-                facing_id=facing.facing_id,
-                position_id=facing.position_id,
-                product_id=facing.product_id,
-                product_name=facing.product_name,
-                fixture_id=facing.fixture_id,
-                status=status,
-                reason=reason,
-                expected_box=expected_box,
-                evidence=evidence,
-                found_product_id=found_product_id,
-                found_label=found_label,
-                shift_facings=shift,
-                visible_fraction=visible_share[f_i],
+            make_result(
+                {
+                    "facing_id": facing_ids[f_i],
+                    "position_id": position_ids[f_i],
+                    "product_id": planned_ids[f_i],
+                    "product_name": name,
+                    "fixture_id": fixture_list[f_i],
+                    "status": _STATUS_VALUES[code],
+                    "reason": reason,
+                    "expected_box": expected_box,
+                    "evidence": evidence,
+                    "found_product_id": found_product_id,
+                    "found_label": found_label,
+                    "shift_facings": shift,
+                    "visible_fraction": visible_share[f_i],
+                }
             )
         )
 
     # --- detections nobody claimed ---
-    used = np.zeros(len(kept), dtype=bool)
+    used = np.zeros(n_k, dtype=bool)
     used[match_of_facing[match_of_facing >= 0]] = True
     used[covered_by[covered_by >= 0]] = True
-    used_gap = np.zeros(len(kept), dtype=bool)
+    used_gap = np.zeros(n_k, dtype=bool)
     used_gap[gap_evidence[gap_evidence >= 0]] = True
     is_gap = detections.is_gap[kept]
     unexpected: list[UnexpectedProduct] = []
-    ignored = IgnoredDetections.trusted(
-        duplicates=[str(x) for x in ids[duplicate]],
-        outside_planogram=[],
-        unused_gap_boxes=[str(ids[kept[k]]) for k in np.flatnonzero(is_gap & ~used_gap)],
-    )
+    outside_planogram: list[str] = []
+    unexpected_fixture: list[int] = []
+    unexpected_product: list[int] = []
     loose = np.flatnonzero(~used & ~is_gap)
     if len(loose):
         facing_cx = bx.centers_x(expected)
@@ -498,138 +527,184 @@ def _build_report(
         min_y, max_y = expected[:, 1].min(), expected[:, 3].max()
         margin_x = 0.5 * float(np.median(exp_w))
         margin_y = 0.5 * float(np.median(bx.heights(expected)))
-        planned_per_level: dict[tuple[int, int], int] = defaultdict(int)
-        for f_i in range(n_f):
-            planned_per_level[(int(level_of_facing[f_i]), int(facing_product[f_i]))] += 1
-        for k in loose:
-            cx = (det_boxes[k, 0] + det_boxes[k, 2]) / 2
-            cy = (det_boxes[k, 1] + det_boxes[k, 3]) / 2
-            i = kept[k]
-            if not (
-                min_x - margin_x <= cx <= max_x + margin_x
-                and min_y - margin_y <= cy <= max_y + margin_y
-            ):
-                ignored.outside_planogram.append(str(ids[i]))
+        cx = bx.centers_x(det_boxes[loose])
+        cy = (det_boxes[loose, 1] + det_boxes[loose, 3]) * 0.5
+        inside = (
+            (cx >= min_x - margin_x)
+            & (cx <= max_x + margin_x)
+            & (cy >= min_y - margin_y)
+            & (cy <= max_y + margin_y)
+        )
+        n_levels = len(reg.level_bottom_units)
+        planned_per_level = np.zeros((max(n_levels, 1), n_products), dtype=np.intp)
+        np.add.at(planned_per_level, (level_of_facing, facing_product), 1)
+        for k, x, ok in zip(loose.tolist(), cx.tolist(), inside.tolist(), strict=True):
+            i = int(kept[k])
+            if not ok:
+                outside_planogram.append(id_list[i])
                 continue
-            level = det_level[k]
+            level = int(det_level[k])
             candidates = np.flatnonzero(level_of_facing == level) if level >= 0 else np.arange(n_f)
-            nearest = candidates[np.argmin(np.abs(facing_cx[candidates] - cx))]
+            nearest = int(candidates[np.argmin(np.abs(facing_cx[candidates] - x))])
             top = int(k_top[k])
-            label = str(labels[i])
+            label = label_list[i]
             if top >= 0:
-                kind = UnexpectedKind.EXTRA_FACING
-                planned = planned_per_level.get((int(level), top), 0) if level >= 0 else 0
+                kind_u = UnexpectedKind.EXTRA_FACING
+                planned = int(planned_per_level[level, top]) if level >= 0 else 0
                 reason = (
-                    f"extra facing of {products[top].name} ({planned} planned on this shelf level)"
+                    f"extra facing of {product_names[top]} ({planned} planned on this shelf level)"
                 )
             elif top == GENERIC:
-                kind = UnexpectedKind.EXTRA_FACING
+                kind_u = UnexpectedKind.EXTRA_FACING
                 reason = "an unidentified product where no facing is planned"
             else:
-                kind = UnexpectedKind.NOT_IN_PLANOGRAM
+                kind_u = UnexpectedKind.NOT_IN_PLANOGRAM
                 reason = f"{label!r} is not in this planogram"
             unexpected.append(
-                UnexpectedProduct.trusted(
-                    detection_id=str(ids[i]),
-                    label=label,
-                    product_id=products[top].id if top >= 0 else None,
-                    confidence=round(float(confidence[i]), 4),
-                    box=det_box[i],
-                    kind=kind,
-                    fixture_id=facings[nearest].fixture_id,
-                    reason=reason,
+                UnexpectedProduct.from_trusted_dict(
+                    {
+                        "detection_id": id_list[i],
+                        "label": label,
+                        "product_id": product_ids[top] if top >= 0 else None,
+                        "confidence": confidence_list[i],
+                        "box": det_box(i),
+                        "kind": kind_u,
+                        "fixture_id": fixture_list[nearest],
+                        "reason": reason,
+                    }
                 )
             )
+            unexpected_fixture.append(int(plan.fixture_of_facing[nearest]))
+            unexpected_product.append(top)
+    ignored = IgnoredDetections.from_trusted_dict(
+        {
+            "duplicates": [str(x) for x in ids[duplicate]],
+            "outside_planogram": outside_planogram,
+            "unused_gap_boxes": [id_list[kept[k]] for k in np.flatnonzero(is_gap & ~used_gap)],
+        }
+    )
 
-    # --- summaries and scores ---
-    extras_by_fixture_product: dict[tuple[str | None, int], int] = defaultdict(int)
-    for u in unexpected:
-        if u.product_id is not None:
-            p = next(i for i, prod in enumerate(products) if prod.id == u.product_id)
-            extras_by_fixture_product[(u.fixture_id, p)] += 1
-    fixture_of = np.array([f.fixture_id for f in facings], dtype=object)
-    statuses = np.array([s.value for s in status_of], dtype=object)
+    # --- summaries and scores, all scopes at once ---
+    # Scopes: 0 the scan, 1.. the fixtures. Counts per (scope, status) and, for the scores,
+    # planned / seen facings per (scope, product).
+    fixture_of = plan.fixture_of_facing
+    n_fixtures = len(plan.fixture_ids)
+    n_scopes = n_fixtures + 1
+    scope_status = np.zeros((n_scopes, 4), dtype=np.intp)
+    np.add.at(scope_status, (fixture_of + 1, status), 1)
+    scope_status[0] = scope_status[1:].sum(axis=0)
+    unexpected_fixture_arr = np.array(unexpected_fixture, dtype=np.intp)
+    unexpected_per_scope = np.bincount(unexpected_fixture_arr + 1, minlength=n_scopes)
+    unexpected_per_scope[0] = len(unexpected)
+    is_visible = status != _NOT_VISIBLE
+    planned = np.zeros((n_scopes, n_products), dtype=np.intp)
+    np.add.at(planned, (fixture_of[is_visible] + 1, facing_product[is_visible]), 1)
+    seen = np.zeros((n_scopes, n_products), dtype=np.intp)
+    has_found = found_of >= 0
+    np.add.at(seen, (fixture_of[has_found] + 1, found_of[has_found]), 1)
+    unexpected_product_arr = np.array(unexpected_product, dtype=np.intp)
+    extra = unexpected_product_arr >= 0
+    np.add.at(seen, (unexpected_fixture_arr[extra] + 1, unexpected_product_arr[extra]), 1)
+    planned[0] = planned[1:].sum(axis=0)
+    seen[0] = seen[1:].sum(axis=0)
+    considered = planned > 0
+    available = ((seen > 0) & considered).sum(axis=1).tolist()
+    considered_n = considered.sum(axis=1).tolist()
+    matched_facings = np.where(considered, np.minimum(seen, planned), 0).sum(axis=1).tolist()
+    planned_total = planned.sum(axis=1).tolist()
+    status_counts = scope_status.tolist()
+    unexpected_counts = unexpected_per_scope.tolist()
+    scope_counts: list[Counts] = []
+    scope_scores: list[Scores] = []
+    for scope in range(n_scopes):
+        ok, gap, misplaced, not_visible = status_counts[scope]
+        total = ok + gap + misplaced + not_visible
+        visible_n = total - not_visible
+        scope_counts.append(
+            Counts.from_trusted_dict(
+                {
+                    "facings": total,
+                    "visible": visible_n,
+                    "ok": ok,
+                    "gap": gap,
+                    "misplaced": misplaced,
+                    "not_visible": not_visible,
+                    "unexpected": unexpected_counts[scope],
+                }
+            )
+        )
+        scope_scores.append(
+            Scores.from_trusted_dict(
+                {
+                    "position_compliance": _share(ok, visible_n),
+                    "availability": _share(available[scope], considered_n[scope]),
+                    "facings_compliance": _share(matched_facings[scope], planned_total[scope]),
+                }
+            )
+        )
+    fixtures = [
+        FixtureSummary.from_trusted_dict(
+            {
+                "fixture_id": fixture_id,
+                "counts": scope_counts[k + 1],
+                "scores": scope_scores[k + 1],
+            }
+        )
+        for k, fixture_id in enumerate(plan.fixture_ids)
+    ]
 
-    def scope_summary(mask: np.ndarray, fixture: str | None) -> tuple[Counts, Scores]:
-        st = statuses[mask]
-        counts = Counts.trusted(
-            facings=int(mask.sum()),
-            visible=int((st != FacingStatus.NOT_VISIBLE.value).sum()),
-            ok=int((st == "ok").sum()),
-            gap=int((st == "gap").sum()),
-            misplaced=int((st == "misplaced").sum()),
-            not_visible=int((st == "not_visible").sum()),
-            unexpected=sum(1 for u in unexpected if fixture is None or u.fixture_id == fixture),
-        )
-        vis = mask & (statuses != FacingStatus.NOT_VISIBLE.value)
-        planned = np.bincount(facing_product[vis], minlength=len(products))
-        seen = np.bincount(found_of[mask & (found_of >= 0)], minlength=len(products))
-        for (fx, p), n in extras_by_fixture_product.items():
-            if fixture is None or fx == fixture:
-                seen[p] += n
-        considered = planned > 0
-        scores = Scores.trusted(
-            position_compliance=_share(counts.ok, counts.visible),
-            availability=_share(int((seen[considered] > 0).sum()), int(considered.sum())),
-            facings_compliance=_share(
-                int(np.minimum(seen, planned)[considered].sum()), int(planned.sum())
-            ),
-        )
-        return counts, scores
-
-    everything = np.ones(n_f, dtype=bool)
-    counts, scores = scope_summary(everything, None)
-    fixtures: list[FixtureSummary] = []
-    for fixture_id in dict.fromkeys(fixture_of.tolist()):
-        f_counts, f_scores = scope_summary(fixture_of == fixture_id, fixture_id)
-        fixtures.append(
-            FixtureSummary.trusted(fixture_id=fixture_id, counts=f_counts, scores=f_scores)
-        )
+    per_product = np.zeros((n_products, 4), dtype=np.intp)
+    np.add.at(per_product, (facing_product, status), 1)
+    found_per_product = np.bincount(found_of[has_found], minlength=n_products)
+    found_per_product += np.bincount(unexpected_product_arr[extra], minlength=n_products)
     product_summaries: list[ProductSummary] = []
-    extras_by_product: dict[int, int] = defaultdict(int)
-    for (_, p), n in extras_by_fixture_product.items():
-        extras_by_product[p] += n
-    for p, product in enumerate(products):
-        mine = facing_product == p
-        if not mine.any():
+    for p, (ok, gap, misplaced, not_visible) in enumerate(per_product.tolist()):
+        expected_n = ok + gap + misplaced + not_visible
+        if expected_n == 0:
             continue
-        st = statuses[mine]
-        visible_n = int((st != "not_visible").sum())
-        found = int((found_of == p).sum()) + extras_by_product.get(p, 0)
-        in_place = int((st == "ok").sum())
+        visible_n = expected_n - not_visible
+        found = int(found_per_product[p])
         product_summaries.append(
-            ProductSummary.trusted(
-                product_id=product.id,
-                product_name=product.name,
-                expected=int(mine.sum()),
-                visible=visible_n,
-                found=found,
-                in_place=in_place,
-                gap=int((st == "gap").sum()),
-                misplaced=int((st == "misplaced").sum()),
-                scores=Scores.trusted(
-                    position_compliance=_share(in_place, visible_n),
-                    availability=None if visible_n == 0 else float(found > 0),
-                    facings_compliance=_share(min(found, visible_n), visible_n),
-                ),
+            ProductSummary.from_trusted_dict(
+                {
+                    "product_id": product_ids[p],
+                    "product_name": product_names[p],
+                    "expected": expected_n,
+                    "visible": visible_n,
+                    "found": found,
+                    "in_place": ok,
+                    "gap": gap,
+                    "misplaced": misplaced,
+                    "scores": Scores.from_trusted_dict(
+                        {
+                            "position_compliance": _share(ok, visible_n),
+                            "availability": None if visible_n == 0 else float(found > 0),
+                            "facings_compliance": _share(min(found, visible_n), visible_n),
+                        }
+                    ),
+                }
             )
         )
 
-    return ComplianceReport.trusted(
-        schema_version=ComplianceReport.model_fields["schema_version"].default,
-        planogram_id=planogram.id,
-        planogram_name=planogram.name,
-        unit=planogram.unit.value,
-        image=ImageInfo.trusted(width=detections.image_width, height=detections.image_height),
-        scores=scores,
-        counts=counts,
-        facings=results,
-        unexpected=unexpected,
-        products=product_summaries,
-        fixtures=fixtures,
-        registration=_registration_summary(reg),
-        ignored=ignored,
-        timings_ms={},
+    return ComplianceReport.from_trusted_dict(
+        {
+            "schema_version": REPORT_SCHEMA_VERSION,
+            "planogram_id": planogram.id,
+            "planogram_name": planogram.name,
+            "unit": planogram.unit.value,
+            "image": ImageInfo.from_trusted_dict(
+                {"width": detections.image_width, "height": detections.image_height}
+            ),
+            "scores": scope_scores[0],
+            "counts": scope_counts[0],
+            "facings": results,
+            "unexpected": unexpected,
+            "products": product_summaries,
+            "fixtures": fixtures,
+            "registration": _registration_summary(reg),
+            "ignored": ignored,
+            "timings_ms": {},
+        }
     )
 
 

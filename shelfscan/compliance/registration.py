@@ -187,6 +187,42 @@ def estimate_tilt(product_boxes: np.ndarray, options: RegistrationOptions) -> fl
     return refined if abs(refined - angle) < np.deg2rad(1.0) else angle
 
 
+@dataclass(frozen=True)
+class PlanLevels:
+    """The planogram's shelf levels (a shelf, or a stacked tier on it) and what each plans."""
+
+    level_of_facing: np.ndarray  # (F,)
+    level_bottoms: np.ndarray  # (L,) ascending, units
+    facings_by_level_product: dict[tuple[int, int], np.ndarray]
+    planned_on_level: np.ndarray  # (P, L) bool
+    median_facing_w: float
+    median_facing_h: float
+
+
+def plan_levels_of(
+    facing_boxes: np.ndarray, facing_product: np.ndarray, n_products: int
+) -> PlanLevels:
+    median_h = float(np.median(bx.heights(facing_boxes)))
+    level_of_facing, level_bottoms = cluster_1d(facing_boxes[:, 3], 0.3 * median_h)
+    by_level_product: dict[tuple[int, int], np.ndarray] = {}
+    order = np.lexsort((facing_product, level_of_facing))
+    keys = np.column_stack([level_of_facing[order], facing_product[order]])
+    bounds = np.flatnonzero(np.any(np.diff(keys, axis=0) != 0, axis=1)) + 1
+    for group in np.split(order, bounds):
+        key = (int(level_of_facing[group[0]]), int(facing_product[group[0]]))
+        by_level_product[key] = np.sort(group)
+    planned = np.zeros((n_products, len(level_bottoms)), dtype=bool)
+    planned[facing_product, level_of_facing] = True
+    return PlanLevels(
+        level_of_facing=level_of_facing,
+        level_bottoms=level_bottoms,
+        facings_by_level_product=by_level_product,
+        planned_on_level=planned,
+        median_facing_w=float(np.median(bx.widths(facing_boxes))),
+        median_facing_h=median_h,
+    )
+
+
 def _median_ratio(numerator: np.ndarray, denominator: np.ndarray) -> float | None:
     ok = denominator > 0
     if not ok.any():
@@ -203,12 +239,15 @@ def register(
     product_size: np.ndarray,
     image_size: tuple[int, int],
     options: RegistrationOptions | None = None,
+    *,
+    plan_levels: PlanLevels | None = None,
 ) -> Registration:
     """Fit the pixel-to-unit relation.
 
     ``det_boxes`` are image pixels (products and gap boxes), ``det_plausible`` the product
     indices each box may show (empty for gaps and unknown labels), ``facing_boxes`` planogram
-    units, ``product_size`` the ``(P, 2)`` planogram width/height per product.
+    units, ``product_size`` the ``(P, 2)`` planogram width/height per product;
+    ``plan_levels`` what ``plan_levels_of`` derives from the planogram, when already known.
     """
     options = options or RegistrationOptions()
     image_w, image_h = image_size
@@ -217,11 +256,10 @@ def register(
     warnings: list[str] = []
 
     # --- levels of the planogram ---
-    facing_h = bx.heights(facing_boxes)
-    facing_w = bx.widths(facing_boxes)
-    median_facing_h = float(np.median(facing_h))
-    median_facing_w = float(np.median(facing_w))
-    level_of_facing, level_bottoms = cluster_1d(facing_boxes[:, 3], 0.3 * median_facing_h)
+    if plan_levels is None:
+        plan_levels = plan_levels_of(facing_boxes, facing_product, product_size.shape[0])
+    level_of_facing, level_bottoms = plan_levels.level_of_facing, plan_levels.level_bottoms
+    median_facing_h, median_facing_w = plan_levels.median_facing_h, plan_levels.median_facing_w
     n_levels = len(level_bottoms)
 
     product_mask = ~det_is_gap
@@ -253,14 +291,7 @@ def register(
 
     # --- vertical: rows to levels ---
     weight = _row_level_weights(
-        row_of_det,
-        n_rows,
-        det_plausible,
-        facing_product,
-        level_of_facing,
-        n_levels,
-        product_size.shape[0],
-        options.presence_weight,
+        row_of_det, n_rows, det_plausible, plan_levels.planned_on_level, options.presence_weight
     )
     sy, ty, level_of_row = _fit_vertical(
         row_bottoms, level_bottoms, weight, sy0, median_facing_h, options
@@ -273,11 +304,7 @@ def register(
     # --- horizontal: bay-wide vote, then per-row refinement ---
     facing_cx = (facing_boxes[:, 0] + facing_boxes[:, 2]) * 0.5
     det_cx = bx.centers_x(boxes)
-    by_level_product: dict[tuple[int, int], np.ndarray] = {}
-    for f_level in range(n_levels):
-        members = np.flatnonzero(level_of_facing == f_level)
-        for p in np.unique(facing_product[members]):
-            by_level_product[(f_level, int(p))] = members[facing_product[members] == p]
+    by_level_product = plan_levels.facings_by_level_product
     pd_, pf_ = _label_pairs(
         np.flatnonzero(labelled), det_plausible, level_of_row[row_of_det], by_level_product
     )
@@ -303,23 +330,13 @@ def register(
 
     # Per row: where its products agree with the bay-wide fit (within ``row_freedom``).
     pair_row = row_of_det[pd_] if len(pd_) else np.zeros(0, dtype=np.intp)
-    row_inliers: dict[int, np.ndarray] = {}
-    for r in range(n_rows):
-        lv = int(level_of_row[r])
-        if lv < 0:
-            continue
-        members = np.flatnonzero(pair_row == r)
-        local = _row_inliers(
-            xd[members],
-            uf[members],
-            pd_[members],
-            sx,
-            tx,
-            facing_cx[level_of_facing == lv],
-            median_facing_w,
-            options,
-        )
-        row_inliers[r] = members[local]
+    level_mid = np.bincount(level_of_facing, facing_cx, minlength=n_levels) / np.maximum(
+        np.bincount(level_of_facing, minlength=n_levels), 1
+    )
+    row_mid = np.where(level_of_row >= 0, level_mid[np.maximum(level_of_row, 0)], np.nan)
+    row_inliers = _row_inliers(
+        xd, uf, pd_, pair_row, row_mid, level_of_row >= 0, sx, tx, median_facing_w, options
+    )
     # Perspective makes scale and offset vary smoothly from shelf to shelf; products do not
     # stretch, so scale follows that smooth model while each row keeps its own drift.
     a, b, c, d = _smooth_model(row_inliers, row_bottoms, xd, uf, sx, tx, median_facing_w)
@@ -404,16 +421,13 @@ def _row_level_weights(
     row_of_det: np.ndarray,
     n_rows: int,
     det_plausible: Sequence[tuple[int, ...]],
-    facing_product: np.ndarray,
-    level_of_facing: np.ndarray,
-    n_levels: int,
-    n_products: int,
+    planned: np.ndarray,
     presence_weight: float,
 ) -> np.ndarray:
     """How well each row fits each level: boxes whose product the level plans, plus a little
-    for every box (a shelf of unknown or wrong products is still a shelf)."""
-    planned = np.zeros((n_products, n_levels), dtype=bool)
-    planned[facing_product, level_of_facing] = True
+    for every box (a shelf of unknown or wrong products is still a shelf). ``planned`` is the
+    ``(products, levels)`` boolean table of what each level plans."""
+    n_levels = planned.shape[1]
     pair_d = np.array([d for d, ps in enumerate(det_plausible) for _ in ps], dtype=np.intp)
     pair_p = np.array([p for ps in det_plausible for p in ps], dtype=np.intp)
     hits = np.zeros((len(row_of_det), n_levels))
@@ -480,8 +494,7 @@ def _fit_vertical(
         u_p = level_bottoms[level_of_row[paired]]
         y_p = row_bottoms[paired]
         if np.ptp(u_p) > median_facing_h:
-            a = np.polyfit(u_p, y_p, 1)
-            sy, ty = float(a[0]), float(a[1])
+            sy, ty = _line_fit(u_p, y_p)
         else:
             ty = float(np.mean(y_p - sy * u_p))
     elif paired.sum() == 1:
@@ -500,15 +513,37 @@ def _nearest_sorted(sorted_values: np.ndarray, queries: np.ndarray) -> np.ndarra
     return np.where(np.abs(queries - left) <= np.abs(queries - right), idx - 1, idx)
 
 
-def _best_window(sorted_rows: np.ndarray, window: float) -> tuple[np.ndarray, np.ndarray]:
-    """Per row of sorted values: the largest count inside any ``window`` and where it starts."""
-    n_rows, n = sorted_rows.shape
-    span = float(sorted_rows.max() - sorted_rows.min()) + 4 * window + 1.0
-    shifted = (sorted_rows + (np.arange(n_rows) * span)[:, None]).ravel()
-    ends = np.searchsorted(shifted, shifted + window, side="right")
-    counts = (ends - np.arange(shifted.size)).reshape(n_rows, n)
-    start = np.argmax(counts, axis=1)
-    return counts[np.arange(n_rows), start], start
+def _window_votes(z: np.ndarray, groups: int, group: np.ndarray, split: int = 4):
+    """Densest unit-wide window of values per group, by histogram.
+
+    ``z`` are values in window units, ``group`` their group (``0 <= group < groups``). The
+    values fall into bins of ``1/split``; a window is ``split`` consecutive bins. Returns per
+    group the largest count and where that window starts (in ``z`` units). Linear in the
+    number of values: the vote runs over thousands of (box, facing) pairs for every scale
+    tried, where sorting them was most of the registration's time.
+    """
+    if z.size == 0:
+        return np.zeros(groups, dtype=np.intp), np.zeros(groups)
+    q = np.floor(z * split).astype(np.int64)
+    q_min = int(q.min())
+    q -= q_min
+    n_bins = int(q.max()) + 1
+    counts = np.bincount(group * n_bins + q, minlength=groups * n_bins).reshape(groups, n_bins)
+    running = np.zeros((groups, n_bins + 1), dtype=np.int64)
+    np.cumsum(counts, axis=1, out=running[:, 1:])
+    # Windows starting at bins 1-split .. n_bins-1, so that every bin is in `split` windows.
+    padded = np.concatenate(
+        [
+            np.zeros((groups, split - 1), dtype=np.int64),
+            running,
+            np.repeat(running[:, -1:], split - 1, axis=1),
+        ],
+        axis=1,
+    )
+    window = padded[:, split:] - padded[:, :-split]
+    start = np.argmax(window, axis=1)
+    best = window[np.arange(groups), start]
+    return best, (start - (split - 1) + q_min) / split
 
 
 def _vote_global(
@@ -528,11 +563,12 @@ def _vote_global(
 
     def vote(scales: np.ndarray):
         tx = xd[None, :] - scales[:, None] * uf[None, :]
-        sorted_tx = np.sort(tx, axis=1)
         window = options.vote_window * median_facing_w * scales
-        # Windows differ per scale; normalise each row by its own window width.
-        counts, start = _best_window(sorted_tx / window[:, None], 1.0)
-        return tx, sorted_tx, window, counts, start
+        # Windows differ per scale; measure each row in its own window width.
+        n = len(scales)
+        group = np.repeat(np.arange(n), len(xd))
+        counts, start = _window_votes((tx / window[:, None]).ravel(), n, group)
+        return tx, window, counts, start
 
     # Coarse to fine over the scale: the vote is sharp enough that a fine grid everywhere
     # would only cost time.
@@ -543,12 +579,12 @@ def _vote_global(
     scales = np.unique(
         np.concatenate([coarse[counts >= counts.max()], coarse[g] + step * np.linspace(-1, 1, 9)])
     )
-    tx, sorted_tx, window, counts, start = vote(scales)
+    tx, window, counts, start = vote(scales)
     best_count = counts.max()
     # Prefer scales near the size-based guess among equally good ones.
     candidates = np.flatnonzero(counts >= best_count)
     g = int(candidates[np.argmin(np.abs(scales[candidates] / sx0 - 1.0))])
-    lo = sorted_tx[g, start[g]]
+    lo = start[g] * window[g]
     inside = (tx[g] >= lo) & (tx[g] <= lo + window[g])
     sx = float(scales[g])
     tx_best = float(np.median(tx[g][inside]))
@@ -557,49 +593,76 @@ def _vote_global(
     _, first = np.unique(pair_det[idx], return_index=True)
     idx = idx[first]
     if len(idx) >= 3 and np.ptp(uf[idx]) > 2 * median_facing_w:
-        a = np.polyfit(uf[idx], xd[idx], 1)
-        if 0.85 * sx < a[0] < 1.15 * sx:
-            sx, tx_best = float(a[0]), float(a[1])
+        slope, intercept = _line_fit(uf[idx], xd[idx])
+        if 0.85 * sx < slope < 1.15 * sx:
+            sx, tx_best = slope, intercept
     return sx, tx_best
+
+
+def _line_fit(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """Least-squares ``y = a*x + b`` (``np.polyfit`` costs ten times as much)."""
+    mx, my = float(x.mean()), float(y.mean())
+    dx = x - mx
+    a = float((dx * (y - my)).sum() / (dx * dx).sum())
+    return a, my - a * mx
 
 
 def _row_inliers(
     xd: np.ndarray,
     uf: np.ndarray,
     pair_det: np.ndarray,
+    pair_row: np.ndarray,
+    row_mid_units: np.ndarray,
+    row_on_level: np.ndarray,
     sx: float,
     tx: float,
-    level_facing_cx: np.ndarray,
     median_facing_w: float,
     options: RegistrationOptions,
-) -> np.ndarray:
-    """The pairs of one row that agree on a scale and offset near the bay-wide fit (within
-    ``row_freedom`` facings at the row's middle): at most one pair per detection."""
-    if len(xd) == 0:
-        return np.zeros(0, dtype=np.intp)
-    u_mid = float(np.mean(level_facing_cx))
+) -> dict[int, np.ndarray]:
+    """Per row on a level, the pairs that agree on a scale and offset near the bay-wide fit
+    (within ``row_freedom`` facings at the level's middle ``row_mid_units``): at most one pair
+    per detection. All rows are voted together."""
+    result: dict[int, np.ndarray] = {}
+    on_level = row_on_level[pair_row] if len(pair_row) else np.zeros(0, dtype=bool)
+    pairs = np.flatnonzero(on_level)
+    if len(pairs) == 0:
+        return {int(r): np.zeros(0, dtype=np.intp) for r in np.flatnonzero(row_on_level)}
+    n_rows = len(row_on_level)
+    rows = pair_row[pairs]
+    u_mid = row_mid_units[rows]
     predicted_mid = sx * u_mid + tx
     facing_px = median_facing_w * sx
-    scales = sx * np.linspace(1 - options.row_scale_range, 1 + options.row_scale_range, 9)
-    # Where each pair puts the row's middle under each scale.
-    mid = xd[None, :] - scales[:, None] * (uf[None, :] - u_mid)
-    free = np.abs(mid - predicted_mid) <= options.row_freedom * facing_px
+    factors = np.linspace(1 - options.row_scale_range, 1 + options.row_scale_range, 9)
+    n_s = len(factors)
+    # Where each pair puts its row's middle under each scale, relative to the bay-wide fit.
+    mid = (xd[pairs][None, :] - (sx * factors)[:, None] * (uf[pairs] - u_mid)[None, :]) - (
+        predicted_mid[None, :]
+    )
     window = options.vote_window * facing_px
-    big = 1e12
-    candidates = np.where(free, mid, big + np.arange(mid.shape[1])[None, :] * 10 * window)
-    sorted_mid = np.sort(candidates, axis=1)
-    counts, start = _best_window(sorted_mid / window, 1.0)
-    counts = np.where(sorted_mid[np.arange(len(scales)), start] < big, counts, 0)
-    best_count = int(counts.max())
-    if best_count == 0:
-        return np.zeros(0, dtype=np.intp)
-    ties = np.flatnonzero(counts == best_count)
-    g = int(ties[np.argmin(np.abs(scales[ties] / sx - 1.0))])
-    lo = sorted_mid[g, start[g]]
-    inside = free[g] & (mid[g] >= lo) & (mid[g] <= lo + window)
-    idx = np.flatnonzero(inside)
-    _, first = np.unique(pair_det[idx], return_index=True)
-    return idx[first]
+    free = np.abs(mid) <= options.row_freedom * facing_px
+    s_idx, p_idx = np.nonzero(free)
+    group = rows[p_idx] * n_s + s_idx
+    counts, start = _window_votes(mid[s_idx, p_idx] / window, n_rows * n_s, group)
+    counts = counts.reshape(n_rows, n_s)
+    start = start.reshape(n_rows, n_s)
+    # Among equally good scales, the one nearest the bay-wide scale.
+    preference = np.abs(np.arange(n_s) - (n_s - 1) / 2)
+    ranked = counts * (n_s + 1) - preference[None, :]
+    best_scale = np.argmax(ranked, axis=1)
+    best_count = counts[np.arange(n_rows), best_scale]
+    for r in np.flatnonzero(row_on_level):
+        g = int(best_scale[r])
+        if best_count[r] == 0:
+            result[int(r)] = np.zeros(0, dtype=np.intp)
+            continue
+        lo = start[r, g] * window
+        mine = rows == r
+        m = mid[g]
+        inside = mine & free[g] & (m >= lo) & (m <= lo + window)
+        idx = np.flatnonzero(inside)
+        _, first = np.unique(pair_det[pairs[idx]], return_index=True)
+        result[int(r)] = pairs[idx[first]]
+    return result
 
 
 def _smooth_model(

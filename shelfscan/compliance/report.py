@@ -36,6 +36,13 @@ class UnexpectedKind(StrEnum):
     EXTRA_FACING = "extra_facing"
 
 
+_set_dict = BaseModel.__dict__["__dict__"].__set__
+_set_fields_set = BaseModel.__dict__["__pydantic_fields_set__"].__set__
+_set_extra = BaseModel.__dict__["__pydantic_extra__"].__set__
+_set_private = BaseModel.__dict__["__pydantic_private__"].__set__
+_new = object.__new__
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -43,11 +50,19 @@ class _Model(BaseModel):
     def trusted(cls, **values: Any):  # type: ignore[no-untyped-def]
         """Build from values the engine computed itself, every field given, without
         validation: ``model_construct`` costs ~10 µs an object, which is most of a match."""
-        obj = cls.__new__(cls)
-        object.__setattr__(obj, "__dict__", values)
-        object.__setattr__(obj, "__pydantic_fields_set__", set(values))
-        object.__setattr__(obj, "__pydantic_extra__", None)
-        object.__setattr__(obj, "__pydantic_private__", None)
+        return cls.from_trusted_dict(values)
+
+    @classmethod
+    def from_trusted_dict(cls, values: dict[str, Any]):  # type: ignore[no-untyped-def]
+        """``trusted`` for a dict the caller hands over (it becomes the model's ``__dict__``);
+        the hot path of report building: about 0.3 µs an object."""
+        obj = _new(cls)
+        _set_dict(obj, values)
+        # Every field is given, so the set of fields set is the same for every object of a
+        # class; each gets its own copy because pydantic adds to it on attribute assignment.
+        _set_fields_set(obj, set(values))
+        _set_extra(obj, None)
+        _set_private(obj, None)
         return obj
 
 

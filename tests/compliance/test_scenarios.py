@@ -26,7 +26,7 @@ scenarios = _load("compliance_scenarios")
 def test_realistic_scenes_are_mostly_right():
     from shelfscan.compliance.engine import match_planogram
 
-    totals = {"gap": scenarios.ClassCounts(), "misplaced": scenarios.ClassCounts()}
+    totals = {name: scenarios.ClassCounts() for name in ("gap", "misplaced", "misplaced_strict")}
     for seed in range(8):
         scene = scenarios.make_scenario(
             np.random.default_rng(seed), scenarios.LEVELS["realistic"], facings=100

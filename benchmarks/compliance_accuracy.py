@@ -4,6 +4,12 @@ Prints precision / recall / F1 for gaps and for misplacements at each difficulty
 shelfscan and for a naive baseline (scale fitted to the detections' extent, best-IoU box per
 position), then shelfscan's findings on the real Azure sample.
 
+Counting: facings 30-70 % inside the photo are left out; gaps and misplacements are counted
+per run of identical planned facings (when one of four identical facings is empty and its
+neighbours slid along the shelf, no photo says which of the four it was). "per facing" is the
+misplacement F1 counted facing by facing instead, for reference; it also charges a matcher for
+naming the wrong one of identical neighbours.
+
 Scene ``k`` of a level is generated from seed ``seed_offset + k``. Report numbers on seeds
 0-99 (the default); tune on another range (e.g. ``--seed-offset 1000``) so that the reported
 numbers are not the ones the engine was tuned on.

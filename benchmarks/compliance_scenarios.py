@@ -47,6 +47,12 @@ class Difficulty:
     id_label_share: float = 0.2  # labels that name the product by id or GTIN
 
 
+# easy: a square-on photo of the whole bay and a good detector.
+# realistic: a phone photo of the whole bay taken by store staff: mild tilt and keystone,
+#   the phone's aspect differing from the planogram's, shelves drifting, blocks of products
+#   slid into gaps, a few duplicate and wrong boxes (the right label as a close second), and
+#   now and then an edge of the bay cut off.
+# hard: everything stronger, and half the photos show only 55-85 % of the bay.
 LEVELS: dict[str, Difficulty] = {
     "easy": Difficulty("easy"),
     "realistic": Difficulty(

@@ -8,6 +8,7 @@ then waits until every scan is done and checks that none was lost or duplicated.
 
     python benchmarks/load_uploads.py --config sqlite     # SQLite + in-process worker
     python benchmarks/load_uploads.py --config postgres   # PostgreSQL + Redis + Celery worker
+    SHELFSCAN_UPLOAD_VALIDATION=full python benchmarks/load_uploads.py   # decode in the request
 
 The analysis uses the real pipeline with the replay detector (the render's exact boxes), so
 the numbers measure shelfscan, not a model. Only 127.0.0.1 is contacted.
@@ -114,10 +115,8 @@ def seed(database_url: str) -> None:
         assign_planogram(session, bay, version, date.today() - timedelta(days=1))
 
 
-def serve(host: str, port: int) -> None:
-    """Subprocess entry: the app with the scan routes, under uvicorn."""
-    import uvicorn
-
+def make_app():  # type: ignore[no-untyped-def]
+    """The app with the scan routes (uvicorn factory, so several worker processes can run)."""
     from shelfscan.api.app import create_app
     from shelfscan.api.routes import scans, web
 
@@ -126,7 +125,22 @@ def serve(host: str, port: int) -> None:
     for router, probe in ((web.router, "/"), (scans.router, "/api/v1/stores/{store_code}/scans")):
         if probe not in paths:
             app.include_router(router)
-    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+    return app
+
+
+def serve(host: str, port: int, workers: int) -> None:
+    """Subprocess entry: the app under uvicorn, with ``workers`` processes."""
+    import uvicorn
+
+    uvicorn.run(
+        "benchmarks.load_uploads:make_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="warning",
+        access_log=False,
+    )
 
 
 async def run_load(base: str, photos: list[bytes], retries: int) -> tuple[list[Upload], float]:
@@ -196,9 +210,12 @@ def main() -> int:
     parser.add_argument("--timeout", type=float, default=480, help="Seconds to wait for done")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--web-workers", type=int, default=1, help="uvicorn worker processes for the web server"
+    )
     args = parser.parse_args()
     if args.serve:
-        serve("127.0.0.1", args.port)
+        serve("127.0.0.1", args.port, args.web_workers)
         return 0
 
     workdir = Path(tempfile.mkdtemp(prefix="shelfscan-load-"))
@@ -241,7 +258,15 @@ def main() -> int:
     port = free_port()
     processes = [
         subprocess.Popen(
-            [sys.executable, __file__, "--serve", "--port", str(port)],
+            [
+                sys.executable,
+                __file__,
+                "--serve",
+                "--port",
+                str(port),
+                "--web-workers",
+                str(args.web_workers),
+            ],
             env=env,
             cwd=workdir,
             start_new_session=True,
@@ -307,6 +332,8 @@ def main() -> int:
     rows = [
         ("configuration", configuration),
         ("CPU cores", str(os.cpu_count())),
+        ("upload validation", env.get("SHELFSCAN_UPLOAD_VALIDATION") or "fast (default)"),
+        ("web worker processes", str(args.web_workers)),
         ("uploads (concurrent)", f"{len(first)} ({len(accepted)} answered 202)"),
         (
             "time to 202 p50 / p95 / max",

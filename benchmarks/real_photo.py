@@ -35,6 +35,7 @@ from shelfscan.synth.recognition import PackshotRecogniser  # noqa: E402
 from shelfscan.synth.scene import SceneConfig  # noqa: E402
 
 SAMPLE = Path("/work/shared/data/azure-sample")
+CHAIN_MIN_CONFIDENCE = 0.25
 
 
 def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -233,6 +234,11 @@ def run_chain(planogram, photo, boxes, labels, scores, ranked, names, reference)
     from shelfscan.compliance.engine import match_planogram
     from shelfscan.detections import Detections
 
+    # The service's default confidence threshold: low-confidence boxes are for mAP only.
+    keep = np.asarray(scores) >= CHAIN_MIN_CONFIDENCE
+    boxes, scores = np.asarray(boxes)[keep], np.asarray(scores)[keep]
+    labels = [label for label, k in zip(labels, keep, strict=True) if k]
+    ranked = [r for r, k in zip(ranked, keep, strict=True) if k]
     ours = Detections.build(
         boxes,
         labels,

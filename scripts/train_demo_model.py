@@ -33,7 +33,7 @@ def main() -> None:
         "--out", type=Path, default=ROOT / "planograms" / "models" / "demo-store.pt"
     )
     parser.add_argument("--images", type=int, default=240)
-    parser.add_argument("--epochs", type=int, default=16)
+    parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--imgsz", type=int, default=640)
     parser.add_argument("--width", type=float, default=0.125)
     parser.add_argument("--batch", type=int, default=8)

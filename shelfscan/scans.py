@@ -13,22 +13,56 @@ import logging
 import re
 import uuid
 from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from shelfscan.db.models import Bay, BayAssignment, PlanogramVersion, Scan, ScanPhoto, Store
-from shelfscan.imaging.validation import ValidatedPhoto
 from shelfscan.storage import Storage
 
 log = logging.getLogger(__name__)
 
 STATUSES = ("queued", "processing", "done", "failed")
 MAX_IDEMPOTENCY_KEY = 255
+
+# Codes of a photo the worker found unusable (fast upload validation): the same codes the
+# upload answer uses in full mode. A scan failed with one of these cannot be retried.
+PHOTO_REJECTION_CODES = frozenset(
+    {
+        "empty_file",
+        "file_too_large",
+        "unsupported_format",
+        "content_type_mismatch",
+        "image_too_small",
+        "image_too_large",
+        "decompression_bomb",
+        "truncated_image",
+        "corrupt_image",
+    }
+)
+
+
+class PhotoToStore(Protocol):
+    """A checked upload (:class:`shelfscan.imaging.CheckedPhoto`, not yet sanitised) or a
+    validated one (:class:`shelfscan.imaging.ValidatedPhoto`, the clean copy)."""
+
+    @property
+    def stored_bytes(self) -> bytes: ...
+    @property
+    def stored_content_type(self) -> str: ...
+    @property
+    def width(self) -> int: ...
+    @property
+    def height(self) -> int: ...
+    @property
+    def sha256(self) -> str: ...
+    @property
+    def prepared(self) -> bool: ...
 
 
 class ScanError(Exception):
@@ -80,6 +114,16 @@ def scan_prefix(store_code: str, scan_id: str) -> str:
 
 def photo_key(store_code: str, scan_id: str, index: int) -> str:
     return f"{scan_prefix(store_code, scan_id)}/photo-{index}.jpg"
+
+
+def upload_key(store_code: str, scan_id: str, index: int) -> str:
+    """The phone's bytes as received (metadata included), kept only until the worker has
+    written the clean copy under :func:`photo_key`."""
+    return f"{scan_prefix(store_code, scan_id)}/upload-{index}"
+
+
+def is_upload_key(key: str) -> bool:
+    return key.rsplit("/", 1)[-1].startswith("upload-")
 
 
 def annotated_key(store_code: str, scan_id: str, index: int = 0) -> str:
@@ -195,12 +239,13 @@ def create_scan(
     session: Session,
     storage: Storage,
     target: ScanTarget,
-    photos: Sequence[ValidatedPhoto],
+    photos: Sequence[PhotoToStore],
     *,
     idempotency_key: str | None = None,
     taken_by: str | None = None,
     quality: dict[str, Any] | None = None,
     deadline_s: float = 300.0,
+    write_lock: AbstractContextManager[Any] | None = None,
 ) -> CreatedScan:
     """Store the photos, then commit the scan; exactly one scan per idempotency key."""
     if not photos:
@@ -211,7 +256,10 @@ def create_scan(
 
     scan_id = str(uuid.uuid4())
     created_at = now_utc()
-    keys = [photo_key(target.store.code, scan_id, index) for index in range(len(photos))]
+    keys = [
+        (photo_key if photo.prepared else upload_key)(target.store.code, scan_id, index)
+        for index, photo in enumerate(photos)
+    ]
     written: list[str] = []
     try:
         for key, photo in zip(keys, photos, strict=True):
@@ -243,8 +291,9 @@ def create_scan(
                 for index, (key, photo) in enumerate(zip(keys, photos, strict=True))
             ],
         )
-        session.add(scan)
-        session.commit()
+        with write_lock or nullcontext():
+            session.add(scan)
+            session.commit()
     except IntegrityError:
         # A concurrent request with the same key committed first: answer with its scan.
         session.rollback()
@@ -270,6 +319,25 @@ def _delete_quietly(storage: Storage, keys: Sequence[str]) -> None:
             storage.delete(key)
         except Exception:  # the original error matters more than a cleanup failure
             log.warning("could not delete orphan object", extra={"key": key}, exc_info=True)
+
+
+def failure_reason(code: str, message: str) -> str:
+    """The stored ``error`` text of a scan failed for a machine-readable reason."""
+    return f"{code}: {message}"
+
+
+def error_code(scan: Scan) -> str | None:
+    """A machine-readable code for why a scan failed (None unless it failed)."""
+    if scan.status != "failed" or not scan.error:
+        return None
+    prefix, separator, _ = scan.error.partition(": ")
+    if separator and prefix in PHOTO_REJECTION_CODES:
+        return prefix
+    if scan.error.startswith("deadline exceeded"):
+        return "deadline_exceeded"
+    if scan.error.startswith("gave up after"):
+        return "worker_lost"
+    return "analysis_failed"
 
 
 # Reading ------------------------------------------------------------------------------------
@@ -360,6 +428,12 @@ def retry_scan(
         raise ScanError(
             "scan_not_retryable",
             f"only failed scans can be retried; this one is {scan.status}",
+            status_code=409,
+        )
+    if error_code(scan) in PHOTO_REJECTION_CODES:
+        raise ScanError(
+            "scan_not_retryable",
+            "the photo itself was unusable and has been deleted; take and upload a new one",
             status_code=409,
         )
     now = now_utc()

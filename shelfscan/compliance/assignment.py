@@ -46,43 +46,78 @@ def align_rows(
         return []
     nf = np.array([c.shape[0] for c in costs])
     nd = np.array([c.shape[1] for c in costs])
-    f_max, d_max = int(nf.max()), int(nd.max())
-    cost = np.full((n_rows, max(f_max, 1), d_max), INFEASIBLE)
-    skip = np.zeros((n_rows, max(f_max, 1)))
+    f_max, d_max = max(int(nf.max()), 1), int(nd.max())
+    cost = np.full((n_rows, f_max, d_max), INFEASIBLE)
+    skip = np.zeros((n_rows, f_max))
     for k, c in enumerate(costs):
         cost[k, : c.shape[0], : c.shape[1]] = c
         skip[k, : c.shape[0]] = skip_facing[k]
-    ramp = np.arange(d_max + 1) * skip_detection
-    table = np.broadcast_to(ramp, (n_rows, d_max + 1)).copy()
-    took_match = np.zeros((n_rows, f_max, d_max + 1), dtype=bool)
-    from_left = np.zeros((n_rows, f_max, d_max + 1), dtype=bool)
-    for i in range(f_max):
-        via_skip = table + skip[:, i : i + 1]
-        via_match = np.full_like(table, INFEASIBLE)
-        via_match[:, 1:] = table[:, :-1] + cost[:, i, :]
-        best = np.minimum(via_skip, via_match)
-        took_match[:, i] = via_match < via_skip
-        # Leaving detections unmatched along the row: a running minimum does it in one pass.
-        new_table = np.minimum.accumulate(best - ramp, axis=1) + ramp
-        from_left[:, i] = new_table < best - 1e-9
-        table = new_table
+    rows, fi, di = align_padded(cost, skip, nf, nd, skip_detection)
+    result: list[list[tuple[int, int]]] = [[] for _ in range(n_rows)]
+    for k, i, j in zip(rows.tolist(), fi.tolist(), di.tolist(), strict=True):
+        result[k].append((i, j))
+    return result
 
-    result: list[list[tuple[int, int]]] = []
+
+def align_padded(
+    cost: np.ndarray,
+    skip: np.ndarray,
+    n_facings: np.ndarray,
+    n_detections: np.ndarray,
+    skip_detection: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``align_rows`` on rows already padded into one ``(rows, facings, detections)`` cost
+    array (padding: ``INFEASIBLE`` costs, zero skips). Returns the matched pairs as arrays
+    ``(row, facing, detection)``, ordered by row and, within a row, left to right."""
+    n_rows, f_max, d_max = cost.shape
+    # The table of best costs is kept minus the cost of leaving the first j detections
+    # unmatched: in that frame leaving detections unmatched along the row is a plain running
+    # minimum, and a facing's step takes four numpy calls. The loop runs once per facing of
+    # the longest row on small arrays, where numpy's per-call overhead is the cost; which
+    # choice each cell took is recovered afterwards in two whole-array compares.
+    shape = (n_rows, f_max, d_max + 1)
+    via_skip = np.empty(shape)
+    via_match = np.full(shape, INFEASIBLE)
+    before = np.empty(shape)
+    after = np.empty(shape)
+    step_cost = cost - skip_detection  # matching j also saves leaving it unmatched
+    table = np.zeros((n_rows, d_max + 1))
+    for i in range(f_max):
+        np.add(table, skip[:, i : i + 1], out=via_skip[:, i])
+        np.add(table[:, :-1], step_cost[:, i], out=via_match[:, i, 1:])
+        np.minimum(via_skip[:, i], via_match[:, i], out=before[:, i])
+        np.minimum.accumulate(before[:, i], axis=1, out=after[:, i])
+        table = after[:, i]
+    # Per cell: 1 took the match, 2 came from the left (that detection left unmatched).
+    choice = (via_match < via_skip).view(np.int8) | ((after < before - 1e-9).view(np.int8) << 1)
+    stride = d_max + 1
+
+    rows: list[int] = []
+    facings: list[int] = []
+    detections: list[int] = []
     for k in range(n_rows):
-        i, j = int(nf[k]), int(nd[k])
+        i, j = int(n_facings[k]), int(n_detections[k])
+        cells = choice[k].ravel().tolist()
         pairs: list[tuple[int, int]] = []
         while i > 0 and j > 0:
-            if from_left[k, i - 1, j]:
+            step = cells[(i - 1) * stride + j]
+            if step & 2:
                 j -= 1
-            elif took_match[k, i - 1, j]:
+            elif step & 1:
                 pairs.append((i - 1, j - 1))
                 i -= 1
                 j -= 1
             else:
                 i -= 1
         pairs.reverse()
-        result.append(pairs)
-    return result
+        rows += [k] * len(pairs)
+        facings += [a for a, _ in pairs]
+        detections += [b for _, b in pairs]
+    return (
+        np.array(rows, dtype=np.intp),
+        np.array(facings, dtype=np.intp),
+        np.array(detections, dtype=np.intp),
+    )
 
 
 def assign_by_overlap(
@@ -135,16 +170,25 @@ def duplicate_mask(
     """True for boxes that repeat a more confident box (IoU or containment above threshold)."""
     n = len(boxes)
     duplicate = np.zeros(n, dtype=bool)
-    a, b = bx.overlapping_pairs(boxes, boxes)
-    keep = a < b
-    a, b = a[keep], b[keep]
-    if len(a) == 0:
+    if n < 2:
         return duplicate
+    # Sort and sweep along x: each box against the boxes starting before it ends.
+    order = np.argsort(boxes[:, 0], kind="stable")
+    x1 = boxes[order, 0]
+    last = np.searchsorted(x1, boxes[order, 2], side="right")
+    counts = np.maximum(last - np.arange(1, n + 1), 0)
+    total = int(counts.sum())
+    if total == 0:
+        return duplicate
+    first = np.repeat(np.arange(n), counts)
+    second = first + 1 + np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
+    a, b = order[first], order[second]
+    a, b = np.minimum(a, b), np.maximum(a, b)
     inter = bx.pair_intersection(boxes[a], boxes[b])
     areas = bx.area(boxes)
     union = areas[a] + areas[b] - inter
     smaller = np.minimum(areas[a], areas[b])
-    same = (inter >= iou * union) | (inter >= containment * smaller)
+    same = ((inter >= iou * union) | (inter >= containment * smaller)) & (inter > 0)
     a, b = a[same], b[same]
     # The less confident of each pair goes (ties: the later one).
     loser = np.where(confidence[a] >= confidence[b], b, a)

@@ -6,6 +6,16 @@ import numpy as np
 import shapely
 
 
+def median(values: np.ndarray) -> float:
+    """``np.median`` for the small 1-d arrays of one photo, without its generic machinery
+    (ten times cheaper at a few hundred values; the engine takes a dozen medians a match)."""
+    ordered = np.sort(values, axis=None)
+    n = ordered.size
+    if n == 0:
+        return float("nan")
+    return float(ordered[(n - 1) // 2] + ordered[n // 2]) * 0.5
+
+
 def widths(boxes: np.ndarray) -> np.ndarray:
     return boxes[:, 2] - boxes[:, 0]
 
@@ -47,6 +57,38 @@ def overlapping_pairs(query: np.ndarray, indexed: np.ndarray) -> tuple[np.ndarra
     tree = shapely.STRtree(to_polygons(indexed))
     pairs = tree.query(to_polygons(query), predicate="intersects")
     return pairs[0], pairs[1]
+
+
+def touching_pairs(query: np.ndarray, indexed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The pairs ``overlapping_pairs`` finds (boxes that intersect, touching included), sorted
+    by ``i`` then ``j``, by sort-and-sweep along x.
+
+    For the few hundred axis-aligned boxes of one photo this is several times faster than
+    building polygons and an STRtree; it stays ``O(n log n + pairs)`` as long as no box is
+    much wider than the rest.
+    """
+    if len(query) == 0 or len(indexed) == 0:
+        empty = np.zeros(0, dtype=np.intp)
+        return empty, empty
+    order = np.argsort(indexed[:, 0], kind="stable")
+    x1 = indexed[order, 0]
+    widest = float(np.max(indexed[:, 2] - indexed[:, 0]))
+    # Candidates start no further left than the widest box and end before the query does.
+    lo = np.searchsorted(x1, query[:, 0] - widest, side="left")
+    hi = np.searchsorted(x1, query[:, 2], side="right")
+    counts = np.maximum(hi - lo, 0)
+    total = int(counts.sum())
+    if total == 0:
+        empty = np.zeros(0, dtype=np.intp)
+        return empty, empty
+    qi = np.repeat(np.arange(len(query)), counts)
+    offsets = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
+    ji = order[np.repeat(lo, counts) + offsets]
+    a, b = query[qi], indexed[ji]
+    hit = (a[:, 0] <= b[:, 2]) & (b[:, 0] <= a[:, 2]) & (a[:, 1] <= b[:, 3]) & (b[:, 1] <= a[:, 3])
+    qi, ji = qi[hit], ji[hit]
+    resort = np.lexsort((ji, qi))
+    return qi[resort], ji[resort]
 
 
 def rotate_points(x: np.ndarray, y: np.ndarray, angle: float, cx: float, cy: float):

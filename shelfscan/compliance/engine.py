@@ -7,6 +7,7 @@ decisions → report. Pure: numpy, scipy and shapely only.
 
 from __future__ import annotations
 
+import gc
 import math
 from dataclasses import dataclass, field
 from time import perf_counter
@@ -16,7 +17,7 @@ import numpy as np
 from shelfscan.compliance import boxes as bx
 from shelfscan.compliance.assignment import (
     INFEASIBLE,
-    align_rows,
+    align_padded,
     assign_by_overlap,
     duplicate_mask,
 )
@@ -41,6 +42,7 @@ from shelfscan.compliance.report import (
     Scores,
     UnexpectedKind,
     UnexpectedProduct,
+    trusted_maker,
 )
 from shelfscan.detections import Detections
 from shelfscan.planogram.model import Planogram
@@ -60,6 +62,8 @@ class MatchOptions:
     shift_cost: float = 0.08
     max_shift_facings: float = 2.5
     gap_cost: float = 0.6
+    # Leaving a facing mostly outside the photo unmatched costs next to nothing.
+    hidden_gap_cost: float = 0.05
     # An extra product needs room the plan did not leave, so it is rarer than a gap.
     extra_cost: float = 0.9
     # A facing with less of its box inside the photo than this is not visible.
@@ -106,14 +110,9 @@ def match_planogram(
     top_all = np.array(resolver.resolve_many(labels), dtype=np.intp).reshape(n_all)
     top_all[is_gap] = UNKNOWN
     alternatives = detections.alternatives or None
-    plausible_all = [
-        ()
-        if is_gap[i]
-        else resolver.plausible(
-            labels[i], alternatives[i] if alternatives else None, options.alternative_ratio
-        )
-        for i in range(n_all)
-    ]
+    plausible_all = resolver.plausible_many(
+        labels, alternatives, options.alternative_ratio, is_gap.tolist()
+    )
     duplicate = np.zeros(n_all, dtype=bool)
     product_rows = np.flatnonzero(~is_gap)
     duplicate[product_rows] = duplicate_mask(
@@ -164,35 +163,32 @@ def match_planogram(
     det_level = np.where(k_gap, -1, det_level)
 
     # --- per-shelf order alignment ---
+    skip_cost = np.where(visible, options.gap_cost, options.hidden_gap_cost)
     match_of_facing = np.full(n_f, -1, dtype=np.intp)
     match_cost_kind = np.zeros(n_f, dtype=np.int8)  # 0 same, 1 alternative, 2 generic, 3 other
-    costs, skips, facing_orders, det_orders = [], [], [], []
-    for level in np.flatnonzero(reg.row_of_level >= 0):
-        f_idx = np.flatnonzero(reg.level_of_facing == level)
-        d_idx = np.flatnonzero(det_level == level)
-        if len(f_idx) == 0 or len(d_idx) == 0:
-            continue
-        f_idx = f_idx[np.argsort(exp_cx[f_idx], kind="stable")]
-        d_idx = d_idx[np.argsort(det_cx[d_idx], kind="stable")]
-        kind = _label_kinds(facing_product[f_idx], k_top[d_idx], [k_plausible[d] for d in d_idx])
-        label_cost = np.choose(
-            kind,
-            [0.0, options.alternative_cost, options.generic_cost, options.mismatch_cost],
+    rows = _padded_rows(reg, det_level, exp_cx, det_cx)
+    if rows is not None:
+        f_pad, d_pad = rows
+        has_f, has_d = f_pad >= 0, d_pad >= 0
+        f_safe, d_safe = np.maximum(f_pad, 0), np.maximum(d_pad, 0)
+        kind = _label_kind_tensor(
+            facing_product[f_safe], d_safe, k_top, k_plausible, len(product_size)
         )
-        shift = (det_cx[d_idx][None, :] - exp_cx[f_idx][:, None]) / exp_w[f_idx][:, None]
-        distance = np.abs(shift)
+        label_cost = np.array(
+            [0.0, options.alternative_cost, options.generic_cost, options.mismatch_cost]
+        )[kind]
+        distance = np.abs(
+            (det_cx[d_safe][:, None, :] - exp_cx[f_safe][:, :, None]) / exp_w[f_safe][:, :, None]
+        )
         cost = label_cost + options.shift_cost * distance
-        cost[distance > options.max_shift_facings] = INFEASIBLE
-        costs.append(cost)
-        skips.append(np.where(visible[f_idx], options.gap_cost, 0.05))
-        facing_orders.append(f_idx)
-        det_orders.append((d_idx, kind))
-    for pairs, f_idx, (d_idx, kind) in zip(
-        align_rows(costs, skips, options.extra_cost), facing_orders, det_orders, strict=True
-    ):
-        for i, j in pairs:
-            match_of_facing[f_idx[i]] = d_idx[j]
-            match_cost_kind[f_idx[i]] = kind[i, j]
+        cost[(distance > options.max_shift_facings) | ~has_d[:, None, :]] = INFEASIBLE
+        cost[~has_f] = INFEASIBLE
+        skips = np.where(has_f, skip_cost[f_safe], 0.0)
+        k, i, j = align_padded(
+            cost, skips, has_f.sum(axis=1), has_d.sum(axis=1), options.extra_cost
+        )
+        match_of_facing[f_pad[k, i]] = d_pad[k, j]
+        match_cost_kind[f_pad[k, i]] = kind[k, i, j]
     lap("alignment")
 
     # --- what the rows left: boxes in no shelf row, by overlap ---
@@ -232,7 +228,7 @@ def match_planogram(
     )
     wide = matched_f[bx.widths(det_boxes[matched_d]) >= options.wide_box_ratio * own_width]
     if len(open_facings) and len(wide):
-        fi, wi = bx.overlapping_pairs(expected[open_facings], det_boxes[match_of_facing[wide]])
+        fi, wi = bx.touching_pairs(expected[open_facings], det_boxes[match_of_facing[wide]])
         if len(fi):
             f_sel, d_sel = open_facings[fi], match_of_facing[wide[wi]]
             overlap = np.minimum(expected[f_sel, 2], det_boxes[d_sel, 2]) - np.maximum(
@@ -245,7 +241,7 @@ def match_planogram(
     gap_dets = np.flatnonzero(k_gap)
     open_facings = np.flatnonzero((match_of_facing < 0) & (covered_by < 0) & visible)
     if len(open_facings) and len(gap_dets):
-        fi, gi = bx.overlapping_pairs(expected[open_facings], det_boxes[gap_dets])
+        fi, gi = bx.touching_pairs(expected[open_facings], det_boxes[gap_dets])
         if len(fi):
             share = bx.pair_intersection(
                 expected[open_facings[fi]], det_boxes[gap_dets[gi]]
@@ -256,33 +252,99 @@ def match_planogram(
                     gap_evidence[open_facings[fi[i]]] = gap_dets[gi[i]]
     lap("assignment")
 
-    report = _build_report(
-        planogram=planogram,
-        plan=plan,
-        detections=detections,
-        kept=kept,
-        k_top=k_top,
-        reg=reg,
-        expected=expected,
-        expected_image=expected_image,
-        visible_fraction=visible_fraction,
-        visible=visible,
-        det_boxes=det_boxes,
-        det_level=det_level,
-        match_of_facing=match_of_facing,
-        match_kind=match_cost_kind,
-        covered_by=covered_by,
-        gap_evidence=gap_evidence,
-        duplicate=duplicate,
-        facing_product=facing_product,
-        options=options,
-    )
+    # The report is a few thousand small objects that reference counting frees; the cyclic
+    # collector's passes over them while they are made cost a tenth of the match, so it waits.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        report = _build_report(
+            planogram=planogram,
+            plan=plan,
+            detections=detections,
+            kept=kept,
+            k_top=k_top,
+            reg=reg,
+            expected=expected,
+            expected_image=expected_image,
+            visible_fraction=visible_fraction,
+            visible=visible,
+            det_boxes=det_boxes,
+            det_level=det_level,
+            match_of_facing=match_of_facing,
+            match_kind=match_cost_kind,
+            covered_by=covered_by,
+            gap_evidence=gap_evidence,
+            duplicate=duplicate,
+            facing_product=facing_product,
+            options=options,
+        )
+    finally:
+        if collecting:
+            gc.enable()
     lap("report")
     report.timings_ms = timings
     timings["total"] = round(
         sum(v for k, v in timings.items() if k not in ("total", "planogram_cache_hit")), 3
     )
     return report
+
+
+def _padded_rows(
+    reg: Registration, det_level: np.ndarray, exp_cx: np.ndarray, det_cx: np.ndarray
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Facings and detections of every shelf level that has both, each sorted left to right
+    and padded with -1 into ``(rows, longest)`` index arrays."""
+    level_of_facing = reg.level_of_facing
+    n_levels = len(reg.row_of_level)
+    with_row = reg.row_of_level >= 0
+    f_count = np.bincount(level_of_facing, minlength=n_levels)
+    d_count = np.bincount(det_level[det_level >= 0], minlength=n_levels)
+    levels = np.flatnonzero(with_row & (f_count > 0) & (d_count > 0))
+    if len(levels) == 0:
+        return None
+    slot = np.full(n_levels + 1, -1, dtype=np.intp)  # index n_levels: "no level" (-1)
+    slot[levels] = np.arange(len(levels))
+
+    def padded(level: np.ndarray, x: np.ndarray) -> np.ndarray:
+        row = slot[level]
+        members = np.flatnonzero(row >= 0)
+        order = members[np.lexsort((x[members], row[members]))]
+        row_sorted = row[order]
+        counts = np.bincount(row_sorted, minlength=len(levels))
+        starts = np.cumsum(counts) - counts
+        position = np.arange(len(order)) - starts[row_sorted]
+        out = np.full((len(levels), max(int(counts.max()), 1)), -1, dtype=np.intp)
+        out[row_sorted, position] = order
+        return out
+
+    return padded(level_of_facing, exp_cx), padded(det_level, det_cx)
+
+
+def _label_kind_tensor(
+    planned: np.ndarray,
+    det_index: np.ndarray,
+    det_top: np.ndarray,
+    det_plausible: list[tuple[int, ...]],
+    n_products: int,
+) -> np.ndarray:
+    """``_label_kinds`` for padded rows: ``planned`` ``(rows, facings)`` products,
+    ``det_index`` ``(rows, detections)``; returns ``(rows, facings, detections)`` kinds."""
+    top = det_top[det_index][:, None, :]
+    kind = np.where(planned[:, :, None] == top, 0, 3).astype(np.int8)
+    kind[np.broadcast_to(top == GENERIC, kind.shape)] = 2
+    alt_det = [d for d, options in enumerate(det_plausible) for _ in options[1:]]
+    if alt_det:
+        alt_product = [p for options in det_plausible for p in options[1:]]
+        if len(det_plausible) * n_products <= 1 << 22:
+            alternative = np.zeros((len(det_plausible), n_products), dtype=bool)
+            alternative[alt_det, alt_product] = True
+            is_alternative = alternative[det_index[:, None, :], planned[:, :, None]]
+        else:
+            keys = np.array(alt_det, dtype=np.int64) * n_products + np.array(alt_product)
+            pair_keys = det_index[:, None, :].astype(np.int64) * n_products + planned[:, :, None]
+            is_alternative = np.isin(pair_keys, keys)
+        kind[(kind == 3) & is_alternative] = 1
+    return kind
 
 
 def _label_kinds(
@@ -305,12 +367,14 @@ _STATUS_VALUES = (
     FacingStatus.NOT_VISIBLE,
 )
 _OK, _GAP, _MISPLACED, _NOT_VISIBLE = range(4)
+_make_box = trusted_maker(Box)
+_make_evidence = trusted_maker(Evidence)
+_make_result = trusted_maker(FacingResult)
 
 
 def _box_dict_list(xyxy: np.ndarray) -> list[Box]:
     xywh = np.round(np.column_stack([xyxy[:, :2], xyxy[:, 2:] - xyxy[:, :2]]), 1).tolist()
-    make = Box.from_trusted_dict
-    return [make({"x": x, "y": y, "w": w, "h": h}) for x, y, w, h in xywh]
+    return [_make_box({"x": x, "y": y, "w": w, "h": h}) for x, y, w, h in xywh]
 
 
 def _build_report(
@@ -381,39 +445,39 @@ def _build_report(
     else:
         shifts = np.zeros(n_f)
     expected_boxes = _box_dict_list(expected_image)
-    box_of_row: dict[int, Box] = {}
-    xywh_all = np.round(
-        np.column_stack([original[:, :2], original[:, 2:] - original[:, :2]]), 1
-    ).tolist()
     id_list = [str(x) for x in ids]
     label_list = [str(x) for x in labels]
     confidence_list = np.round(detections.confidence, 4).tolist()
-    make_box = Box.from_trusted_dict
-    make_evidence = Evidence.from_trusted_dict
-    make_result = FacingResult.from_trusted_dict
+    make_evidence = _make_evidence
+    make_result = _make_result
+    # One box and one evidence object per detection used, made up front in comprehensions.
+    product_rows = np.unique(detection_row[has_evidence]).tolist()
+    gap_rows = np.unique(gap_row[gap_row >= 0]).tolist()
+    used_rows = product_rows + gap_rows
+    box_of_row = dict(
+        zip(used_rows, _box_dict_list(original[np.array(used_rows, dtype=np.intp)]), strict=True)
+    )
+    sources = [EvidenceSource.DETECTION] * len(product_rows) + [EvidenceSource.GAP_DETECTION] * len(
+        gap_rows
+    )
+    evidence_of_row = {
+        row: make_evidence(
+            {
+                "source": source,
+                "box": box_of_row[row],
+                "detection_id": id_list[row],
+                "label": label_list[row],
+                "confidence": confidence_list[row],
+            }
+        )
+        for row, source in zip(used_rows, sources, strict=True)
+    }
 
     def det_box(row: int) -> Box:
         box = box_of_row.get(row)
         if box is None:
-            x, y, w, h = xywh_all[row]
-            box = box_of_row[row] = make_box({"x": x, "y": y, "w": w, "h": h})
+            box = box_of_row[row] = _box_dict_list(original[row : row + 1])[0]
         return box
-
-    evidence_of_row: dict[int, Evidence] = {}
-
-    def det_evidence(row: int, source: EvidenceSource) -> Evidence:
-        found = evidence_of_row.get(row)
-        if found is None:
-            found = evidence_of_row[row] = make_evidence(
-                {
-                    "source": source,
-                    "box": det_box(row),
-                    "detection_id": id_list[row],
-                    "label": label_list[row],
-                    "confidence": confidence_list[row],
-                }
-            )
-        return found
 
     status_list = status.tolist()
     kind_list = kind.tolist()
@@ -436,7 +500,7 @@ def _build_report(
         shift = found_product_id = found_label = None
         if code in (_OK, _MISPLACED):
             row = row_list[f_i]
-            evidence = det_evidence(row, EvidenceSource.DETECTION)
+            evidence = evidence_of_row[row]
             found_label = label_list[row]
             shift = shift_list[f_i]
             if code == _MISPLACED:
@@ -475,7 +539,7 @@ def _build_report(
             )
             reason = f"outside the photo ({visible_share[f_i]:.0%} of the facing in view)"
         elif gap_list[f_i] >= 0:
-            evidence = det_evidence(gap_list[f_i], EvidenceSource.GAP_DETECTION)
+            evidence = evidence_of_row[gap_list[f_i]]
             reason = f"out of stock: the detector reports a gap where {name} belongs"
         else:
             evidence = make_evidence(
@@ -525,8 +589,8 @@ def _build_report(
         level_of_facing = reg.level_of_facing
         min_x, max_x = expected[:, 0].min(), expected[:, 2].max()
         min_y, max_y = expected[:, 1].min(), expected[:, 3].max()
-        margin_x = 0.5 * float(np.median(exp_w))
-        margin_y = 0.5 * float(np.median(bx.heights(expected)))
+        margin_x = 0.5 * float(bx.median(exp_w))
+        margin_y = 0.5 * float(bx.median(bx.heights(expected)))
         cx = bx.centers_x(det_boxes[loose])
         cy = (det_boxes[loose, 1] + det_boxes[loose, 3]) * 0.5
         inside = (
@@ -536,8 +600,7 @@ def _build_report(
             & (cy <= max_y + margin_y)
         )
         n_levels = len(reg.level_bottom_units)
-        planned_per_level = np.zeros((max(n_levels, 1), n_products), dtype=np.intp)
-        np.add.at(planned_per_level, (level_of_facing, facing_product), 1)
+        planned_per_level = _count2(level_of_facing, facing_product, max(n_levels, 1), n_products)
         for k, x, ok in zip(loose.tolist(), cx.tolist(), inside.tolist(), strict=True):
             i = int(kept[k])
             if not ok:
@@ -590,21 +653,21 @@ def _build_report(
     fixture_of = plan.fixture_of_facing
     n_fixtures = len(plan.fixture_ids)
     n_scopes = n_fixtures + 1
-    scope_status = np.zeros((n_scopes, 4), dtype=np.intp)
-    np.add.at(scope_status, (fixture_of + 1, status), 1)
+    scope_status = _count2(fixture_of + 1, status, n_scopes, 4)
     scope_status[0] = scope_status[1:].sum(axis=0)
     unexpected_fixture_arr = np.array(unexpected_fixture, dtype=np.intp)
     unexpected_per_scope = np.bincount(unexpected_fixture_arr + 1, minlength=n_scopes)
     unexpected_per_scope[0] = len(unexpected)
     is_visible = status != _NOT_VISIBLE
-    planned = np.zeros((n_scopes, n_products), dtype=np.intp)
-    np.add.at(planned, (fixture_of[is_visible] + 1, facing_product[is_visible]), 1)
-    seen = np.zeros((n_scopes, n_products), dtype=np.intp)
+    planned = _count2(fixture_of[is_visible] + 1, facing_product[is_visible], n_scopes, n_products)
     has_found = found_of >= 0
-    np.add.at(seen, (fixture_of[has_found] + 1, found_of[has_found]), 1)
+    seen = _count2(fixture_of[has_found] + 1, found_of[has_found], n_scopes, n_products)
     unexpected_product_arr = np.array(unexpected_product, dtype=np.intp)
     extra = unexpected_product_arr >= 0
-    np.add.at(seen, (unexpected_fixture_arr[extra] + 1, unexpected_product_arr[extra]), 1)
+    if extra.any():
+        seen += _count2(
+            unexpected_fixture_arr[extra] + 1, unexpected_product_arr[extra], n_scopes, n_products
+        )
     planned[0] = planned[1:].sum(axis=0)
     seen[0] = seen[1:].sum(axis=0)
     considered = planned > 0
@@ -653,8 +716,7 @@ def _build_report(
         for k, fixture_id in enumerate(plan.fixture_ids)
     ]
 
-    per_product = np.zeros((n_products, 4), dtype=np.intp)
-    np.add.at(per_product, (facing_product, status), 1)
+    per_product = _count2(facing_product, status, n_products, 4)
     found_per_product = np.bincount(found_of[has_found], minlength=n_products)
     found_per_product += np.bincount(unexpected_product_arr[extra], minlength=n_products)
     product_summaries: list[ProductSummary] = []
@@ -706,6 +768,11 @@ def _build_report(
             "timings_ms": {},
         }
     )
+
+
+def _count2(a: np.ndarray, b: np.ndarray, n_a: int, n_b: int) -> np.ndarray:
+    """``(n_a, n_b)`` table of how often each pair ``(a[k], b[k])`` occurs."""
+    return np.bincount(a * n_b + b, minlength=n_a * n_b).reshape(n_a, n_b)
 
 
 def _cover_kind(planned: int, seen: int) -> int:

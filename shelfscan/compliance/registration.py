@@ -40,7 +40,7 @@ class RegistrationOptions:
     level_tolerance: float = 0.35
     # Scale search range around the size-based estimate.
     scale_range: tuple[float, float] = (0.75, 1.3)
-    scale_steps: int = 16
+    scale_steps: int = 10
     # Votes within this fraction of a facing width agree.
     vote_window: float = 0.3
     # How far (in facings) one row may sit from the bay-wide horizontal fit.
@@ -150,7 +150,7 @@ def estimate_tilt(product_boxes: np.ndarray, options: RegistrationOptions) -> fl
         return 0.0
     xc = bx.centers_x(product_boxes)
     bottoms = product_boxes[:, 3]
-    tol = 0.08 * float(np.median(bx.heights(product_boxes)))
+    tol = 0.08 * float(bx.median(bx.heights(product_boxes)))
 
     def best_angle(candidates: np.ndarray) -> float:
         projected = bottoms[None, :] - np.tan(candidates)[:, None] * (xc - xc.mean())[None, :]
@@ -167,7 +167,7 @@ def estimate_tilt(product_boxes: np.ndarray, options: RegistrationOptions) -> fl
     # Refine: pooled least-squares slope of bottoms within the rows seen at that angle.
     rows, _ = cluster_1d(
         bottoms - np.tan(angle) * (xc - xc.mean()),
-        options.row_split * float(np.median(bx.heights(product_boxes))),
+        options.row_split * float(bx.median(bx.heights(product_boxes))),
     )
     counts = np.bincount(rows)
     keep = counts[rows] >= 3
@@ -193,8 +193,11 @@ class PlanLevels:
 
     level_of_facing: np.ndarray  # (F,)
     level_bottoms: np.ndarray  # (L,) ascending, units
-    facings_by_level_product: dict[tuple[int, int], np.ndarray]
     planned_on_level: np.ndarray  # (P, L) bool
+    # The facings of (level l, product p), in planogram order, are
+    # level_product_facings[level_product_offsets[l * P + p] : ...[l * P + p + 1]].
+    level_product_facings: np.ndarray
+    level_product_offsets: np.ndarray
     median_facing_w: float
     median_facing_h: float
 
@@ -202,23 +205,20 @@ class PlanLevels:
 def plan_levels_of(
     facing_boxes: np.ndarray, facing_product: np.ndarray, n_products: int
 ) -> PlanLevels:
-    median_h = float(np.median(bx.heights(facing_boxes)))
+    median_h = float(bx.median(bx.heights(facing_boxes)))
     level_of_facing, level_bottoms = cluster_1d(facing_boxes[:, 3], 0.3 * median_h)
-    by_level_product: dict[tuple[int, int], np.ndarray] = {}
-    order = np.lexsort((facing_product, level_of_facing))
-    keys = np.column_stack([level_of_facing[order], facing_product[order]])
-    bounds = np.flatnonzero(np.any(np.diff(keys, axis=0) != 0, axis=1)) + 1
-    for group in np.split(order, bounds):
-        key = (int(level_of_facing[group[0]]), int(facing_product[group[0]]))
-        by_level_product[key] = np.sort(group)
     planned = np.zeros((n_products, len(level_bottoms)), dtype=bool)
     planned[facing_product, level_of_facing] = True
+    keys = level_of_facing * n_products + facing_product
+    csr_order = np.argsort(keys, kind="stable")
+    offsets = np.searchsorted(keys[csr_order], np.arange(len(level_bottoms) * n_products + 1))
     return PlanLevels(
         level_of_facing=level_of_facing,
         level_bottoms=level_bottoms,
-        facings_by_level_product=by_level_product,
         planned_on_level=planned,
-        median_facing_w=float(np.median(bx.widths(facing_boxes))),
+        level_product_facings=csr_order,
+        level_product_offsets=offsets,
+        median_facing_w=float(bx.median(bx.widths(facing_boxes))),
         median_facing_h=median_h,
     )
 
@@ -227,7 +227,7 @@ def _median_ratio(numerator: np.ndarray, denominator: np.ndarray) -> float | Non
     ok = denominator > 0
     if not ok.any():
         return None
-    return float(np.median(numerator[ok] / denominator[ok]))
+    return float(bx.median(numerator[ok] / denominator[ok]))
 
 
 def register(
@@ -263,7 +263,15 @@ def register(
     n_levels = len(level_bottoms)
 
     product_mask = ~det_is_gap
-    labelled = np.array([len(p) > 0 for p in det_plausible], dtype=bool) & product_mask
+    n_plausible = np.fromiter((len(p) for p in det_plausible), dtype=np.intp, count=n_det)
+    labelled = (n_plausible > 0) & product_mask
+    # Every (box, product it may show) pair, box by box in the order of its labels.
+    pair_d = np.repeat(np.arange(n_det), n_plausible)
+    pair_p = np.fromiter(
+        (p for ps in det_plausible for p in ps), dtype=np.intp, count=int(n_plausible.sum())
+    )
+    keep_pair = product_mask[pair_d]
+    pair_d, pair_p = pair_d[keep_pair], pair_p[keep_pair]
     products_only = det_boxes[product_mask]
 
     # --- scale from sizes (first guess) ---
@@ -274,8 +282,8 @@ def register(
         sx0 = _median_ratio(bx.widths(det_boxes[labelled]), sizes[:, 0])
         sy0 = _median_ratio(bx.heights(det_boxes[labelled]), sizes[:, 1])
     if (sx0 is None or sy0 is None) and len(products_only):
-        sx0 = float(np.median(bx.widths(products_only))) / median_facing_w
-        sy0 = float(np.median(bx.heights(products_only))) / median_facing_h
+        sx0 = float(bx.median(bx.widths(products_only))) / median_facing_w
+        sy0 = float(bx.median(bx.heights(products_only))) / median_facing_h
 
     if n_det == 0 or sx0 is None or sy0 is None or not product_mask.any():
         return _extent_fallback(
@@ -285,13 +293,13 @@ def register(
     # --- tilt, then everything in the de-rotated frame ---
     angle = estimate_tilt(products_only, options)
     boxes = bx.rotate_boxes_about_centers(det_boxes, -angle, *center)
-    median_det_h = float(np.median(bx.heights(boxes[product_mask])))
+    median_det_h = float(bx.median(bx.heights(boxes[product_mask])))
     row_of_det, row_bottoms = cluster_1d(boxes[:, 3], options.row_split * median_det_h)
     n_rows = len(row_bottoms)
 
     # --- vertical: rows to levels ---
     weight = _row_level_weights(
-        row_of_det, n_rows, det_plausible, plan_levels.planned_on_level, options.presence_weight
+        row_of_det, n_rows, pair_d, pair_p, plan_levels.planned_on_level, options.presence_weight
     )
     sy, ty, level_of_row = _fit_vertical(
         row_bottoms, level_bottoms, weight, sy0, median_facing_h, options
@@ -304,10 +312,7 @@ def register(
     # --- horizontal: bay-wide vote, then per-row refinement ---
     facing_cx = (facing_boxes[:, 0] + facing_boxes[:, 2]) * 0.5
     det_cx = bx.centers_x(boxes)
-    by_level_product = plan_levels.facings_by_level_product
-    pd_, pf_ = _label_pairs(
-        np.flatnonzero(labelled), det_plausible, level_of_row[row_of_det], by_level_product
-    )
+    pd_, pf_ = _label_pairs(pair_d, pair_p, level_of_row[row_of_det], plan_levels)
     labelled_evidence = len(pd_) > 0
     if not labelled_evidence:
         # No label says where it belongs (e.g. the pretrained model tags everything "product"):
@@ -326,7 +331,9 @@ def register(
 
     xd = det_cx[pd_]
     uf = facing_cx[pf_]
-    sx, tx = _vote_global(xd, uf, pd_, sx0, median_facing_w, options, image_w, facing_boxes)
+    sx, tx = _vote_global(
+        xd, uf, pd_, row_of_det[pd_], sx0, median_facing_w, options, image_w, facing_boxes
+    )
 
     # Per row: where its products agree with the bay-wide fit (within ``row_freedom``).
     pair_row = row_of_det[pd_] if len(pd_) else np.zeros(0, dtype=np.intp)
@@ -348,25 +355,23 @@ def register(
     level_tx = c + d * level_bottom_px
     rows: list[RowFit] = []
     total_inliers = 0
-    for r in range(n_rows):
-        lv = int(level_of_row[r])
-        n_in_row = int((row_of_det == r).sum())
-        inliers = row_inliers.get(r, np.zeros(0, dtype=np.intp))
-        row_sx = a + b * row_bottoms[r]
-        row_tx = c + d * row_bottoms[r]
+    row_sizes = np.bincount(row_of_det, minlength=n_rows).tolist()
+    empty = np.zeros(0, dtype=np.intp)
+    for r, lv, bottom in zip(
+        range(n_rows), level_of_row.tolist(), row_bottoms.tolist(), strict=True
+    ):
+        inliers = row_inliers.get(r, empty)
+        row_sx = a + b * bottom
+        row_tx = c + d * bottom
         if len(inliers):
-            drift = float(np.median(xd[inliers] - row_sx * uf[inliers] - row_tx))
+            drift = bx.median(xd[inliers] - row_sx * uf[inliers] - row_tx)
             limit = options.row_freedom * median_facing_w * row_sx
-            row_tx += float(np.clip(drift, -limit, limit))
+            row_tx += min(max(drift, -limit), limit)
         if lv >= 0:
             level_sx[lv], level_tx[lv] = row_sx, row_tx
         if labelled_evidence:
             total_inliers += len(inliers)
-        rows.append(
-            RowFit(
-                r, lv, float(row_bottoms[r]), float(row_sx), float(row_tx), n_in_row, len(inliers)
-            )
-        )
+        rows.append(RowFit(r, lv, bottom, float(row_sx), float(row_tx), row_sizes[r], len(inliers)))
 
     return Registration(
         rotation_rad=angle,
@@ -392,35 +397,36 @@ def register(
 
 
 def _label_pairs(
-    candidates: np.ndarray,
-    det_plausible: Sequence[tuple[int, ...]],
+    pair_d: np.ndarray,
+    pair_p: np.ndarray,
     level_of_det: np.ndarray,
-    by_level_product: dict[tuple[int, int], np.ndarray],
+    plan_levels: PlanLevels,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(detection, facing) pairs: each box with every facing of its level planning a product
-    the box may show."""
-    groups: list[np.ndarray] = []
-    owners: list[int] = []
-    for d in candidates:
-        lv = int(level_of_det[d])
-        if lv < 0:
-            continue
-        for p in det_plausible[d]:
-            members = by_level_product.get((lv, p))
-            if members is not None:
-                groups.append(members)
-                owners.append(int(d))
-    if not groups:
+    the box may show. ``pair_d``/``pair_p`` list each box's plausible products, in order."""
+    level = level_of_det[pair_d]
+    on_level = level >= 0
+    n_products = plan_levels.planned_on_level.shape[0]
+    key = level[on_level] * n_products + pair_p[on_level]
+    owners = pair_d[on_level]
+    offsets = plan_levels.level_product_offsets
+    first, last = offsets[key], offsets[key + 1]
+    sizes = last - first
+    total = int(sizes.sum())
+    if total == 0:
         empty = np.zeros(0, dtype=np.intp)
         return empty, empty
-    sizes = np.fromiter((len(g) for g in groups), dtype=np.intp, count=len(groups))
-    return np.repeat(np.array(owners, dtype=np.intp), sizes), np.concatenate(groups)
+    within = np.arange(total) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+    return np.repeat(owners, sizes), plan_levels.level_product_facings[
+        np.repeat(first, sizes) + within
+    ]
 
 
 def _row_level_weights(
     row_of_det: np.ndarray,
     n_rows: int,
-    det_plausible: Sequence[tuple[int, ...]],
+    pair_d: np.ndarray,
+    pair_p: np.ndarray,
     planned: np.ndarray,
     presence_weight: float,
 ) -> np.ndarray:
@@ -428,14 +434,14 @@ def _row_level_weights(
     for every box (a shelf of unknown or wrong products is still a shelf). ``planned`` is the
     ``(products, levels)`` boolean table of what each level plans."""
     n_levels = planned.shape[1]
-    pair_d = np.array([d for d, ps in enumerate(det_plausible) for _ in ps], dtype=np.intp)
-    pair_p = np.array([p for ps in det_plausible for p in ps], dtype=np.intp)
-    hits = np.zeros((len(row_of_det), n_levels))
+    hits = np.zeros((len(row_of_det), n_levels), dtype=bool)
     if len(pair_d):
-        np.add.at(hits, pair_d, planned[pair_p])
-    per_det = (hits > 0).astype(float) + presence_weight
-    weight = np.zeros((n_rows, n_levels))
-    np.add.at(weight, row_of_det, per_det)
+        # pair_d is sorted: OR the planned-level flags of each detection's products.
+        starts = np.flatnonzero(np.r_[True, pair_d[1:] != pair_d[:-1]])
+        hits[pair_d[starts]] = np.logical_or.reduceat(planned[pair_p], starts, axis=0)
+    per_det = hits + presence_weight
+    in_row = row_of_det[None, :] == np.arange(n_rows)[:, None]
+    weight = in_row @ per_det
     return weight
 
 
@@ -448,27 +454,28 @@ def _fit_vertical(
     options: RegistrationOptions,
 ) -> tuple[float, float, np.ndarray]:
     n_rows, n_levels = weight.shape
-    hyp_sy: list[np.ndarray] = []
-    hyp_ty: list[np.ndarray] = []
     # One pairing plus the size-based scale: the only choice when one shelf is in view.
-    rr, ll = np.meshgrid(np.arange(n_rows), np.arange(n_levels), indexing="ij")
-    hyp_sy.append(np.full(rr.size, sy0))
-    hyp_ty.append(row_bottoms[rr.ravel()] - sy0 * level_bottoms[ll.ravel()])
-    # Two pairings fix scale and offset; nearby rows and levels suffice and keep this linear.
-    for dr in (1, 2):
-        for dl in (1, 2, 3):
-            if dr >= n_rows or dl >= n_levels:
-                continue
-            r1, l1 = np.meshgrid(np.arange(n_rows - dr), np.arange(n_levels - dl), indexing="ij")
-            r1, l1 = r1.ravel(), l1.ravel()
-            sy = (row_bottoms[r1 + dr] - row_bottoms[r1]) / (
-                level_bottoms[l1 + dl] - level_bottoms[l1]
-            )
-            ok = (sy > options.scale_range[0] * 0.8 * sy0) & (sy < options.scale_range[1] * sy0)
-            hyp_sy.append(sy[ok])
-            hyp_ty.append(row_bottoms[r1[ok]] - sy[ok] * level_bottoms[l1[ok]])
-    sy_h = np.concatenate(hyp_sy)
-    ty_h = np.concatenate(hyp_ty)
+    r0 = np.repeat(np.arange(n_rows), n_levels)
+    l0 = np.tile(np.arange(n_levels), n_rows)
+    # Two pairings fix scale and offset; nearby rows and levels (1-2 rows, 1-3 levels apart)
+    # suffice and keep this linear. All combinations at once, the invalid ones masked.
+    dr = np.array([1, 1, 1, 2, 2, 2])
+    dl = np.array([1, 2, 3, 1, 2, 3])
+    r1 = np.repeat(r0, len(dr))
+    l1 = np.repeat(l0, len(dl))
+    r2 = r1 + np.tile(dr, len(r0))
+    l2 = l1 + np.tile(dl, len(l0))
+    valid = (r2 < n_rows) & (l2 < n_levels)
+    r1, l1, r2, l2 = r1[valid], l1[valid], r2[valid], l2[valid]
+    sy = (row_bottoms[r2] - row_bottoms[r1]) / (level_bottoms[l2] - level_bottoms[l1])
+    ok = (sy > options.scale_range[0] * 0.8 * sy0) & (sy < options.scale_range[1] * sy0)
+    sy_h = np.concatenate([np.full(len(r0), sy0), sy[ok]])
+    ty_h = np.concatenate(
+        [
+            row_bottoms[r0] - sy0 * level_bottoms[l0],
+            row_bottoms[r1[ok]] - sy[ok] * level_bottoms[l1[ok]],
+        ]
+    )
     tolerance = options.level_tolerance * median_facing_h
     # Row positions in units under each hypothesis, snapped to the nearest level.
     u = (row_bottoms[None, :] - ty_h[:, None]) / sy_h[:, None]
@@ -518,85 +525,128 @@ def _window_votes(z: np.ndarray, groups: int, group: np.ndarray, split: int = 4)
 
     ``z`` are values in window units, ``group`` their group (``0 <= group < groups``). The
     values fall into bins of ``1/split``; a window is ``split`` consecutive bins. Returns per
-    group the largest count and where that window starts (in ``z`` units). Linear in the
-    number of values: the vote runs over thousands of (box, facing) pairs for every scale
-    tried, where sorting them was most of the registration's time.
+    group the largest count (0 for an empty group) and where that window starts (in ``z``
+    units). Linear in the number of values when the histogram is small, ``n log n`` over the
+    occupied bins otherwise: the vote runs over thousands of (box, facing) pairs for every
+    scale and row tried, where sorting them all was most of the registration's time.
     """
+    best = np.zeros(groups, dtype=np.intp)
+    begin = np.zeros(groups)
     if z.size == 0:
-        return np.zeros(groups, dtype=np.intp), np.zeros(groups)
+        return best, begin
     q = np.floor(z * split).astype(np.int64)
     q_min = int(q.min())
     q -= q_min
-    n_bins = int(q.max()) + 1
-    counts = np.bincount(group * n_bins + q, minlength=groups * n_bins).reshape(groups, n_bins)
-    running = np.zeros((groups, n_bins + 1), dtype=np.int64)
-    np.cumsum(counts, axis=1, out=running[:, 1:])
-    # Windows starting at bins 1-split .. n_bins-1, so that every bin is in `split` windows.
-    padded = np.concatenate(
-        [
-            np.zeros((groups, split - 1), dtype=np.int64),
-            running,
-            np.repeat(running[:, -1:], split - 1, axis=1),
-        ],
-        axis=1,
-    )
-    window = padded[:, split:] - padded[:, :-split]
-    start = np.argmax(window, axis=1)
-    best = window[np.arange(groups), start]
-    return best, (start - (split - 1) + q_min) / split
+    n_bins = int(q.max()) + split + 1  # room for a window past the last bin in every group
+    if groups * n_bins <= 4 * z.size + 4096:
+        counts = np.bincount(group * n_bins + q, minlength=groups * n_bins).reshape(groups, n_bins)
+        running = np.zeros((groups, n_bins + 1), dtype=np.int64)
+        np.cumsum(counts, axis=1, out=running[:, 1:])
+        window = running[:, split:] - running[:, :-split]  # starting at bins 0 .. n_bins-split
+        start = np.argmax(window, axis=1)
+        best = window[np.arange(groups), start]
+        return best, (start + q_min) / split
+    # Sparse: only occupied bins can start a best window.
+    keys, counts = np.unique(group * n_bins + q, return_counts=True)
+    running = np.concatenate([[0], np.cumsum(counts)])
+    ends = np.searchsorted(keys, keys + split, side="left")
+    window = running[ends] - running[: len(keys)]
+    owner = keys // n_bins
+    # The first best window of each group: sort by (group, -count, key) and take the heads.
+    order = np.lexsort((keys, -window, owner))
+    heads = order[np.r_[True, owner[order][1:] != owner[order][:-1]]]
+    best[owner[heads]] = window[heads]
+    begin[owner[heads]] = (keys[heads] - owner[heads] * n_bins + q_min) / split
+    return best, begin
 
 
 def _vote_global(
     xd: np.ndarray,
     uf: np.ndarray,
     pair_det: np.ndarray,
+    pair_row: np.ndarray,
     sx0: float,
     median_facing_w: float,
     options: RegistrationOptions,
     image_w: int,
     facing_boxes: np.ndarray,
 ) -> tuple[float, float]:
+    """Bay-wide horizontal scale and offset from (box, facing) pairs.
+
+    The densest (scale, offset) vote over the whole bay finds the scale and settles the
+    whole-facing ambiguity of repeated products (all shelves share the camera). Shelves drift
+    against each other by a fraction of a facing, though, so that window holds only the rows
+    that happen to agree; the scale is therefore refined by least squares with an offset of
+    its own per row, over each row's densest window at the voted scale.
+    """
     if len(xd) == 0:
         # Nothing to vote with: centre the planogram on the photo at the size-based scale.
         plan_mid = (facing_boxes[:, 0].min() + facing_boxes[:, 2].max()) / 2
         return sx0, image_w / 2 - sx0 * plan_mid
+    _, row = np.unique(pair_row, return_inverse=True)
+    n_rows = int(row.max()) + 1
 
     def vote(scales: np.ndarray):
         tx = xd[None, :] - scales[:, None] * uf[None, :]
         window = options.vote_window * median_facing_w * scales
-        # Windows differ per scale; measure each row in its own window width.
+        # Windows differ per scale; measure each scale in its own window width.
         n = len(scales)
         group = np.repeat(np.arange(n), len(xd))
-        counts, start = _window_votes((tx / window[:, None]).ravel(), n, group)
-        return tx, window, counts, start
+        counts, _ = _window_votes((tx / window[:, None]).ravel(), n, group)
+        return tx, window, counts
 
     # Coarse to fine over the scale: the vote is sharp enough that a fine grid everywhere
     # would only cost time.
     coarse = sx0 * np.linspace(*options.scale_range, options.scale_steps)
-    *_, counts, _ = vote(coarse)
-    g = int(np.argmax(counts))
+    *_, score = vote(coarse)
+    g = int(np.argmax(score))
     step = coarse[1] - coarse[0] if len(coarse) > 1 else 0.02 * sx0
     scales = np.unique(
-        np.concatenate([coarse[counts >= counts.max()], coarse[g] + step * np.linspace(-1, 1, 9)])
+        np.concatenate([coarse[score >= score.max()], coarse[g] + step * np.linspace(-1, 1, 9)])
     )
-    tx, window, counts, start = vote(scales)
-    best_count = counts.max()
+    tx, window, score = vote(scales)
     # Prefer scales near the size-based guess among equally good ones.
-    candidates = np.flatnonzero(counts >= best_count)
+    candidates = np.flatnonzero(score >= score.max())
     g = int(candidates[np.argmin(np.abs(scales[candidates] / sx0 - 1.0))])
-    lo = start[g] * window[g]
-    inside = (tx[g] >= lo) & (tx[g] <= lo + window[g])
     sx = float(scales[g])
-    tx_best = float(np.median(tx[g][inside]))
-    # Least squares on the agreeing pairs (one per detection) when they span enough width.
-    idx = np.flatnonzero(inside)
+    _, start = _window_votes(tx[g] / window[g], n_rows, row)
+    # Each row's agreeing pairs (one per detection) refine the scale with an offset per row.
+    lo = start[row] * window[g]
+    in_row_window = (tx[g] >= lo) & (tx[g] <= lo + window[g])
+    idx = np.flatnonzero(in_row_window)
     _, first = np.unique(pair_det[idx], return_index=True)
     idx = idx[first]
-    if len(idx) >= 3 and np.ptp(uf[idx]) > 2 * median_facing_w:
-        slope, intercept = _line_fit(uf[idx], xd[idx])
-        if 0.85 * sx < slope < 1.15 * sx:
-            sx, tx_best = slope, intercept
-    return sx, tx_best
+    if len(idx) >= 3:
+        r = row[idx]
+        count = np.bincount(r, minlength=n_rows)
+        u_mean = np.bincount(r, uf[idx], minlength=n_rows) / np.maximum(count, 1)
+        x_mean = np.bincount(r, xd[idx], minlength=n_rows) / np.maximum(count, 1)
+        du = uf[idx] - u_mean[r]
+        spread = float((du * du).sum())
+        if spread > (2 * median_facing_w) ** 2:
+            slope = float((du * (xd[idx] - x_mean[r])).sum()) / spread
+            if 0.85 * sx < slope < 1.15 * sx:
+                sx = slope
+    # The bay-wide offset at that scale: the densest window over all rows.
+    tx_all = xd - sx * uf
+    width = options.vote_window * median_facing_w * sx
+    _, begin = _window_votes(tx_all / width, 1, np.zeros(len(tx_all), dtype=np.intp))
+    inside = (tx_all >= begin[0] * width) & (tx_all <= (begin[0] + 1) * width)
+    return sx, float(bx.median(tx_all[inside]))
+
+
+def _least_squares(design: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """``lstsq`` through the normal equations: a 4x4 solve instead of an SVD, with the columns
+    scaled to unit size first so that squaring the condition number stays harmless. A
+    singular system (a column of zeros) falls back to ``lstsq``."""
+    scale = np.abs(design).max(axis=0)
+    if np.all(scale > 0):
+        scaled = design / scale
+        try:
+            return np.linalg.solve(scaled.T @ scaled, scaled.T @ target) / scale
+        except np.linalg.LinAlgError:
+            pass
+    return np.linalg.lstsq(design, target, rcond=None)[0]
 
 
 def _line_fit(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
@@ -622,7 +672,6 @@ def _row_inliers(
     """Per row on a level, the pairs that agree on a scale and offset near the bay-wide fit
     (within ``row_freedom`` facings at the level's middle ``row_mid_units``): at most one pair
     per detection. All rows are voted together."""
-    result: dict[int, np.ndarray] = {}
     on_level = row_on_level[pair_row] if len(pair_row) else np.zeros(0, dtype=bool)
     pairs = np.flatnonzero(on_level)
     if len(pairs) == 0:
@@ -650,19 +699,18 @@ def _row_inliers(
     ranked = counts * (n_s + 1) - preference[None, :]
     best_scale = np.argmax(ranked, axis=1)
     best_count = counts[np.arange(n_rows), best_scale]
-    for r in np.flatnonzero(row_on_level):
-        g = int(best_scale[r])
-        if best_count[r] == 0:
-            result[int(r)] = np.zeros(0, dtype=np.intp)
-            continue
-        lo = start[r, g] * window
-        mine = rows == r
-        m = mid[g]
-        inside = mine & free[g] & (m >= lo) & (m <= lo + window)
-        idx = np.flatnonzero(inside)
-        _, first = np.unique(pair_det[pairs[idx]], return_index=True)
-        result[int(r)] = pairs[idx[first]]
-    return result
+    # Each pair inside its row's best window at its row's best scale; one pair per detection.
+    g = best_scale[rows]
+    lo = start[rows, g] * window
+    m = mid[g, np.arange(len(pairs))]
+    inside = free[g, np.arange(len(pairs))] & (m >= lo) & (m <= lo + window)
+    inside &= best_count[rows] > 0
+    idx = np.flatnonzero(inside)
+    _, first = np.unique(pair_det[pairs[idx]], return_index=True)
+    chosen = idx[np.sort(first)]
+    chosen = chosen[np.argsort(rows[chosen], kind="stable")]
+    bounds = np.searchsorted(rows[chosen], np.arange(n_rows + 1))
+    return {int(r): pairs[chosen[bounds[r] : bounds[r + 1]]] for r in np.flatnonzero(row_on_level)}
 
 
 def _smooth_model(
@@ -693,7 +741,7 @@ def _smooth_model(
     keep = np.ones(len(u), dtype=bool)
     params = np.array([sx, 0.0, tx, 0.0])
     for _ in range(2):
-        solution, *_ = np.linalg.lstsq(design[keep], x[keep], rcond=None)
+        solution = _least_squares(design[keep], x[keep])
         residual = np.abs(design @ solution - x)
         params = solution
         keep = residual <= 0.35 * median_facing_w * sx

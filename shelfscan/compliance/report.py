@@ -58,12 +58,28 @@ class _Model(BaseModel):
         the hot path of report building: about 0.3 µs an object."""
         obj = _new(cls)
         _set_dict(obj, values)
-        # Every field is given, so the set of fields set is the same for every object of a
-        # class; each gets its own copy because pydantic adds to it on attribute assignment.
         _set_fields_set(obj, set(values))
         _set_extra(obj, None)
         _set_private(obj, None)
         return obj
+
+
+def trusted_maker(cls: type[_Model]):  # type: ignore[no-untyped-def]
+    """A fast ``from_trusted_dict`` for one class, whose dicts must hold every field: the set
+    of fields set is then the same for every object, and each gets a copy of it (pydantic adds
+    to it on attribute assignment)."""
+    fields = set(cls.model_fields)
+    copy_fields = fields.copy
+
+    def make(values: dict[str, Any]):  # type: ignore[no-untyped-def]
+        obj = _new(cls)
+        _set_dict(obj, values)
+        _set_fields_set(obj, copy_fields())
+        _set_extra(obj, None)
+        _set_private(obj, None)
+        return obj
+
+    return make
 
 
 class Box(_Model):

@@ -3,14 +3,17 @@
 from shelfscan.imaging.formats import ImageFormat, sniff_format
 from shelfscan.imaging.quality import BayScale, PhotoQuality, QualityThresholds, assess_quality
 from shelfscan.imaging.validation import (
+    CheckedPhoto,
     UploadLimits,
     UploadRejected,
     ValidatedPhoto,
+    precheck_photo,
     validate_photo,
 )
 
 __all__ = [
     "BayScale",
+    "CheckedPhoto",
     "ImageFormat",
     "PhotoQuality",
     "QualityThresholds",
@@ -18,6 +21,7 @@ __all__ = [
     "UploadRejected",
     "ValidatedPhoto",
     "assess_quality",
+    "precheck_photo",
     "sniff_format",
     "validate_photo",
 ]

@@ -43,9 +43,11 @@ def start_background_worker(
     app: FastAPI, settings: Settings, jobs: JobSettings | None = None
 ) -> ScanQueue:
     """Called from the app's lifespan: ``app.state.scan_queue`` is what the routes use."""
+    jobs = jobs or JobSettings()
     queue = make_scan_queue(settings, jobs)
     queue.start()
     app.state.scan_queue = queue
+    app.state.job_settings = jobs  # the upload route reads upload_validation from here
     log.info("scan runner started", extra={"runner": type(queue).__name__})
     return queue
 

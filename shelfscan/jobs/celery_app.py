@@ -13,6 +13,7 @@ Start a worker with ``shelfscan worker`` (or ``celery -A shelfscan.jobs.celery_a
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from functools import lru_cache
 from typing import Any
@@ -126,6 +127,18 @@ def _send_later(scan_id: str, delay_s: float) -> None:
 app = make_celery(get_settings())
 
 _worker_reaper: _ReaperThread | None = None
+
+
+@signals.worker_init.connect
+def _lower_priority(**_: Any) -> None:
+    """Before the pool starts, so every child inherits it: analysis yields the CPU to a web
+    server (and its upload answers) sharing the machine."""
+    nice = JobSettings().worker_nice
+    if nice > 0 and hasattr(os, "nice"):
+        try:
+            os.nice(nice)
+        except OSError:
+            log.warning("could not lower the worker's priority", exc_info=True)
 
 
 @signals.worker_ready.connect

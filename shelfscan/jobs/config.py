@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -26,4 +28,18 @@ class JobSettings(BaseSettings):
     )
     broker_visibility_timeout_s: float = Field(
         default=900.0, gt=0, description="Redis redelivers an unacknowledged task after this"
+    )
+    upload_validation: Literal["fast", "full"] = Field(
+        default="fast",
+        description=(
+            "fast: the upload answer waits only for structural checks (type, size, header, "
+            "dimensions, cut-off end); the worker decodes, strips metadata and assesses quality "
+            "before analysis. full: all of that before the 202 answer"
+        ),
+    )
+    worker_nice: int = Field(
+        default=10,
+        ge=0,
+        le=19,
+        description="Niceness added to analysis threads/processes so uploads stay responsive",
     )

@@ -9,6 +9,7 @@ expire, the ones the old process was working on.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
@@ -48,7 +49,10 @@ class InProcessQueue(ScanQueue):
 
     def start(self) -> None:
         self._executor = ThreadPoolExecutor(
-            max_workers=self.context.settings.worker_concurrency, thread_name_prefix="scan"
+            max_workers=self.context.settings.worker_concurrency,
+            thread_name_prefix="scan",
+            initializer=lower_thread_priority,
+            initargs=(self.context.jobs.worker_nice,),
         )
         self._stopping.clear()
         if self.run_reaper:
@@ -123,6 +127,22 @@ class InProcessQueue(ScanQueue):
             self._executor.shutdown(wait=wait, cancel_futures=True)
         if self._reaper is not None:
             self._reaper.join(timeout=5)
+
+
+def lower_thread_priority(nice: int) -> None:
+    """Make the calling thread yield the CPU to the web server's threads.
+
+    On Linux a thread is a schedulable task of its own, so this renices only the analysis
+    thread (and the threads it starts: the lease heartbeat, a detector's own pool), not the
+    event loop answering uploads. Elsewhere it is a no-op.
+    """
+    if nice <= 0 or not hasattr(os, "setpriority") or not hasattr(threading, "get_native_id"):
+        return
+    try:
+        current = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), min(19, current + nice))
+    except OSError:  # not permitted in this sandbox: run at normal priority
+        log.warning("could not lower the analysis threads' priority", exc_info=True)
 
 
 def build_context(

@@ -35,6 +35,13 @@ from shelfscan.jobs.analysis import (
     report_document,
 )
 from shelfscan.jobs.config import JobSettings
+from shelfscan.jobs.prepare import (
+    LeaseLost,
+    PhotoRejected,
+    fail_rejected,
+    photo_rows,
+    prepare_photos,
+)
 from shelfscan.planogram.model import Planogram
 from shelfscan.scans import annotated_key, evidence_key, now_utc, scan_prefix
 from shelfscan.settings import Settings
@@ -83,7 +90,14 @@ def run_scan(scan_id: str, context: JobContext) -> str:
     heartbeat.start()
     started = time.perf_counter()
     try:
-        report = _analyse(scan_id, context)
+        report = _analyse(scan_id, holder, context)
+    except PhotoRejected as rejected:
+        heartbeat.stop()
+        return _finish_rejected(scan_id, holder, context, rejected)
+    except LeaseLost:
+        heartbeat.stop()
+        log.warning("scan lease lost while preparing its photos", extra={"scan_id": scan_id})
+        return "skipped"
     except _Transient as error:
         heartbeat.stop()
         if attempts < context.jobs.scan_max_attempts and context.enqueue is not None:
@@ -145,7 +159,7 @@ def _claim(scan_id: str, holder: str, context: JobContext) -> tuple[int, bool] |
     return attempts, deadline is not None and deadline <= now
 
 
-def _analyse(scan_id: str, context: JobContext) -> dict[str, Any]:
+def _analyse(scan_id: str, holder: str, context: JobContext) -> dict[str, Any]:
     with session_scope(context.database_url) as session:
         scan = session.get(Scan, scan_id)
         if scan is None:
@@ -156,10 +170,27 @@ def _analyse(scan_id: str, context: JobContext) -> dict[str, Any]:
                 PlanogramVersion.id == scan.planogram_version_id
             )
         )
-        photo_keys = [photo.storage_key for photo in scan.photos]
+        rows = photo_rows(session, scan_id)
     if store_code is None or document is None:
         raise RuntimeError(f"scan {scan_id}: its store or planogram version is missing")
     planogram = Planogram.model_validate(document)
+
+    # Fast upload validation: decode, sanitise and assess the photos as received, first.
+    try:
+        if prepare_photos(
+            database_url=context.database_url,
+            storage=context.storage,
+            scan_id=scan_id,
+            store_code=store_code,
+            planogram=planogram,
+            rows=rows,
+            held=_held(scan_id, holder),
+        ):
+            with session_scope(context.database_url) as session:
+                rows = photo_rows(session, scan_id)
+    except StorageError as error:
+        raise _Transient(f"storage: {error}") from error
+    photo_keys = [row.storage_key for row in rows]
 
     primary: dict[str, Any] | None = None
     for index, key in enumerate(photo_keys):
@@ -265,6 +296,25 @@ def _finish(
 def _finish_failed(scan_id: str, holder: str, context: JobContext, message: str) -> str:
     if _finish(scan_id, holder, context, status="failed", report=None, error=message):
         log.warning("scan failed", extra={"scan_id": scan_id, "error": message})
+        return "failed"
+    return "skipped"
+
+
+def _finish_rejected(
+    scan_id: str, holder: str, context: JobContext, rejected: PhotoRejected
+) -> str:
+    with session_scope(context.database_url) as session:
+        store_code = session.scalar(
+            select(Store.code).join(Scan, Scan.store_id == Store.id).where(Scan.id == scan_id)
+        )
+    if store_code is not None and fail_rejected(
+        database_url=context.database_url,
+        storage=context.storage,
+        scan_id=scan_id,
+        store_code=store_code,
+        rejected=rejected,
+        held=_held(scan_id, holder),
+    ):
         return "failed"
     return "skipped"
 

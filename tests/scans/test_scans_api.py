@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -68,8 +69,11 @@ def _stored_keys(settings: Settings) -> list[str]:
     return get_storage(settings).keys()
 
 
-def test_upload_is_analysed_in_the_background(client_factory, scan_settings: Settings) -> None:
-    client = client_factory()
+@pytest.mark.parametrize("mode", ["fast", "full"])
+def test_upload_is_analysed_in_the_background(
+    client_factory, scan_settings: Settings, mode: str
+) -> None:
+    client = client_factory(upload_validation=mode)
     photo = jpeg_with_exif(PHOTO, orientation=1)
     response = upload(client, [("shelf.jpg", photo, "image/jpeg")])
     assert response.status_code == 202, response.text
@@ -77,12 +81,20 @@ def test_upload_is_analysed_in_the_background(client_factory, scan_settings: Set
     assert accepted["created"] is True and accepted["status"] in {"queued", "processing", "done"}
     assert response.headers["Location"] == accepted["url"]
     assert accepted["url"] == f"/api/v1/stores/{STORE}/scans/{accepted['id']}"
-    assert accepted["quality"]["ok"] is True and accepted["quality"]["retake_hint"] is None
+    if mode == "full":
+        assert accepted["quality"]["ok"] is True and accepted["quality"]["retake_hint"] is None
+    elif accepted["status"] == "queued":
+        assert accepted["quality"] is None  # the worker has not looked at the pixels yet
     assert accepted["taken_by"] == "jane"
 
     done = wait_for(client, accepted["url"], {"done", "failed"})
     assert done["status"] == "done", done["error"]
-    assert done["attempts"] == 1
+    assert done["attempts"] == 1 and done["error_code"] is None
+    assert done["quality"]["ok"] is True and done["quality"]["retake_hint"] is None
+    # Only the clean copy is kept: the phone's bytes (with their EXIF) are gone.
+    keys = _stored_keys(scan_settings)
+    assert not [k for k in keys if "/upload-" in k]
+    assert not any(b"Jane Doe" in get_storage(scan_settings).get(k) for k in keys)
     expected = expected_facings(Planogram.model_validate(PLANOGRAM), 800, 600)
     assert done["report"]["facings"] == expected
     gaps = sorted(f["facing_id"] for f in expected if f["status"] == "gap")
@@ -213,12 +225,15 @@ BAD_UPLOADS: dict[str, tuple[Any, int, str]] = {
 }
 
 
+@pytest.mark.parametrize("mode", ["full", "fast"])
 @pytest.mark.parametrize("case", sorted(BAD_UPLOADS))
 def test_bad_upload_is_refused_and_nothing_is_stored(
-    case: str, client_factory, scan_settings: Settings
+    case: str, mode: str, client_factory, scan_settings: Settings
 ) -> None:
+    """Every listed bad input is refused by the upload answer itself, in both modes: the
+    structural checks of fast mode catch all of these (a cut-off end included)."""
     make, status, code = BAD_UPLOADS[case]
-    client = client_factory()
+    client = client_factory(upload_validation=mode)
     files = make()
     response = upload(client, files) if files else client.post(UPLOAD, data={"taken_by": "x"})
     assert response.status_code == status, response.text
@@ -255,11 +270,88 @@ def test_unknown_store_bay_or_unassigned_bay(client_factory, url, status, code) 
     assert response.status_code == status and response.json()["error"]["code"] == code
 
 
-def test_quality_feedback_in_the_upload_answer(client_factory) -> None:
+# Damage that only a full decode finds: the file's structure and end are intact.
+def _jpeg_damaged_in_the_middle() -> bytes:
+    good = _jpeg()
+    third = len(good) // 3
+    return good[:third] + b"\xff\x55" * 50 + good[third + 100 :]
+
+
+def _tiff_cut_off() -> bytes:
+    return encode(PHOTO, "TIFF")[:-4000]  # TIFF does not say where it ends
+
+
+WORKER_REJECTS: dict[str, tuple[Any, str]] = {
+    "jpeg damaged in the middle": (
+        lambda: [("a.jpg", _jpeg_damaged_in_the_middle(), "image/jpeg")],
+        "corrupt_image",
+    ),
+    "tiff cut off": (lambda: [("a.tif", _tiff_cut_off(), "image/tiff")], "truncated_image"),
+    "second photo damaged": (
+        lambda: [
+            ("a.jpg", _jpeg(), "image/jpeg"),
+            ("b.jpg", _jpeg_damaged_in_the_middle(), "image/jpeg"),
+        ],
+        "corrupt_image",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(WORKER_REJECTS))
+def test_fast_mode_worker_fails_a_damaged_photo_and_keeps_nothing(
+    case: str, client_factory, scan_settings: Settings
+) -> None:
+    make, code = WORKER_REJECTS[case]
+    files = make()
+    client = client_factory(upload_validation="fast")
+    accepted = upload(client, files)
+    assert accepted.status_code == 202, accepted.text
+    failed = wait_for(client, accepted.json()["url"], {"failed", "done"})
+    assert failed["status"] == "failed"
+    assert failed["error_code"] == code
+    assert failed["error"].startswith(f"{code}: photos[") and failed["report"] is None
+    # Nothing of the photos is kept: no bytes, no rows (not even the good first photo's).
+    assert _stored_keys(scan_settings) == []
+    assert failed["photos"] == []
+    with session_scope(scan_settings.resolved_database_url) as session:
+        assert session.scalar(select(func.count()).select_from(ScanPhoto)) == 0
+    retry = client.post(f"{failed['url']}/retry")
+    assert retry.status_code == 409 and retry.json()["error"]["code"] == "scan_not_retryable"
+    # The same files are refused outright in full mode, with the same code.
+    full = upload(client_factory(upload_validation="full"), files)
+    assert full.status_code == 422 and full.json()["error"]["code"] == code
+
+
+def test_received_bytes_are_never_served_before_the_worker_cleaned_them(
+    client_factory, scan_settings: Settings
+) -> None:
+    client = client_factory(upload_validation="fast")
+    client.app.state.scan_queue.stop()  # no worker: the photo stays as the phone sent it
+    accepted = upload(client, [("shelf.jpg", jpeg_with_exif(PHOTO), "image/jpeg")]).json()
+    assert accepted["status"] == "queued" and accepted["quality"] is None
+    response = client.get(f"{accepted['url']}/photos/0")
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "photo_not_ready"
+    assert [k.rsplit("/", 1)[-1] for k in _stored_keys(scan_settings)] == ["upload-0"]
+
+
+@pytest.mark.parametrize("mode", ["full", "fast"])
+def test_quality_feedback(client_factory, mode: str) -> None:
+    """Full mode answers it with the 202; fast mode puts it on the scan once the worker has
+    assessed the photo, before the analysis is finished."""
     dark = _jpeg(ImageEnhance.Brightness(PHOTO).enhance(0.15))
-    response = upload(client_factory(), [("dark.jpg", dark, "image/jpeg")])
+    client = client_factory(StandInAnalyzer(delay_s=2.0), upload_validation=mode)
+    response = upload(client, [("dark.jpg", dark, "image/jpeg")])
     assert response.status_code == 202  # accepted anyway: staff decide whether to retake
-    quality = response.json()["quality"]
+    if mode == "full":
+        quality = response.json()["quality"]
+    else:
+        deadline = time.monotonic() + 10
+        while (scan := client.get(response.json()["url"]).json())["quality"] is None:
+            assert time.monotonic() < deadline, "no quality feedback from the worker"
+            time.sleep(0.05)
+        assert scan["status"] == "processing"  # feedback before the analysis is done
+        quality = scan["quality"]
     assert quality["ok"] is False
     assert [i["code"] for i in quality["photos"][0]["issues"]] == ["too_dark"]
     assert quality["retake_hint"].startswith("Retake:")
@@ -385,3 +477,24 @@ def test_photos_rows_match_storage(client_factory, scan_settings) -> None:
         data = storage.get(rows[0].storage_key)
         assert __import__("hashlib").sha256(data).hexdigest() == rows[0].sha256
         assert rows[0].size_bytes == len(data)
+
+
+class _PriorityRecorder(StandInAnalyzer):
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[int] = []
+
+    def __call__(self, image: Image.Image, planogram: Planogram) -> Any:
+        self.seen.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+        return super().__call__(image, planogram)
+
+
+@pytest.mark.skipif(not hasattr(os, "setpriority"), reason="per-thread niceness is Linux-only")
+def test_analysis_threads_run_at_lower_priority_than_the_web_server(client_factory) -> None:
+    recorder = _PriorityRecorder()
+    client = client_factory(recorder, worker_nice=7)
+    wait_for(client, upload(client).json()["url"], {"done"})
+    process_nice = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    assert recorder.seen == [min(19, process_nice + 7)]
+    # Only the analysis thread was reniced, not the thread answering requests.
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == process_nice

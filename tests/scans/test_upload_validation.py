@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 from functools import lru_cache
 
@@ -9,7 +10,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from shelfscan.imaging import ImageFormat, UploadLimits, UploadRejected, validate_photo
+from shelfscan.imaging import (
+    ImageFormat,
+    UploadLimits,
+    UploadRejected,
+    precheck_photo,
+    sniff_format,
+    validate_photo,
+)
+from shelfscan.imaging.completeness import missing_end
 from shelfscan.imaging.jpeg_metadata import strip_jpeg_metadata
 from tests.scans.photos import encode, jpeg_with_exif, png_bomb, png_header_only, shelf_scene
 
@@ -208,3 +217,85 @@ def test_png_text_and_exif_chunks_are_not_carried_over() -> None:
     data = encode(SCENE, "PNG", pnginfo=info, exif=exif)
     photo = validate_photo(data, "image/png")
     assert b"Jane Doe" not in photo.stored_bytes
+
+
+# Fast mode's structural checks ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", sorted(ACCEPTED))
+def test_precheck_accepts_every_format_and_keeps_the_bytes_for_the_worker(name: str) -> None:
+    make, content_type, expected_format = ACCEPTED[name]
+    data = make()
+    checked = precheck_photo(data, content_type, field_name="photos")
+    assert checked.format is expected_format and checked.prepared is False
+    assert checked.stored_bytes is data  # not decoded, not re-encoded: that is the worker's job
+    assert (checked.width, checked.height) == ((128, 96) if name == "ico" else SCENE.size)
+    assert checked.sha256 == hashlib.sha256(data).hexdigest()
+    assert sniff_format(data) is expected_format
+    assert checked.stored_content_type.startswith("image/")
+
+
+def test_precheck_reports_upright_dimensions() -> None:
+    sideways = shelf_scene(300, 200).transpose(Image.Transpose.ROTATE_90)
+    checked = precheck_photo(jpeg_with_exif(sideways, orientation=6), "image/jpeg")
+    assert (checked.width, checked.height, checked.orientation) == (300, 200, 6)
+
+
+@pytest.mark.parametrize(
+    ("data", "content_type", "code"),
+    [
+        (b"", "image/jpeg", "empty_file"),
+        (b"\xff\xd8\xff" + b"\x00" * (20 * 1024 * 1024), "image/jpeg", "file_too_large"),
+        (encode(SCENE, "PNG"), "image/jpeg", "content_type_mismatch"),
+        (b"%PDF-1.7\n1 0 obj", "application/pdf", "unsupported_format"),
+        (encode(SCENE.resize((49, 200)), "PNG"), "image/png", "image_too_small"),
+        (png_header_only(16_001, 60), "image/png", "image_too_large"),
+        (b"\xff\xd8\xff\xe0" + bytes(range(256)) * 4, "image/jpeg", "corrupt_image"),
+    ],
+    ids=["empty", "over-20-mb", "lying-type", "pdf", "small", "large", "corrupt-header"],
+)
+def test_precheck_refuses_what_the_header_already_shows(
+    data: bytes, content_type: str, code: str
+) -> None:
+    with pytest.raises(UploadRejected) as caught:
+        precheck_photo(data, content_type, field_name="photos")
+    assert caught.value.code == code
+    assert caught.value.code == _rejection(data, content_type).code  # full mode agrees
+
+
+def test_precheck_refuses_a_bomb_from_its_header() -> None:
+    with pytest.raises(UploadRejected) as caught:
+        precheck_photo(_bomb(), "image/png")
+    assert (caught.value.code, caught.value.status_code) == ("decompression_bomb", 413)
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "GIF", "BMP", "WEBP", "HEIF"])
+def test_precheck_finds_a_cut_off_end(fmt: str) -> None:
+    data = encode(shelf_scene(640, 480), fmt)
+    with pytest.raises(UploadRejected) as caught:
+        precheck_photo(data[: len(data) * 2 // 3], None, field_name="photos")
+    assert caught.value.code in {"truncated_image", "corrupt_image"}
+    if fmt not in {"WEBP"}:  # Pillow already refuses a WEBP that short at open
+        assert caught.value.code == "truncated_image"
+
+
+def test_precheck_finds_a_cut_off_ico() -> None:
+    data = encode(SCENE.resize((128, 96)), "ICO", sizes=[(128, 96)])
+    assert missing_end(data, ImageFormat.ICO) is None
+    assert "runs to byte" in (missing_end(data[:-100], ImageFormat.ICO) or "")
+
+
+def test_precheck_passes_data_appended_after_a_complete_jpeg() -> None:
+    """Motion photos append a video after the JPEG's end; padding is common too."""
+    data = encode(SCENE, "JPEG")
+    for tail in (b"\x00" * 64, b"\x00\x00\x00\x18ftypmp42" + b"\x01" * 5000):
+        assert precheck_photo(data + tail, "image/jpeg").format is ImageFormat.JPEG
+
+
+def test_damage_in_the_middle_passes_the_precheck_and_fails_the_full_check() -> None:
+    """The boundary between the modes: only a full decode sees damaged scan data."""
+    good = encode(shelf_scene(640, 480), "JPEG", quality=90)
+    third = len(good) // 3
+    damaged = good[:third] + b"\xff\x55" * 50 + good[third + 100 :]
+    assert precheck_photo(damaged, "image/jpeg").format is ImageFormat.JPEG
+    assert _rejection(damaged, "image/jpeg").code == "corrupt_image"

@@ -146,6 +146,8 @@ async function poll(url) {
     say(`Waiting for the result… (${error.message})`);
     return setTimeout(() => poll(url), 2000);
   }
+  // With fast upload checks the worker assesses the photo first: show its hints at once.
+  if (scan.quality) showQuality(scan.quality);
   if (scan.status === "done") return showResult(scan);
   if (scan.status === "failed") return showFailure(scan);
   say(scan.status === "processing" ? "Analysing the photo…" : "Queued for analysis…");
@@ -195,9 +197,20 @@ function showResult(scan) {
   $("result").scrollIntoView({ behavior: "smooth" });
 }
 
+const PHOTO_REJECTED = new Set([
+  "empty_file", "file_too_large", "unsupported_format", "content_type_mismatch",
+  "image_too_small", "image_too_large", "decompression_bomb", "truncated_image", "corrupt_image",
+]);
+
 function showFailure(scan) {
   $("progress").hidden = true;
-  $("failed-reason").textContent = `The analysis failed: ${scan.error || "unknown reason"}`;
+  const unusable = PHOTO_REJECTED.has(scan.error_code);
+  $("failed-reason").textContent = unusable
+    ? `The photo could not be used (${scan.error}). Take it again and upload the new photo.`
+    : `The analysis failed: ${scan.error || "unknown reason"}`;
+  $("failed").dataset.code = scan.error_code || "";
+  // A rejected photo has been deleted: retrying cannot help, a new photo can.
+  $("retry").hidden = unusable;
   $("failed").hidden = false;
   $("failed").dataset.url = scan.url;
   say("");

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
-from shelfscan.db.session import session_factory
+from shelfscan.db.session import session_scope
 from shelfscan.settings import Settings
 
 
@@ -17,15 +17,9 @@ def get_settings_dep(request: Request) -> Settings:
 
 
 def get_db(request: Request) -> Iterator[Session]:
-    session = session_factory(request.app.state.settings.resolved_database_url)()
-    try:
+    """One session per request, committed when the route returns, rolled back if it raises."""
+    with session_scope(request.app.state.settings.resolved_database_url) as session:
         yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]

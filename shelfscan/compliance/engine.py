@@ -578,22 +578,21 @@ def _build_report(
             )
             reason = f"out of stock: empty shelf space where {name} belongs"
         results[f_i] = make_result(
-                {
-                    "facing_id": facing_ids[f_i],
-                    "position_id": position_ids[f_i],
-                    "product_id": planned_ids[f_i],
-                    "product_name": name,
-                    "fixture_id": fixture_list[f_i],
-                    "status": _STATUS_VALUES[code],
-                    "reason": reason,
-                    "expected_box": expected_box,
-                    "evidence": evidence,
-                    "found_product_id": found_product_id,
-                    "found_label": found_label,
-                    "shift_facings": shift,
-                    "visible_fraction": visible_share[f_i],
-                }
-            )
+            {
+                "facing_id": facing_ids[f_i],
+                "position_id": position_ids[f_i],
+                "product_id": planned_ids[f_i],
+                "product_name": name,
+                "fixture_id": fixture_list[f_i],
+                "status": _STATUS_VALUES[code],
+                "reason": reason,
+                "expected_box": expected_box,
+                "evidence": evidence,
+                "found_product_id": found_product_id,
+                "found_label": found_label,
+                "shift_facings": shift,
+                "visible_fraction": visible_share[f_i],
+            }
         )
 
     # --- detections nobody claimed ---

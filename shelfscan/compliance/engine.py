@@ -3,6 +3,10 @@
 Data flows one way: detections → duplicate suppression → registration (pixels ↔ units) →
 per-shelf order alignment → overlap assignment of what is left → gaps, coverage and not-visible
 decisions → report. Pure: numpy, scipy and shapely only.
+
+What depends on the planogram alone (facings, shelf levels, label index) is prepared once per
+planogram content and kept in an LRU (``shelfscan.compliance.prepared``): repeated scans of a
+bay skip it. The rest is arrays end to end; Python loops only build the report's objects.
 """
 
 from __future__ import annotations
@@ -62,6 +66,10 @@ class MatchOptions:
     shift_cost: float = 0.08
     max_shift_facings: float = 2.5
     gap_cost: float = 0.6
+    # Leaving a facing open costs this much more per share of its width covered by boxes,
+    # relative to a facing covered by ``occupancy_pivot`` of its width.
+    occupancy_weight: float = 0.5
+    occupancy_pivot: float = 0.5
     # Leaving a facing mostly outside the photo unmatched costs next to nothing.
     hidden_gap_cost: float = 0.05
     # An extra product needs room the plan did not leave, so it is rarer than a gap.
@@ -184,6 +192,19 @@ def match_planogram(
         cost[(distance > options.max_shift_facings) | ~has_d[:, None, :]] = INFEASIBLE
         cost[~has_f] = INFEASIBLE
         skips = np.where(has_f, skip_cost[f_safe], 0.0)
+        if options.occupancy_weight:
+            # How much of each facing's width the row's product boxes cover: calling a facing
+            # empty while boxes fill its slot costs more, calling an empty slot empty less.
+            overlap = np.minimum(
+                expected[f_safe, 2][:, :, None], det_boxes[d_safe, 2][:, None, :]
+            ) - np.maximum(expected[f_safe, 0][:, :, None], det_boxes[d_safe, 0][:, None, :])
+            overlap = np.where(has_d[:, None, :], np.maximum(overlap, 0.0), 0.0)
+            covered = np.minimum(overlap.sum(axis=2) / exp_w[f_safe], 1.0)
+            skips = np.where(
+                has_f & visible[f_safe],
+                skips + options.occupancy_weight * (covered - options.occupancy_pivot),
+                skips,
+            )
         k, i, j = align_padded(
             cost, skips, has_f.sum(axis=1), has_d.sum(axis=1), options.extra_cost
         )
@@ -518,7 +539,40 @@ def _build_report(
     ]
     for f_i, result in zip(simple_idx, in_place, strict=True):
         results[f_i] = result
-    for f_i in np.flatnonzero(~simple).tolist():
+    # Empty shelf space with no gap box: the next most common verdict.
+    empty = (status == _GAP) & (gap_row < 0)
+    empty_idx = np.flatnonzero(empty).tolist()
+    gaps = [
+        make_result(
+            {
+                "facing_id": facing_ids[f_i],
+                "position_id": position_ids[f_i],
+                "product_id": planned_ids[f_i],
+                "product_name": planned_names[f_i],
+                "fixture_id": fixture_list[f_i],
+                "status": FacingStatus.GAP,
+                "reason": f"out of stock: empty shelf space where {planned_names[f_i]} belongs",
+                "expected_box": expected_boxes[f_i],
+                "evidence": make_evidence(
+                    {
+                        "source": EvidenceSource.INFERRED,
+                        "box": expected_boxes[f_i],
+                        "detection_id": None,
+                        "label": None,
+                        "confidence": None,
+                    }
+                ),
+                "found_product_id": None,
+                "found_label": None,
+                "shift_facings": None,
+                "visible_fraction": visible_share[f_i],
+            }
+        )
+        for f_i in empty_idx
+    ]
+    for f_i, result in zip(empty_idx, gaps, strict=True):
+        results[f_i] = result
+    for f_i in np.flatnonzero(~simple & ~empty).tolist():
         code = status_list[f_i]
         expected_box = expected_boxes[f_i]
         name = planned_names[f_i]

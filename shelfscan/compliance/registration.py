@@ -15,8 +15,12 @@ perspective. Registration recovers this from the detections alone, in four steps
 4. Horizontal: every labelled box votes for offsets ``tx = x_px - sx * x_units`` towards every
    facing of its product on its level, over a grid of scales. Identical neighbours make the
    offset ambiguous by whole facings on any one shelf, but all shelves share the camera, so the
-   densest vote across the whole bay settles it. Each row is then refined within half a facing
-   of that global answer, which absorbs perspective and products drifting along a shelf.
+   densest vote across the whole bay settles it. The scale is then refitted with an offset of
+   its own per row (shelves drift against each other), and each row is refined within half a
+   facing of the global answer, which absorbs perspective and products drifting along a shelf.
+
+The votes are histograms (``_window_votes``), not sorts, and every row is voted at once: this
+runs for every photo, on a few thousand (box, facing) pairs per scale tried.
 """
 
 from __future__ import annotations
@@ -41,6 +45,10 @@ class RegistrationOptions:
     # Scale search range around the size-based estimate.
     scale_range: tuple[float, float] = (0.75, 1.3)
     scale_steps: int = 10
+    # Then this many scales across one coarse step either side of the best coarse scale.
+    scale_refine_steps: int = 9
+    # Least-squares refits of the voted scale (each re-selects every row's agreeing pairs).
+    scale_refits: int = 1
     # Votes within this fraction of a facing width agree.
     vote_window: float = 0.3
     # How far (in facings) one row may sit from the bay-wide horizontal fit.
@@ -583,7 +591,7 @@ def _vote_global(
         # Nothing to vote with: centre the planogram on the photo at the size-based scale.
         plan_mid = (facing_boxes[:, 0].min() + facing_boxes[:, 2].max()) / 2
         return sx0, image_w / 2 - sx0 * plan_mid
-    _, row = np.unique(pair_row, return_inverse=True)
+    row = pair_row  # row indices; rows without pairs simply count nothing
     n_rows = int(row.max()) + 1
 
     def vote(scales: np.ndarray):
@@ -593,40 +601,56 @@ def _vote_global(
         n = len(scales)
         group = np.repeat(np.arange(n), len(xd))
         counts, _ = _window_votes((tx / window[:, None]).ravel(), n, group)
-        return tx, window, counts
+        return counts
 
     # Coarse to fine over the scale: the vote is sharp enough that a fine grid everywhere
     # would only cost time.
     coarse = sx0 * np.linspace(*options.scale_range, options.scale_steps)
-    *_, score = vote(coarse)
+    score = vote(coarse)
     g = int(np.argmax(score))
     step = coarse[1] - coarse[0] if len(coarse) > 1 else 0.02 * sx0
     scales = np.unique(
-        np.concatenate([coarse[score >= score.max()], coarse[g] + step * np.linspace(-1, 1, 9)])
+        np.concatenate(
+            [
+                coarse[score >= score.max()],
+                coarse[g] + step * np.linspace(-1, 1, options.scale_refine_steps),
+            ]
+        )
     )
-    tx, window, score = vote(scales)
+    score = vote(scales)
     # Prefer scales near the size-based guess among equally good ones.
     candidates = np.flatnonzero(score >= score.max())
     g = int(candidates[np.argmin(np.abs(scales[candidates] / sx0 - 1.0))])
-    sx = float(scales[g])
-    _, start = _window_votes(tx[g] / window[g], n_rows, row)
-    # Each row's agreeing pairs (one per detection) refine the scale with an offset per row.
-    lo = start[row] * window[g]
-    in_row_window = (tx[g] >= lo) & (tx[g] <= lo + window[g])
-    idx = np.flatnonzero(in_row_window)
-    _, first = np.unique(pair_det[idx], return_index=True)
-    idx = idx[first]
-    if len(idx) >= 3:
+    sx = voted = float(scales[g])
+    # Each row's agreeing pairs (one per detection) refine the scale with an offset per row;
+    # the windows are re-drawn at the refined scale, so a vote that locked onto a few rows
+    # can move towards the scale all rows agree on.
+    window_w = options.vote_window * median_facing_w
+    for _ in range(options.scale_refits):
+        tx_s = xd - sx * uf
+        width = window_w * sx
+        _, start = _window_votes(tx_s / width, n_rows, row)
+        lo = start[row] * width
+        idx = np.flatnonzero((tx_s >= lo) & (tx_s <= lo + width))
+        _, first = np.unique(pair_det[idx], return_index=True)
+        idx = idx[first]
+        if len(idx) < 3:
+            break
         r = row[idx]
         count = np.bincount(r, minlength=n_rows)
         u_mean = np.bincount(r, uf[idx], minlength=n_rows) / np.maximum(count, 1)
         x_mean = np.bincount(r, xd[idx], minlength=n_rows) / np.maximum(count, 1)
         du = uf[idx] - u_mean[r]
         spread = float((du * du).sum())
-        if spread > (2 * median_facing_w) ** 2:
-            slope = float((du * (xd[idx] - x_mean[r])).sum()) / spread
-            if 0.85 * sx < slope < 1.15 * sx:
-                sx = slope
+        if spread <= (2 * median_facing_w) ** 2:
+            break
+        slope = float((du * (xd[idx] - x_mean[r])).sum()) / spread
+        if not 0.85 * voted < slope < 1.15 * voted:
+            break
+        converged = abs(slope - sx) < 1e-3 * sx
+        sx = slope
+        if converged:
+            break
     # The bay-wide offset at that scale: the densest window over all rows.
     tx_all = xd - sx * uf
     width = options.vote_window * median_facing_w * sx

@@ -57,22 +57,15 @@ def analyze(
 ) -> None:
     """Detect products on a shelf photo, match them to the planogram and write the report
     (report.json, report.txt), an annotated photo (annotated.jpg) and the detections."""
+    from shelfscan.cli.common import load_planogram_or_exit
     from shelfscan.compliance.text import render_report_text
     from shelfscan.detection.base import DetectorError
     from shelfscan.detection.factory import get_detector
     from shelfscan.detection.replay import ReplayDetector
     from shelfscan.images import ImageDecodeError, load_image
     from shelfscan.pipeline import analyze_image
-    from shelfscan.planogram.errors import PlanogramError
-    from shelfscan.planogram.loader import load_planogram_file
 
-    try:
-        plan = load_planogram_file(planogram)
-    except PlanogramError as error:
-        typer.echo(f"error: {planogram}: invalid planogram", err=True)
-        for problem in error.problems:
-            typer.echo(f"  {problem}", err=True)
-        raise typer.Exit(2) from error
+    plan = load_planogram_or_exit(planogram)
     try:
         image = load_image(photo.read_bytes())
     except ImageDecodeError as error:

@@ -13,13 +13,13 @@ from pathlib import Path
 
 import typer
 
+from shelfscan.cli.common import load_planogram_or_exit
 from shelfscan.compliance.azure_compat import matching_result_per_position
 from shelfscan.compliance.engine import match_planogram
 from shelfscan.compliance.text import render_report_text
 from shelfscan.detection.replay import detections_from_document
 from shelfscan.detections import Detections, DetectionsFormatError
 from shelfscan.planogram.errors import PlanogramError
-from shelfscan.planogram.loader import load_planogram_file
 
 
 def _load_detections(path: Path) -> Detections:
@@ -56,13 +56,7 @@ def match(
     all_facings: bool = typer.Option(False, "--all", help="List every facing in the table."),
 ) -> None:
     """Match detections against a planogram: gaps, misplacements, facings and scores."""
-    try:
-        plan = load_planogram_file(planogram)
-    except PlanogramError as error:
-        typer.echo(f"error: {planogram}: invalid planogram", err=True)
-        for problem in error.problems:
-            typer.echo(f"  {problem}", err=True)
-        raise typer.Exit(2) from error
+    plan = load_planogram_or_exit(planogram)
     try:
         found = _load_detections(detections)
     except DetectionsFormatError as error:

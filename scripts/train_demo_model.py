@@ -5,6 +5,7 @@ trains a narrow YOLOv8n on CPU and publishes the best weights with their label s
 
     nice -n 10 .venv/bin/python scripts/train_demo_model.py            # ~30-40 min on 2 CPU cores
     nice -n 10 .venv/bin/python scripts/train_demo_model.py --resume   # continue a cut-off run
+    nice -n 10 .venv/bin/python scripts/train_demo_model.py --init-weights W.pt --epochs 40
 
 Everything is seeded; no network access is needed.
 """
@@ -39,6 +40,13 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--resume", action="store_true")
+    parser.add_argument(
+        "--init-weights",
+        type=Path,
+        default=None,
+        help="Continue training from these weights (e.g. the shipped model) instead of from "
+        "random initialisation; the dataset is re-rendered identically (same seed).",
+    )
     args = parser.parse_args()
 
     from shelfscan.training.train import architecture_yaml, publish, train_detector
@@ -65,7 +73,7 @@ def main() -> None:
     result = train_detector(
         data_yaml,
         args.work / "run",
-        model=architecture_yaml(args.work, width=args.width),
+        model=args.init_weights or architecture_yaml(args.work, width=args.width),
         epochs=args.epochs,
         imgsz=args.imgsz,
         batch=args.batch,

@@ -3,6 +3,7 @@ report → annotated photo. Shared by the CLI, the scan workers and the API."""
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 
@@ -10,10 +11,14 @@ from PIL import Image, ImageOps
 
 from shelfscan.annotate import Overlay, annotate_jpeg
 from shelfscan.compliance.engine import MatchOptions, match_planogram
-from shelfscan.compliance.report import Box, ComplianceReport, FacingStatus
+from shelfscan.compliance.report import Box, ComplianceReport, DetectorLabels, FacingStatus
 from shelfscan.detection.base import Detector
+from shelfscan.detection.labels import LabelMap, LabelResolver
 from shelfscan.detections import Detections
 from shelfscan.planogram.model import Planogram
+from shelfscan.settings import Settings
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -51,10 +56,29 @@ def analyze_detections(
     planogram: Planogram,
     detections: Detections,
     *,
+    label_map: LabelMap | None = None,
     options: MatchOptions | None = None,
 ) -> Analysis:
-    """Match detections already made on ``image`` and draw the result."""
+    """Match detections already made on ``image`` and draw the result.
+
+    With a ``label_map``, the detector's class names are first translated to the planogram's
+    products; classes that name none stay as they are (reported as unexpected products) and
+    are listed in ``report.detector_labels``."""
+    resolution = None
+    if label_map is not None:
+        resolution = LabelResolver(planogram.products, label_map).resolve(detections)
+        detections = resolution.detections
+        if resolution.unmapped:
+            log.warning(
+                "detector classes name no product of planogram %s",
+                planogram.id,
+                extra={"unmapped_classes": resolution.unmapped},
+            )
     report = match_planogram(planogram, detections, options=options)
+    if resolution is not None:
+        report.detector_labels = DetectorLabels(
+            resolved=resolution.resolved, unmapped=resolution.unmapped, ignored=resolution.ignored
+        )
     started = time.perf_counter()
     annotated = annotate_jpeg(image, overlays_for(report))
     report.timings_ms["annotate"] = round((time.perf_counter() - started) * 1000, 1)
@@ -67,6 +91,7 @@ def analyze_image(
     planogram: Planogram,
     detector: Detector,
     *,
+    label_map: LabelMap | None = None,
     options: MatchOptions | None = None,
 ) -> Analysis:
     """Detect products on a shelf photo and check them against ``planogram``."""
@@ -74,4 +99,25 @@ def analyze_image(
     started = time.perf_counter()
     detections = detector.detect(upright)
     detections.timings_ms.setdefault("total", round((time.perf_counter() - started) * 1000, 1))
-    return analyze_detections(upright, planogram, detections, options=options)
+    return analyze_detections(upright, planogram, detections, label_map=label_map, options=options)
+
+
+@dataclass(frozen=True)
+class Analyzer:
+    """A detector with the label map that goes with it: what every caller of the pipeline
+    (CLI, scan workers) builds once and calls per photo."""
+
+    detector: Detector
+    label_map: LabelMap | None = None
+    options: MatchOptions | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Analyzer:
+        from shelfscan.detection.factory import get_detector, label_map_for
+
+        return cls(get_detector(settings), label_map_for(settings))
+
+    def __call__(self, image: Image.Image, planogram: Planogram) -> Analysis:
+        return analyze_image(
+            image, planogram, self.detector, label_map=self.label_map, options=self.options
+        )

@@ -60,10 +60,10 @@ def analyze(
     from shelfscan.cli.common import load_planogram_or_exit
     from shelfscan.compliance.text import render_report_text
     from shelfscan.detection.base import DetectorError
-    from shelfscan.detection.factory import get_detector
     from shelfscan.detection.replay import ReplayDetector
     from shelfscan.images import ImageDecodeError, load_image
-    from shelfscan.pipeline import analyze_image
+    from shelfscan.pipeline import Analyzer
+    from shelfscan.settings import get_settings
 
     plan = load_planogram_or_exit(planogram)
     try:
@@ -72,8 +72,12 @@ def analyze(
         typer.echo(f"error: {photo}: {error}", err=True)
         raise typer.Exit(2) from error
     try:
-        detector = ReplayDetector(detections) if detections else get_detector()
-        analysis = analyze_image(image, plan, detector)
+        analyzer = (
+            Analyzer(ReplayDetector(detections))
+            if detections
+            else Analyzer.from_settings(get_settings())
+        )
+        analysis = analyzer(image, plan)
     except (DetectorError, DetectionsFormatError) as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(2) from error

@@ -27,9 +27,8 @@ def demo(
         truth_agreement,
     )
     from shelfscan.detection.base import DetectorError
-    from shelfscan.detection.factory import get_detector
     from shelfscan.images import load_image
-    from shelfscan.pipeline import analyze_image
+    from shelfscan.pipeline import Analyzer
     from shelfscan.settings import get_settings
 
     settings = get_settings()
@@ -46,17 +45,17 @@ def demo(
     with session_scope(url) as session:
         versions = seed_demo_store(session, planograms)
     try:
-        detector = get_detector(settings)
+        analyzer = Analyzer.from_settings(settings)
     except DetectorError as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(2) from error
-    typer.echo(f"store {DEMO_STORE_CODE}: {len(chosen)} bays; detector {detector.info}")
+    typer.echo(f"store {DEMO_STORE_CODE}: {len(chosen)} bays; detector {analyzer.detector.info}")
 
     header = f"{'bay':<10} {'v':>2} {'ok':>4} {'gap':>4} {'mispl':>5} {'unexp':>5}"
     typer.echo(f"{header} {'position':>8} {'avail':>6} {'truth':>6}  annotated photo")
     for code, planogram in chosen.items():
         photo = PHOTO_DIR / f"{code}.jpg"
-        analysis = analyze_image(load_image(photo.read_bytes()), planogram, detector)
+        analysis = analyzer(load_image(photo.read_bytes()), planogram)
         paths = write_analysis_outputs(analysis, out, stem=code)
         report = analysis.report
         agreement = truth_agreement(report.facings, PHOTO_DIR / f"{code}.truth.json")

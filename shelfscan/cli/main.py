@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from shelfscan import __version__
-from shelfscan.cli import analyze, db, demo, match, planogram, stores, worker
+from shelfscan.cli import analyze, db, demo, match, planogram, stores, train, worker
 
 app = typer.Typer(
     name="shelfscan",
@@ -21,6 +21,13 @@ app.command("analyze")(analyze.analyze)
 app.command("match")(match.match)
 app.command("demo")(demo.demo)
 app.command("worker")(worker.worker)
+app.command("train")(train.train_command)
+app.command("export")(train.export_command)
+synth_app = typer.Typer(
+    help="Synthetic shelf photos for training and testing.", no_args_is_help=True
+)
+synth_app.command("render")(train.render_command)
+app.add_typer(synth_app, name="synth")
 
 
 def _version(value: bool) -> None:

@@ -842,6 +842,7 @@ def _build_report(
             "fixtures": fixtures,
             "registration": _registration_summary(reg),
             "ignored": ignored,
+            "detector_labels": None,
             "timings_ms": {},
         }
     )

@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-REPORT_SCHEMA_VERSION = "1.0"
+REPORT_SCHEMA_VERSION = "1.1"
 
 
 class FacingStatus(StrEnum):
@@ -204,6 +204,23 @@ class IgnoredDetections(_Model):
     unused_gap_boxes: list[str] = Field(default_factory=list)
 
 
+class DetectorLabels(_Model):
+    """How the detector's class names resolved to this planogram's products (schema 1.1)."""
+
+    resolved: dict[str, str] = Field(
+        default_factory=dict, description="class name -> product id, for classes seen"
+    )
+    unmapped: dict[str, int] = Field(
+        default_factory=dict,
+        description="class name -> boxes, for classes naming no product of the catalogue "
+        "(kept, and reported as unexpected products)",
+    )
+    ignored: dict[str, int] = Field(
+        default_factory=dict,
+        description="class name -> boxes dropped because the label map maps the class to null",
+    )
+
+
 class ImageInfo(_Model):
     width: int
     height: int
@@ -223,6 +240,9 @@ class ComplianceReport(_Model):
     fixtures: list[FixtureSummary]
     registration: RegistrationSummary
     ignored: IgnoredDetections
+    detector_labels: DetectorLabels | None = Field(
+        default=None, description="Set when a label map translated the detector's classes"
+    )
     timings_ms: dict[str, float] = Field(default_factory=dict)
 
     def facing(self, facing_id: str) -> FacingResult:

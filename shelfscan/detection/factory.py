@@ -7,6 +7,7 @@ built on first use and shared by every request and worker thread in the process.
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 from typing import Any
 
 from shelfscan.detection.base import DEFAULT_GAP_CLASSES, Detector, DetectorConfigError
@@ -39,10 +40,27 @@ def _cache_key(settings: Settings) -> tuple[Any, ...]:
     )
 
 
+def label_map_path_for(settings: Settings) -> Path | None:
+    """The configured label map, else the ``<model>.labels.json`` that ``shelfscan train``
+    writes next to a YOLO model's weights."""
+    if settings.label_map_path is not None:
+        return settings.label_map_path
+    if settings.detector_backend is DetectorBackend.YOLO:
+        model = settings.model_path
+        sidecar = model.parent / f"{model.stem if model.is_file() else model.name}.labels.json"
+        if sidecar.is_file():
+            return sidecar
+    return None
+
+
+def label_map_for(settings: Settings) -> LabelMap | None:
+    path = label_map_path_for(settings)
+    return LabelMap.load(path) if path is not None else None
+
+
 def gap_classes_for(settings: Settings) -> frozenset[str]:
-    if settings.label_map_path is None:
-        return DEFAULT_GAP_CLASSES
-    return LabelMap.load(settings.label_map_path).gap_classes
+    label_map = label_map_for(settings)
+    return DEFAULT_GAP_CLASSES if label_map is None else label_map.gap_classes
 
 
 def slicing_for(settings: Settings) -> SlicingConfig | None:

@@ -63,12 +63,10 @@ class PipelineAnalyzer:
 
     def _load(self) -> Callable[[Image.Image, Planogram], AnalysisResult]:
         try:
-            from shelfscan.detection.factory import get_detector
-            from shelfscan.pipeline import analyze_image
+            from shelfscan.pipeline import Analyzer
         except ImportError as error:
             raise AnalyzerUnavailable(f"analysis pipeline not available: {error}") from error
-        detector = get_detector(self.settings)
-        return lambda image, planogram: analyze_image(image, planogram, detector)
+        return Analyzer.from_settings(self.settings)
 
 
 def report_document(report: Any) -> dict[str, Any]:

@@ -6,6 +6,7 @@ import typer
 from typer.testing import CliRunner
 
 from shelfscan.cli.match import match
+from shelfscan.compliance.report import REPORT_SCHEMA_VERSION
 from tests.compliance.helpers import SAMPLE_DETECTIONS, SAMPLE_GAPS, SAMPLE_PLANOGRAM
 
 app = typer.Typer()
@@ -34,7 +35,7 @@ def test_json_report():
     result = runner.invoke(app, [*ARGS, "--json"])
     assert result.exit_code == 0
     report = json.loads(result.output)
-    assert report["schema_version"] == "1.0"
+    assert report["schema_version"] == REPORT_SCHEMA_VERSION == "1.1"
     assert {f["facing_id"] for f in report["facings"] if f["status"] == "gap"} == SAMPLE_GAPS
 
 

@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from shelfscan.detection.labels import LabelMap
+from shelfscan.detections import Detections
+from shelfscan.pipeline import analyze_detections
+from shelfscan.planogram.azure_json import import_azure_planogram
+
+
+def test_label_map_translates_classes_and_reports_those_naming_no_product(
+    azure_sample: Path,
+) -> None:
+    planogram = import_azure_planogram(
+        json.loads((azure_sample / "sample_planogram.json").read_text())
+    )
+    detections = Detections.from_azure_result(
+        json.loads((azure_sample / "sample_customized_recognition_result.json").read_text())
+    )
+    detections.alternatives = []  # only the renamed top labels count
+    renamed = {"Triscuit Crackers": "tris-plain", "Chicken In A Biskit Crackers": "mystery"}
+    detections.labels = np.array([renamed.get(x, x) for x in detections.labels], dtype=object)
+    label_map = LabelMap.from_document({"classes": {"tris-plain": "0007", "price-tag": None}})
+
+    analysis = analyze_detections(
+        Image.new("RGB", (detections.image_width, detections.image_height)),
+        planogram,
+        detections,
+        label_map=label_map,
+    )
+
+    report = analysis.report
+    assert report.detector_labels is not None
+    assert report.detector_labels.resolved["tris-plain"] == "0007"
+    assert report.detector_labels.unmapped == {"mystery": 5}
+    triscuit = [f for f in report.facings if f.product_id == "0007"]
+    assert [f.status.value for f in triscuit] == ["ok"]
+    biskit = [f for f in report.facings if f.product_id == "0001"]
+    assert {f.status.value for f in biskit} != {"ok"}, "unmapped boxes must not count as found"
+    assert (
+        sum(u.label == "mystery" for u in report.unexpected)
+        + sum(f.found_label == "mystery" for f in report.facings)
+        == 5
+    ), "every unmapped box is still in the report"

@@ -29,7 +29,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-SAMPLE_PHOTO = Path("/work/shared/data/azure-sample/sample_image.jpg")
+from shelfscan.settings import AZURE_SAMPLE_DIR  # noqa: E402
+
+SAMPLE_PHOTO = AZURE_SAMPLE_DIR / "sample_image.jpg"
 
 
 def twelve_megapixel_photo(path: Path) -> Path:

@@ -29,12 +29,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from shelfscan.planogram.azure_json import import_azure_planogram  # noqa: E402
+from shelfscan.settings import AZURE_SAMPLE_DIR  # noqa: E402
 from shelfscan.synth.dataset import write_yolo_dataset  # noqa: E402
 from shelfscan.synth.packaging import load_front_faces  # noqa: E402
 from shelfscan.synth.recognition import PackshotRecogniser  # noqa: E402
 from shelfscan.synth.scene import SceneConfig  # noqa: E402
 
-SAMPLE = Path("/work/shared/data/azure-sample")
+SAMPLE = AZURE_SAMPLE_DIR
 CHAIN_MIN_CONFIDENCE = 0.25
 
 

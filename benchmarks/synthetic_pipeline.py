@@ -24,6 +24,7 @@ sys.path.insert(0, str(ROOT))
 
 from shelfscan.compliance.engine import match_planogram  # noqa: E402
 from shelfscan.planogram.azure_json import import_azure_planogram  # noqa: E402
+from shelfscan.settings import AZURE_SAMPLE_DIR  # noqa: E402
 from shelfscan.synth.packaging import load_front_faces  # noqa: E402
 from shelfscan.synth.scene import FacingStatus, SceneConfig, ShelfRenderer  # noqa: E402
 
@@ -33,7 +34,7 @@ def main() -> None:
     parser.add_argument(
         "--planogram",
         type=Path,
-        default=Path("/work/shared/data/azure-sample/sample_planogram.json"),
+        default=AZURE_SAMPLE_DIR / "sample_planogram.json",
     )
     parser.add_argument("--renders", type=int, default=40)
     parser.add_argument("--seed", type=int, default=0)

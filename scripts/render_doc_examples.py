@@ -16,6 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from shelfscan.planogram.azure_json import import_azure_planogram  # noqa: E402
+from shelfscan.settings import AZURE_SAMPLE_DIR  # noqa: E402
 from shelfscan.synth.packaging import load_front_faces  # noqa: E402
 from shelfscan.synth.scene import ObjectRole, SceneConfig, ShelfRenderer  # noqa: E402
 
@@ -39,7 +40,7 @@ def save(image, path: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--azure-sample", type=Path, default=Path("/work/shared/data/azure-sample"))
+    parser.add_argument("--azure-sample", type=Path, default=AZURE_SAMPLE_DIR)
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "images")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)

@@ -17,6 +17,11 @@ PACKAGE_ROOT = Path(__file__).resolve().parent
 # Where alembic/ and planograms/ live: the checkout, or the image's /app for an installed wheel.
 PROJECT_ROOT = Path(os.environ.get("SHELFSCAN_PROJECT_ROOT", PACKAGE_ROOT.parent)).resolve()
 PLANOGRAM_LIBRARY = PROJECT_ROOT / "planograms"
+# Microsoft's Azure sample (photo, planogram, detections, packshots), used by benchmarks, tests
+# and the library's converted copy; it lives beside the checkout, not in it.
+AZURE_SAMPLE_DIR = Path(
+    os.environ.get("SHELFSCAN_AZURE_SAMPLE_DIR", PROJECT_ROOT.parent / "shared/data/azure-sample")
+).resolve()
 
 
 class DetectorBackend(StrEnum):

@@ -15,15 +15,12 @@ os.environ.setdefault("YOLO_OFFLINE", "1")
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from shelfscan.settings import Settings
+from shelfscan.settings import AZURE_SAMPLE_DIR, Settings
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "SHELFSCAN_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-AZURE_SAMPLE = Path(
-    os.environ.get("SHELFSCAN_AZURE_SAMPLE_DIR", SHARED_DATA / "azure-sample")
-).resolve()
+AZURE_SAMPLE = AZURE_SAMPLE_DIR
 
 
 def _postgres_unavailable_reason() -> str | None:

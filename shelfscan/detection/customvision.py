@@ -1,6 +1,6 @@
 """Azure Custom Vision Prediction API v3.0 (object detection) as a detector.
 
-Facts: /work/shared/reference/azure-apis.md §3. The photo is JPEG-encoded once (downscaled if
+Facts: shared/reference/azure-apis.md §3. The photo is JPEG-encoded once (downscaled if
 needed to fit the 4 MB limit) and the same bytes are re-sent on every retry, so throttling or a
 flaky network never loses or alters the photo. Boxes come back as fractions of the uploaded
 image; multiplying by the *original* size gives original pixels whatever the downscale was,

@@ -19,6 +19,7 @@ from shelfscan.planogram.canonical import dump_canonical
 from shelfscan.planogram.catalog import ProductCatalog
 from shelfscan.planogram.model import Bay, Fixture, FixtureType, Planogram, Position, Product, Unit
 from shelfscan.planogram.validation import gtin_with_check_digit
+from shelfscan.settings import AZURE_SAMPLE_DIR
 
 STORE_ID = "DEMO-001"
 LIBRARY_DIR = Path(__file__).resolve().parents[2] / "planograms"
@@ -223,7 +224,7 @@ def build_demo_store() -> tuple[ProductCatalog, list[Planogram]]:
     return catalog, [build_bay(key, catalog) for key in _BAYS]
 
 
-AZURE_SAMPLE = Path("/work/shared/data/azure-sample/sample_planogram.json")
+AZURE_SAMPLE = AZURE_SAMPLE_DIR / "sample_planogram.json"
 
 
 def build_azure_sample(path: Path = AZURE_SAMPLE) -> Planogram:

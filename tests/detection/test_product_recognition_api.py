@@ -6,7 +6,6 @@ import socket
 import threading
 import time
 import urllib.parse
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -28,8 +27,9 @@ from shelfscan.api.routes.product_recognition import (
 from shelfscan.detection.base import Detector, DetectorError, DetectorInfo
 from shelfscan.detection.replay import ReplayDetector
 from shelfscan.detections import Detections
+from shelfscan.settings import AZURE_SAMPLE_DIR as AZURE_SAMPLE
 
-SAMPLE_DIR = Path("/work/shared/data/azure-sample")
+SAMPLE_DIR = AZURE_SAMPLE
 API = {"api-version": "2023-04-01-preview"}
 
 

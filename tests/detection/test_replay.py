@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,8 +13,9 @@ from shelfscan.detection.replay import (
     detections_to_document,
 )
 from shelfscan.detections import Detections, DetectionsFormatError, ModelInfo
+from shelfscan.settings import AZURE_SAMPLE_DIR as AZURE_SAMPLE
 
-SAMPLE = Path("/work/shared/data/azure-sample/sample_customized_recognition_result.json")
+SAMPLE = AZURE_SAMPLE / "sample_customized_recognition_result.json"
 
 
 def shelfscan_document() -> dict:

@@ -8,9 +8,10 @@ import pytest
 
 from shelfscan.planogram.errors import Problem
 from shelfscan.planogram.loader import read_planogram
+from shelfscan.settings import AZURE_SAMPLE_DIR as AZURE_SAMPLE
 
 FIXTURES = Path(__file__).parent / "fixtures"
-AZURE_SAMPLE_DIR = Path("/work/shared/data/azure-sample")
+AZURE_SAMPLE_DIR = AZURE_SAMPLE
 AZURE_SAMPLE = AZURE_SAMPLE_DIR / "sample_planogram.json"
 AZURE_CATALOG = AZURE_SAMPLE_DIR / "catalog"
 REPO = Path(__file__).resolve().parents[2]

@@ -23,6 +23,15 @@ POSTGRES_ADMIN_URL = os.environ.get(
 AZURE_SAMPLE = AZURE_SAMPLE_DIR
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _ultralytics_tamed() -> None:
+    """Test helpers import ultralytics directly, which patches PIL.Image.open process-wide;
+    shelfscan undoes that wherever it loads ultralytics, so the tests run the same way."""
+    from shelfscan.offline import import_ultralytics
+
+    import_ultralytics()
+
+
 def _postgres_unavailable_reason() -> str | None:
     try:
         engine = create_engine(POSTGRES_ADMIN_URL, connect_args={"connect_timeout": 3})

@@ -20,7 +20,6 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-import shelfscan.offline  # noqa: F401  (must run before ultralytics is imported)
 from shelfscan.detection.base import (
     DEFAULT_GAP_CLASSES,
     DetectorConfigError,
@@ -31,6 +30,7 @@ from shelfscan.detection.base import (
 )
 from shelfscan.detection.slicing import SlicingConfig, cut_by_window_edge, merge_boxes, tile_windows
 from shelfscan.detections import Detections, ModelInfo
+from shelfscan.offline import import_ultralytics  # before anything imports ultralytics
 
 os.environ.setdefault("YOLO_AUTOINSTALL", "false")
 
@@ -146,6 +146,7 @@ class YoloDetector:
                 import onnxruntime  # noqa: F401
             except ImportError as error:  # pragma: no cover - declared dependency
                 raise DetectorConfigError("ONNX models need the 'onnxruntime' package") from error
+        import_ultralytics()
         from ultralytics import YOLO
         from ultralytics.utils import checks
 

@@ -8,14 +8,11 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 from enum import StrEnum
 from pathlib import Path
 
+from shelfscan.offline import import_ultralytics
 from shelfscan.training.train import read_metadata, sidecar_path
-
-os.environ.setdefault("YOLO_OFFLINE", "1")
-os.environ.setdefault("YOLO_AUTOINSTALL", "False")
 
 
 class ExportFormat(StrEnum):
@@ -64,6 +61,7 @@ def export_model(
             f"{export_format.value} export needs the Python package(s) {', '.join(missing)}, "
             f"which are not installed (pip install {' '.join(missing)})"
         )
+    import_ultralytics()
     from ultralytics import YOLO
 
     model = YOLO(str(weights))

@@ -14,7 +14,6 @@ held-out renders).
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import time
 from collections.abc import Callable
@@ -24,9 +23,7 @@ from typing import Any
 
 import yaml
 
-# Must be set before ultralytics is first imported: it decides "online" at import time.
-os.environ.setdefault("YOLO_OFFLINE", "1")
-os.environ.setdefault("YOLO_AUTOINSTALL", "False")
+from shelfscan.offline import import_ultralytics  # sets ultralytics offline before import
 
 SIDECAR_FORMAT = "shelfscan-model-labels/1"
 
@@ -86,8 +83,7 @@ def architecture_yaml(
 
     The file name carries the ``n`` scale letter, which is how ultralytics picks a scale.
     """
-    import ultralytics
-
+    ultralytics = import_ultralytics()
     source = Path(ultralytics.__file__).parent / "cfg" / "models" / base[-2:] / f"{base}.yaml"
     if not source.is_file():
         raise FileNotFoundError(f"architecture {base!r}: no {source}")
@@ -136,6 +132,7 @@ def train_detector(
     fine-tune. ``resume`` continues ``out_dir/train/weights/last.pt`` where it stopped.
     ``overrides`` go to ultralytics as training arguments.
     """
+    import_ultralytics()
     from ultralytics import YOLO
 
     data_yaml = Path(data_yaml).resolve()

@@ -35,11 +35,13 @@ def _xyxy(box: Box) -> tuple[float, float, float, float]:
 def overlays_for(report: ComplianceReport) -> list[Overlay]:
     """What the annotated photo shows: every visible facing by status, and unexpected boxes."""
     overlays: list[Overlay] = []
+    names = {p.product_id: p.product_name for p in report.products}
     for facing in report.facings:
         if facing.status is FacingStatus.NOT_VISIBLE:
             continue
         if facing.status is FacingStatus.MISPLACED:
-            label = f"{facing.facing_id}: {facing.found_label or '?'}"
+            found = names.get(facing.found_product_id or "", facing.found_label or "?")
+            label = f"{facing.facing_id}: {found}"
         elif facing.status is FacingStatus.GAP:
             label = f"{facing.facing_id}: gap"
         else:

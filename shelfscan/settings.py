@@ -68,7 +68,9 @@ class Settings(BaseSettings):
     )
     confidence_threshold: float = Field(default=0.25, ge=0.0, le=1.0)
     max_detections: int = Field(default=1000, ge=1)
-    image_size: int = Field(default=1024, ge=32, le=4096)
+    image_size: int | None = Field(
+        default=None, ge=32, le=4096, description="Default: the size the model was trained at"
+    )
     device: str = Field(default="auto", description="auto (GPU when present), cpu, cuda:0 …")
     slice_tile_size: int = Field(
         default=0, ge=0, description="Sliced inference tile size in px; 0 = one pass"

@@ -44,6 +44,8 @@ def render_report_text(report: ComplianceReport, *, all_facings: bool = False) -
         "",
     ]
     shown = [f for f in report.facings if all_facings or f.status is not FacingStatus.OK]
+    # A label map turns class names into product ids; show the product's name where known.
+    names = {p.product_id: p.product_name for p in report.products}
     title = "All facings" if all_facings else "Facings needing attention"
     lines.append(f"{title} ({len(shown)}):")
     if shown:
@@ -55,7 +57,7 @@ def render_report_text(report: ComplianceReport, *, all_facings: bool = False) -
                     f.fixture_id,
                     f.status.value,
                     _clip(f.product_name, 32),
-                    _clip(f.found_label or "-", 32),
+                    _clip(names.get(f.found_product_id or "", f.found_label or "-"), 32),
                     f"{f.evidence.box.x:.0f},{f.evidence.box.y:.0f},"
                     f"{f.evidence.box.w:.0f},{f.evidence.box.h:.0f}",
                     f.reason,

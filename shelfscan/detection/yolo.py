@@ -99,7 +99,7 @@ class YoloDetector:
         confidence_threshold: float = 0.25,
         iou_threshold: float = 0.6,
         max_detections: int = 1000,
-        image_size: int = 1024,
+        image_size: int | None = None,
         device: str = "cpu",
         slicing: SlicingConfig | None = None,
         class_agnostic_nms: bool = True,
@@ -119,7 +119,7 @@ class YoloDetector:
         self._model = self._load()
         self.class_names: dict[int, str] = {int(k): str(v) for k, v in self._model.names.items()}
         self._fixed_size = self._fixed_input_size()
-        self.image_size = self._fixed_size or image_size
+        self.image_size = self._fixed_size or image_size or self._trained_size() or 640
         self._info = DetectorInfo(
             backend="yolo",
             model_name=self.model_path.stem.removesuffix("_openvino_model"),
@@ -168,6 +168,13 @@ class YoloDetector:
         if not names:
             raise ModelLoadError(self.model_path, "the model carries no class names")
         return model
+
+    def _trained_size(self) -> int | None:
+        """The image size a ``.pt`` model was trained at: objects appear at the scale it
+        learned, which matters more than resolution for a detector trained on whole bays."""
+        overrides = getattr(self._model, "overrides", None) or {}
+        size = overrides.get("imgsz")
+        return int(max(size)) if isinstance(size, list | tuple) else (int(size) if size else None)
 
     def _fixed_input_size(self) -> int | None:
         """Exports without dynamic shapes only accept the size they were exported at."""

@@ -18,6 +18,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -34,11 +35,11 @@ from shelfscan.settings import AZURE_SAMPLE_DIR  # noqa: E402
 SAMPLE_PHOTO = AZURE_SAMPLE_DIR / "sample_image.jpg"
 
 
-def twelve_megapixel_photo(path: Path) -> Path:
+def twelve_megapixel_photo(path: Path, source: Path = SAMPLE_PHOTO) -> Path:
     from PIL import Image
 
-    if SAMPLE_PHOTO.exists():
-        with Image.open(SAMPLE_PHOTO) as sample:
+    if source.exists():
+        with Image.open(source) as sample:
             image = sample.convert("RGB").resize((3000, 4000), Image.Resampling.BICUBIC)
     else:  # textured noise, so JPEG size and decoding are realistic
         rng = np.random.default_rng(0)
@@ -151,6 +152,12 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--sizes", type=int, nargs="+", default=[640, 1024, 1280])
     parser.add_argument("--slice-size", type=int, default=1024)
+    parser.add_argument(
+        "--photo",
+        type=Path,
+        default=SAMPLE_PHOTO,
+        help="Photo to upscale to 12 MP (use one the model knows, e.g. a demo-store photo)",
+    )
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -158,8 +165,11 @@ def main() -> None:
         return
 
     workdir = Path(tempfile.mkdtemp(prefix="shelfscan-bench-"))
-    photo = twelve_megapixel_photo(workdir / "photo-12mp.jpg")
-    model = args.model or random_weights_model(workdir / "yolov8n-random.pt")
+    photo = twelve_megapixel_photo(workdir / "photo-12mp.jpg", args.photo)
+    if args.model:  # exports land next to the weights: keep them out of the source tree
+        model = Path(shutil.copy(args.model, workdir / args.model.name))
+    else:
+        model = random_weights_model(workdir / "yolov8n-random.pt")
     print(f"CPU cores: {os.cpu_count()}  photo: 3000x4000 (12 MP)  model: {model.name}")
     print(
         f"{'path':<28}{'size':>6}{'tiles':>7}{'load s':>8}{'median s':>10}{'min s':>8}"

@@ -5,7 +5,9 @@ trains a narrow YOLOv8n on CPU and publishes the best weights with their label s
 
     nice -n 10 .venv/bin/python scripts/train_demo_model.py            # ~30-40 min on 2 CPU cores
     nice -n 10 .venv/bin/python scripts/train_demo_model.py --resume   # continue a cut-off run
-    nice -n 10 .venv/bin/python scripts/train_demo_model.py --init-weights W.pt --epochs 40
+    nice -n 10 .venv/bin/python scripts/train_demo_model.py \
+        --init-weights planograms/models/demo-store.pt --epochs 40   # how the shipped model was
+        # continued; then: shelfscan export planograms/models/demo-store.pt --format openvino
 
 Everything is seeded; no network access is needed.
 """

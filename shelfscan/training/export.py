@@ -67,14 +67,16 @@ def export_model(
     model = YOLO(str(weights))
     if imgsz is None:
         imgsz = int(model.ckpt.get("train_args", {}).get("imgsz", 640)) if model.ckpt else 640
+    # Only the ONNX exporter takes ``simplify``; the OpenVINO one refuses unknown arguments.
+    options = {"simplify": False} if export_format is ExportFormat.ONNX else {}
     exported = Path(
         model.export(
             format=export_format.value,
             imgsz=imgsz,
             half=half,
             dynamic=dynamic,
-            simplify=False,
             verbose=False,
+            **options,
         )
     )
     try:

@@ -131,3 +131,23 @@ def test_onnx_export_runs_or_names_the_missing_package(trained, no_network):
     )
     assert outputs[0].shape[0] == 1
     assert json.loads(sidecar_path(exported).read_text())["classes"]
+
+
+def test_openvino_export_loads_through_the_detector_with_its_label_map(trained, no_network):
+    pytest.importorskip("openvino", reason="OpenVINO export needs the openvino package")
+    from PIL import Image
+
+    from shelfscan.detection.factory import label_map_path_for
+    from shelfscan.detection.yolo import YoloDetector
+    from shelfscan.settings import Settings
+
+    result, _, summary = trained
+    exported = export_model(result.weights, ExportFormat.OPENVINO, imgsz=128)
+    assert exported.is_dir() and exported.name.endswith("_openvino_model")
+    detector = YoloDetector(exported, image_size=128, device="cpu")
+    assert list(detector.info.class_names) == [c.name for c in summary.classes]
+    image = Image.open(next((summary.out_dir / "images" / "val").glob("*.jpg")))
+    detections = detector.detect(image)
+    assert (detections.image_width, detections.image_height) == image.size
+    settings = Settings(_env_file=None, model_path=exported)
+    assert label_map_path_for(settings) == exported.parent / f"{exported.name}.labels.json"

@@ -113,3 +113,29 @@ def test_openapi_document_lists_the_probes(replay_settings: Settings) -> None:
         docs = client.get("/docs")
     assert {"/healthz", "/readyz"} <= set(spec["paths"])
     assert docs.status_code == 200 and "swagger" in docs.text.lower()
+
+
+def test_official_client_double_slash_urls_reach_the_azure_routes(
+    replay_settings: Settings, azure_sample: Path
+) -> None:
+    """The sample clients send '/computervision//planogramcompliance:match' (they join a path
+    that already starts with '/' onto '/computervision/')."""
+    body = {
+        "detectedProducts": json.loads(
+            (azure_sample / "sample_customized_recognition_result.json").read_text()
+        ),
+        "planogram": json.loads((azure_sample / "sample_planogram.json").read_text()),
+    }
+    with TestClient(create_app(replay_settings)) as client:
+        response = client.post(
+            "/computervision//planogramcompliance:match?api-version=2023-04-01-preview",
+            json=body,
+            headers={"Ocp-Apim-Subscription-Key": "any"},
+        )
+    assert response.status_code == 200, response.text
+    results = response.json()["matchingResultPerPosition"]
+    assert len(results) == 58
+    gaps = sorted(
+        r["positionId"] for r in results if r["detectedObject"]["tags"][0]["name"] == "gap"
+    )
+    assert gaps == ["0003", "0030", "0056"]

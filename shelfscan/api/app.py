@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -29,6 +30,7 @@ from shelfscan.settings import Settings, get_settings
 log = logging.getLogger("shelfscan.http")
 
 REQUEST_ID_HEADER = "X-Request-ID"
+_REPEATED_SLASHES = re.compile(r"/{2,}")
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -81,6 +83,11 @@ class RequestContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        if "//" in scope["path"]:
+            # The official Azure sample clients join '/computervision' + '/' + '/path', so
+            # every request they send has a doubled slash; Azure accepted it, so do we.
+            scope = dict(scope, path=_REPEATED_SLASHES.sub("/", scope["path"]))
+            scope["raw_path"] = scope["path"].encode()
         incoming = Headers(scope=scope).get(REQUEST_ID_HEADER, "")
         request_id = incoming if 0 < len(incoming) <= 128 else uuid.uuid4().hex
         token = request_id_var.set(request_id)

@@ -306,11 +306,13 @@ class SampleStyleClient:
         self._params = {"api-version": "2023-04-01-preview"}
 
     def _url(self, path: str) -> str:
+        # Exactly as the official client: it passes paths with a leading slash and still
+        # joins with another one, so every URL it sends has '//' after '/computervision'.
         return self._endpoint + "/" + path
 
     def create_run(self, run_name: str, model_name: str, img: bytes) -> dict:
         response = requests.put(
-            self._url(f"productrecognition/{model_name}/runs/{run_name}"),
+            self._url(f"/productrecognition/{model_name}/runs/{run_name}"),
             params=self._params,
             data=img,
             headers=dict(self._headers, **{"Content-Type": "image/jpeg"}),
@@ -320,7 +322,7 @@ class SampleStyleClient:
 
     def query_run(self, run_name: str, model_name: str) -> dict:
         response = requests.get(
-            self._url(f"productrecognition/{model_name}/runs/{run_name}"),
+            self._url(f"/productrecognition/{model_name}/runs/{run_name}"),
             params=self._params,
             headers=self._headers,
         )
@@ -329,7 +331,7 @@ class SampleStyleClient:
 
     def delete_run(self, run_name: str, model_name: str) -> None:
         requests.delete(
-            self._url(f"productrecognition/{model_name}/runs/{run_name}"),
+            self._url(f"/productrecognition/{model_name}/runs/{run_name}"),
             params=self._params,
             headers=self._headers,
         ).raise_for_status()
@@ -352,12 +354,24 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def live_server():
-    detector = ReplayDetector(SAMPLE_DIR / "sample_customized_recognition_result.json")
-    app = make_app(Models(**{PRETRAINED_MODEL: detector}), wait_s=0)
+def live_server(settings):
+    """The whole shelfscan application, as deployed, with the sample's detections replayed."""
+    from shelfscan.api.app import create_app
+    from shelfscan.detection.factory import clear_detector_cache
+    from shelfscan.settings import DetectorBackend
+
+    clear_detector_cache()
+    app = create_app(
+        settings.model_copy(
+            update={
+                "detector_backend": DetectorBackend.REPLAY,
+                "replay_path": SAMPLE_DIR / "sample_customized_recognition_result.json",
+            }
+        )
+    )
     port = free_port()
     server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -368,7 +382,8 @@ def live_server():
     # An endpoint with a path, as users paste it: urljoin drops it, as the sample client does.
     yield f"http://127.0.0.1:{port}/some/base/"
     server.should_exit = True
-    thread.join(5)
+    thread.join(10)
+    clear_detector_cache()
 
 
 @pytest.mark.skipif(not SAMPLE_DIR.exists(), reason="shared Azure sample not present")

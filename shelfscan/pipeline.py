@@ -72,8 +72,11 @@ def analyze_detections(
         detections = resolution.detections
         if resolution.unmapped:
             log.warning(
-                "detector classes name no product of planogram %s",
+                "%d box(es) of detector classes that are not products of planogram %s "
+                "(kept in the report: unexpected, or outside the bay): %s",
+                sum(resolution.unmapped.values()),
                 planogram.id,
+                ", ".join(sorted(resolution.unmapped)),
                 extra={"unmapped_classes": resolution.unmapped},
             )
     report = match_planogram(planogram, detections, options=options)

@@ -31,14 +31,10 @@ def check_model(settings: Settings) -> ModelCheck:
         if path is not None and not path.exists():
             return ModelCheck(False, backend, f"replay file not found: {path}")
         return ModelCheck(True, backend, f"replay from {path or 'request'}")
-    try:
-        from shelfscan.detection.factory import get_detector
-    except ImportError:  # detection backends not installed in this build
-        path = settings.model_path
-        ok = path.exists()
-        return ModelCheck(ok, backend, f"{'found' if ok else 'missing'}: {path}")
+    from shelfscan.detection.factory import get_detector
+
     try:
         detector = get_detector(settings)
-    except Exception as error:
+    except Exception as error:  # any load failure means "not ready", reported, not raised
         return ModelCheck(False, backend, str(error))
-    return ModelCheck(True, backend, f"loaded {getattr(detector, 'info', settings.model_path)}")
+    return ModelCheck(True, backend, f"loaded {detector.info}")

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from shelfscan.detections import DetectionsFormatError
 
+if TYPE_CHECKING:  # the pipeline imports the detectors: keep `--help` fast
+    from shelfscan.pipeline import Analysis
 
-def write_analysis_outputs(analysis, out_dir: Path, *, stem: str = "") -> dict[str, Path]:  # type: ignore[no-untyped-def]
+
+def write_analysis_outputs(analysis: Analysis, out_dir: Path, *, stem: str = "") -> dict[str, Path]:
     """report.json, report.txt, annotated.jpg and detections.json in ``out_dir``."""
     from shelfscan.compliance.text import render_report_text
     from shelfscan.detection.replay import detections_to_document

@@ -2,9 +2,14 @@
 
 Starts ``uvicorn`` on 127.0.0.1 as a subprocess (and, for the Celery configuration, a
 ``shelfscan worker``), seeds a store with the demo cereal bay, uploads N distinct real-sized
-JPEG photos (≈3–4 MB, 4032×3024, generated here) all at once with httpx/asyncio, measures the
-time to each 202 answer, re-sends some with the same Idempotency-Key as a phone's retry would,
-then waits until every scan is done and checks that none was lost or duplicated.
+JPEG photos (≈3–4 MB, 4032×3024, generated here) all at once, each on its own connection,
+measures the time to each 202 answer, re-sends some with the same Idempotency-Key as a phone's
+retry would, then waits until every scan is done and checks that none was lost or duplicated.
+
+The load generator shares the machine's cores with the server, so by default it sends
+prepared HTTP/1.1 requests on plain asyncio sockets (``--client raw``, ≈2 ms of CPU per upload);
+``--client httpx`` uses httpx instead. ``--no-worker`` (PostgreSQL only) starts no Celery
+worker, to measure the accept path alone. The CPU both sides used is printed too.
 
     python benchmarks/load_uploads.py --config sqlite     # SQLite + in-process worker
     python benchmarks/load_uploads.py --config postgres   # PostgreSQL + Redis + Celery worker
@@ -87,6 +92,22 @@ def make_photos(count: int, workdir: Path) -> tuple[list[bytes], Path]:
     return photos, workdir / "detections.json"
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process and all its descendants, running or finished
+    (Linux /proc): the web server's share of the machine while the uploads arrive."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        children = [
+            int(child)
+            for task in Path(f"/proc/{pid}/task").iterdir()
+            for child in (task / "children").read_text().split()
+        ]
+    except OSError:
+        return 0.0
+    own = sum(int(value) for value in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+    return own + sum(cpu_seconds(child) for child in children)
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -141,6 +162,66 @@ def serve(host: str, port: int, workers: int) -> None:
         log_level="warning",
         access_log=False,
     )
+
+
+def multipart_request(host: str, port: int, path: str, key: str, photo: bytes) -> bytes:
+    """One complete HTTP/1.1 request, as a phone's multipart upload puts it on the wire."""
+    boundary = uuid.uuid4().hex
+    head = (
+        f"--{boundary}\r\n"
+        'Content-Disposition: form-data; name="photos"; filename="shelf.jpg"\r\n'
+        "Content-Type: image/jpeg\r\n\r\n"
+    ).encode()
+    body = head + photo + f"\r\n--{boundary}--\r\n".encode()
+    headers = (
+        f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\n"
+        f"Content-Type: multipart/form-data; boundary={boundary}\r\n"
+        f"Content-Length: {len(body)}\r\nIdempotency-Key: {key}\r\n"
+        "Connection: close\r\n\r\n"
+    ).encode()
+    return headers + body
+
+
+async def send_raw(host: str, port: int, request: bytes, key: str) -> Upload:
+    """Send a prepared request on its own connection and time it to the full answer.
+
+    The load generator shares the machine's two cores with the server, so it does as little
+    work as it can while the clock runs: the request bytes are built beforehand and written
+    in one go; the answer is read to the end of its body (``Connection: close``).
+    """
+    started = time.perf_counter()
+    reader, writer = await asyncio.open_connection(host, port)
+    writer.write(request)
+    await writer.drain()
+    answer = await reader.read()
+    elapsed = time.perf_counter() - started
+    writer.close()
+    head, _, body = answer.partition(b"\r\n\r\n")
+    status = int(head.split(b" ", 2)[1])
+    document = json.loads(body) if body.startswith(b"{") else {}
+    return Upload(key, elapsed, status, document.get("id"), document.get("created"))
+
+
+async def run_load_raw(base: str, photos: list[bytes], retries: int) -> tuple[list[Upload], float]:
+    host, port = base.removeprefix("http://").split(":")
+    path = f"/api/v1/stores/{STORE}/bays/{BAY}/scans"
+    keys = [uuid.uuid4().hex for _ in photos]
+    requests = [
+        multipart_request(host, int(port), path, key, photo)
+        for key, photo in zip(keys, photos, strict=True)
+    ]
+    started = time.perf_counter()
+    uploads = await asyncio.gather(
+        *(
+            send_raw(host, int(port), request, key)
+            for request, key in zip(requests, keys, strict=True)
+        )
+    )
+    wall = time.perf_counter() - started
+    replays = await asyncio.gather(
+        *(send_raw(host, int(port), requests[i], keys[i]) for i in range(min(retries, len(photos))))
+    )
+    return list(uploads) + list(replays), wall
 
 
 async def run_load(base: str, photos: list[bytes], retries: int) -> tuple[list[Upload], float]:
@@ -208,6 +289,17 @@ def main() -> int:
     parser.add_argument("--retries", type=int, default=10, help="Uploads re-sent with their key")
     parser.add_argument("--concurrency", type=int, default=2, help="Scans analysed at once")
     parser.add_argument("--timeout", type=float, default=480, help="Seconds to wait for done")
+    parser.add_argument(
+        "--client",
+        choices=["raw", "httpx"],
+        default="raw",
+        help="raw: prepared HTTP/1.1 requests on asyncio sockets (least client CPU); httpx",
+    )
+    parser.add_argument(
+        "--no-worker",
+        action="store_true",
+        help="postgres only: start no Celery worker (the accept path alone; scans stay queued)",
+    )
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument(
@@ -272,7 +364,7 @@ def main() -> int:
             start_new_session=True,
         )
     ]
-    if args.config == "postgres":
+    if args.config == "postgres" and not args.no_worker:
         processes.append(
             subprocess.Popen(
                 [sys.executable, "-m", "shelfscan.cli.worker", "--loglevel", "WARNING"],
@@ -298,7 +390,12 @@ def main() -> int:
                 raise RuntimeError("server did not start")
             time.sleep(0.2)
 
-        uploads, wall = asyncio.run(run_load(base, photos, args.retries))
+        load = run_load_raw if args.client == "raw" else run_load
+        server_cpu = cpu_seconds(processes[0].pid)
+        client_cpu = time.process_time()
+        uploads, wall = asyncio.run(load(base, photos, args.retries))
+        server_cpu = cpu_seconds(processes[0].pid) - server_cpu
+        client_cpu = time.process_time() - client_cpu
         first = uploads[: len(photos)]
         replays = uploads[len(photos) :]
         accepted = [u for u in first if u.status == 202]
@@ -308,7 +405,9 @@ def main() -> int:
             for i, r in enumerate(replays)
         )
         latencies = [u.seconds * 1000 for u in first]
-        counts, drain, total = asyncio.run(wait_done(base, len(ids), args.timeout))
+        counts, drain, total = asyncio.run(
+            wait_done(base, len(ids), 0 if args.no_worker else args.timeout)
+        )
     finally:
         for process in processes:
             if process.poll() is None:
@@ -341,6 +440,11 @@ def main() -> int:
             f"{percentile(latencies, 0.95):.0f} / {max(latencies):.0f} ms",
         ),
         ("all 202 answers within", f"{wall:.2f} s"),
+        (
+            "CPU during the uploads",
+            f"web server {server_cpu:.2f} s ({server_cpu / len(uploads) * 1000:.0f} ms per "
+            f"request), load generator {client_cpu:.2f} s",
+        ),
         ("idempotent retries", f"{len(replays)} re-sent, same scan: {replay_ok}"),
         ("distinct scans / listed", f"{len(ids)} / {total}"),
         ("lost / duplicated", f"{len(photos) - len(ids)} / {total - len(ids)}"),

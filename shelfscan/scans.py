@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import false, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
-from shelfscan.db.models import Bay, BayAssignment, PlanogramVersion, Scan, ScanPhoto, Store
+from shelfscan.db.models import Bay, BayAssignment, Scan, ScanPhoto, Store
 from shelfscan.storage import Storage
 
 log = logging.getLogger(__name__)
@@ -83,9 +83,11 @@ class ScanTarget:
     """Where a new scan goes: the store, the bay and the planogram version it is checked
     against (fixed at upload time, so a later re-assignment does not change old scans)."""
 
-    store: Store
-    bay: Bay
-    version: PlanogramVersion
+    store_id: int
+    store_code: str
+    bay_id: int
+    bay_code: str
+    version_id: int
 
 
 @dataclass(frozen=True)
@@ -162,44 +164,84 @@ def find_bay(session: Session, store: Store, bay_code: str) -> Bay:
     return bay
 
 
-def assigned_version(session: Session, bay: Bay, on: date) -> PlanogramVersion | None:
-    """The planogram version assigned to ``bay`` on ``on`` (the latest assignment wins)."""
-    statement = (
-        select(PlanogramVersion)
-        .join(BayAssignment, BayAssignment.planogram_version_id == PlanogramVersion.id)
+def _assignment_on(bay_id: Any, store_id: Any, on: date) -> Any:
+    """The assignment of a bay in effect on ``on`` (the latest one wins), as a select."""
+    return (
+        select(BayAssignment.planogram_version_id)
         .where(
-            BayAssignment.bay_id == bay.id,
-            BayAssignment.store_id == bay.store_id,
+            BayAssignment.bay_id == bay_id,
+            BayAssignment.store_id == store_id,
             BayAssignment.effective_from <= on,
             or_(BayAssignment.effective_to.is_(None), BayAssignment.effective_to > on),
         )
         .order_by(BayAssignment.effective_from.desc(), BayAssignment.id.desc())
         .limit(1)
     )
-    return session.scalar(statement)
 
 
 def resolve_target(
-    session: Session, store_code: str, bay_code: str, *, on: date | None = None
-) -> ScanTarget:
-    store = find_store(session, store_code)
-    bay = find_bay(session, store, bay_code)
-    version = assigned_version(session, bay, on or now_utc().date())
+    session: Session,
+    store_code: str,
+    bay_code: str,
+    *,
+    on: date | None = None,
+    idempotency_key: str | None = None,
+) -> tuple[ScanTarget, str | None]:
+    """Where an upload goes, and the id of the scan an earlier request with the same
+    ``idempotency_key`` created, if any, in one round trip: this runs for every upload."""
+    on = on or now_utc().date()
+    version_id = _assignment_on(Bay.id, Store.id, on).scalar_subquery()
+    statement = (
+        select(Store.id, Bay.id, version_id, Scan.id, Scan.bay_id)
+        .select_from(Store)
+        .outerjoin(Bay, (Bay.store_id == Store.id) & (Bay.code == bay_code))
+        .outerjoin(
+            Scan,
+            (Scan.store_id == Store.id) & (Scan.idempotency_key == idempotency_key)
+            if idempotency_key is not None
+            else false(),
+        )
+        .where(Store.code == store_code)
+    )
+    row = session.execute(statement).first()
+    if row is None:
+        raise ScanError("store_not_found", f"no store with code {store_code!r}", status_code=404)
+    store_id, bay_id, version, earlier_id, earlier_bay_id = row
+    if bay_id is None:
+        raise ScanError(
+            "bay_not_found",
+            f"store {store_code!r} has no bay {bay_code!r}",
+            status_code=404,
+            field="bay_code",
+        )
     if version is None:
         raise ScanError(
             "no_planogram_assigned",
             f"bay {bay_code!r} in store {store_code!r} has no planogram assigned for "
-            f"{(on or now_utc().date()).isoformat()}; assign one before scanning",
+            f"{on.isoformat()}; assign one before scanning",
             status_code=409,
         )
-    return ScanTarget(store=store, bay=bay, version=version)
+    if earlier_id is not None and earlier_bay_id != bay_id:
+        raise _key_conflict(idempotency_key)
+    return ScanTarget(store_id, store_code, bay_id, bay_code, version), earlier_id
 
 
-def find_by_idempotency_key(session: Session, store: Store, key: str) -> Scan | None:
+def _key_conflict(key: str | None) -> ScanError:
+    # A key reused for another bay is a client bug: refused rather than silently answered
+    # with the wrong scan.
+    return ScanError(
+        "idempotency_key_conflict",
+        f"Idempotency-Key {key!r} was already used for another bay in this store",
+        status_code=409,
+        field="Idempotency-Key",
+    )
+
+
+def find_by_idempotency_key(session: Session, store_id: int, key: str) -> Scan | None:
     return session.scalar(
         select(Scan)
         .options(selectinload(Scan.photos))
-        .where(Scan.store_id == store.id, Scan.idempotency_key == key)
+        .where(Scan.store_id == store_id, Scan.idempotency_key == key)
     )
 
 
@@ -217,18 +259,13 @@ def check_idempotency_key(key: str | None) -> str | None:
 
 
 def replayed_scan(session: Session, target: ScanTarget, key: str | None) -> Scan | None:
-    """The scan an earlier request with this key created, if any; a key reused for another
-    bay is a client bug and refused rather than silently answered with the wrong scan."""
+    """The scan an earlier request with this key created, if any (a key reused for another
+    bay is refused)."""
     if key is None:
         return None
-    existing = find_by_idempotency_key(session, target.store, key)
-    if existing is not None and existing.bay_id != target.bay.id:
-        raise ScanError(
-            "idempotency_key_conflict",
-            f"Idempotency-Key {key!r} was already used for another bay in this store",
-            status_code=409,
-            field="Idempotency-Key",
-        )
+    existing = find_by_idempotency_key(session, target.store_id, key)
+    if existing is not None and existing.bay_id != target.bay_id:
+        raise _key_conflict(key)
     return existing
 
 
@@ -246,18 +283,24 @@ def create_scan(
     quality: dict[str, Any] | None = None,
     deadline_s: float = 300.0,
     write_lock: AbstractContextManager[Any] | None = None,
+    replay_checked: bool = False,
 ) -> CreatedScan:
-    """Store the photos, then commit the scan; exactly one scan per idempotency key."""
+    """Store the photos, then commit the scan; exactly one scan per idempotency key.
+
+    ``replay_checked``: the caller has just looked the key up with :func:`replayed_scan` in
+    this session; a request racing it is still caught by the unique constraint below.
+    """
     if not photos:
         raise ScanError("no_photos", "send at least one photo", field="photos")
-    earlier = replayed_scan(session, target, idempotency_key)
-    if earlier is not None:
-        return CreatedScan(earlier, created=False)
+    if not replay_checked:
+        earlier = replayed_scan(session, target, idempotency_key)
+        if earlier is not None:
+            return CreatedScan(earlier, created=False)
 
     scan_id = str(uuid.uuid4())
     created_at = now_utc()
     keys = [
-        (photo_key if photo.prepared else upload_key)(target.store.code, scan_id, index)
+        (photo_key if photo.prepared else upload_key)(target.store_code, scan_id, index)
         for index, photo in enumerate(photos)
     ]
     written: list[str] = []
@@ -267,9 +310,9 @@ def create_scan(
             written.append(key)
         scan = Scan(
             id=scan_id,
-            store_id=target.store.id,
-            bay_id=target.bay.id,
-            planogram_version_id=target.version.id,
+            store_id=target.store_id,
+            bay_id=target.bay_id,
+            planogram_version_id=target.version_id,
             idempotency_key=idempotency_key,
             status="queued",
             attempts=0,
@@ -298,7 +341,7 @@ def create_scan(
         # A concurrent request with the same key committed first: answer with its scan.
         session.rollback()
         _delete_quietly(storage, written)
-        winner = find_by_idempotency_key(session, target.store, idempotency_key or "")
+        winner = find_by_idempotency_key(session, target.store_id, idempotency_key or "")
         if winner is None:
             raise
         return CreatedScan(winner, created=False)
@@ -308,7 +351,7 @@ def create_scan(
         raise
     log.info(
         "scan created",
-        extra={"scan_id": scan_id, "store": target.store.code, "bay": target.bay.code},
+        extra={"scan_id": scan_id, "store": target.store_code, "bay": target.bay_code},
     )
     return CreatedScan(scan, created=True)
 

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -43,6 +44,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         from shelfscan.jobs import start_background_worker, stop_background_worker
 
         start_background_worker(app, settings)
+        # The first uploads after a start should not pay for imports and connections.
+        await run_in_threadpool(scans.warm_up, settings)
         yield
         stop_background_worker(app)
 

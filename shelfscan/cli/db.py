@@ -1,4 +1,4 @@
-"""``shelfscan db …``: schema migrations."""
+"""``shelfscan db …``: schema migrations and storage housekeeping."""
 
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ import typer
 
 from shelfscan.settings import get_settings
 
-app = typer.Typer(help="Database schema migrations (Alembic).", no_args_is_help=True)
+app = typer.Typer(
+    help="Database schema migrations (Alembic) and storage housekeeping.", no_args_is_help=True
+)
 
 
 def _url(database_url: str | None) -> str:
@@ -53,3 +55,29 @@ def current(database_url: str | None = DatabaseOption) -> None:
 
     url = _url(database_url)
     typer.echo(f"current: {current_revision(url) or 'base'}\nhead:    {head_revision()}")
+
+
+@app.command("sweep-orphans")
+def sweep_orphans_command(
+    older_than: float = typer.Option(
+        3600, "--older-than", min=0, help="Only files of unknown scans at least this old (s)."
+    ),
+    dry_run: bool = typer.Option(False, "--dry-run", help="List what would go; delete nothing."),
+    database_url: str | None = DatabaseOption,
+) -> None:
+    """Remove stored files of scans the database does not know (uploads that died before
+    their commit). The reapers do this hourly; this runs it now."""
+    from shelfscan.jobs.sweeper import sweep_orphans
+    from shelfscan.storage import get_storage
+
+    settings = get_settings()
+    result = sweep_orphans(
+        _url(database_url), get_storage(settings), older_than_s=older_than, dry_run=dry_run
+    )
+    verb = "would remove" if dry_run else "removed"
+    for scan_id in result.orphan_scans:
+        typer.echo(f"{verb} files of unknown scan {scan_id}")
+    typer.echo(
+        f"{verb} {len(result.deleted_keys)} files of {len(result.orphan_scans)} unknown scans; "
+        f"{len(result.kept_recent)} recent ones kept"
+    )

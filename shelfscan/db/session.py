@@ -29,7 +29,9 @@ def make_engine(url: str) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    # Up to 40 request threads (anyio's default limit) may each hold a connection; keeping 20
+    # open means a burst of uploads does not pay for a PostgreSQL backend fork per request.
+    return create_engine(url, pool_pre_ping=True, pool_size=20, max_overflow=20)
 
 
 @lru_cache(maxsize=8)

@@ -23,6 +23,7 @@ from celery import Celery, signals
 from shelfscan.jobs.config import JobSettings
 from shelfscan.jobs.inprocess import ScanQueue, build_context
 from shelfscan.jobs.reaper import reap
+from shelfscan.jobs.sweeper import PeriodicSweep
 from shelfscan.jobs.tasks import JobContext, run_scan
 from shelfscan.settings import Settings, get_settings
 
@@ -78,6 +79,11 @@ class CeleryQueue(ScanQueue):
     def start(self) -> None:
         self._reaper = _ReaperThread(self.settings, self.jobs, self.enqueue)
         self._reaper.start()
+        try:  # import the transport and connect now, not on the first upload's answer
+            with self.celery.producer_or_acquire() as producer:
+                producer.connection.ensure_connection(max_retries=1, interval_start=0.2)
+        except Exception:  # the broker is down: uploads still commit, the reaper resends
+            log.warning("could not reach the broker at start", exc_info=True)
 
     def stop(self) -> None:
         if self._reaper is not None:
@@ -98,6 +104,13 @@ class _ReaperThread:
         self._thread.join(timeout=5)
 
     def _loop(self) -> None:
+        from shelfscan.storage import get_storage
+
+        sweep = PeriodicSweep(
+            self.settings.resolved_database_url,
+            get_storage(self.settings),
+            self.jobs.orphan_sweep_after_s,
+        )
         while not self._stop.is_set():
             try:
                 reap(
@@ -109,6 +122,7 @@ class _ReaperThread:
                 )
             except Exception:
                 log.warning("reaper round failed", exc_info=True)
+            sweep.maybe_run()
             self._stop.wait(self.jobs.reaper_interval_s)
 
 

@@ -26,6 +26,14 @@ class JobSettings(BaseSettings):
     requeue_after_s: float = Field(
         default=120.0, gt=0, description="Re-send queued scans no worker picked up for this long"
     )
+    orphan_sweep_after_s: float = Field(
+        default=3600.0,
+        gt=0,
+        description=(
+            "Stored files of scans the database does not know (an upload that died before its "
+            "commit) are removed once this old; the reapers check this often"
+        ),
+    )
     broker_visibility_timeout_s: float = Field(
         default=900.0, gt=0, description="Redis redelivers an unacknowledged task after this"
     )

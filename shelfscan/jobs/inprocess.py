@@ -16,6 +16,7 @@ from typing import Any
 
 from shelfscan.jobs.config import JobSettings
 from shelfscan.jobs.reaper import reap
+from shelfscan.jobs.sweeper import PeriodicSweep
 from shelfscan.jobs.tasks import Enqueue, JobContext, run_scan
 from shelfscan.settings import Settings
 
@@ -108,6 +109,11 @@ class InProcessQueue(ScanQueue):
 
     def _reap_loop(self) -> None:
         first = True
+        sweep = PeriodicSweep(
+            self.context.database_url,
+            self.context.storage,
+            self.context.jobs.orphan_sweep_after_s,
+        )
         while not self._stopping.is_set():
             try:
                 # On start every queued scan is ours to send: the old process's queue is gone.
@@ -115,6 +121,7 @@ class InProcessQueue(ScanQueue):
                 first = False
             except Exception:
                 log.warning("reaper round failed", exc_info=True)
+            sweep.maybe_run()
             self._stopping.wait(self.context.jobs.reaper_interval_s)
 
     def stop(self, *, wait: bool = True) -> None:

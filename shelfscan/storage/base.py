@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Protocol, runtime_checkable
 
 # Keys are relative, slash-separated, and never climb out of their root.
@@ -56,4 +57,9 @@ class Storage(Protocol):
 
     def keys(self, prefix: str = "") -> list[str]:
         """Every stored key under ``prefix``, sorted."""
+        ...
+
+    def modified(self, key: str) -> datetime:
+        """When the object was last written (timezone-aware UTC); raises
+        :class:`ObjectNotFound` when nothing is stored under ``key``."""
         ...

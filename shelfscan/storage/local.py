@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from datetime import UTC, datetime
 from pathlib import Path
 
 from shelfscan.storage.base import ObjectNotFound, StorageError, check_key
@@ -61,3 +62,9 @@ class LocalStorage:
             if path.is_file() and not path.name.startswith(".incoming-")
         )
         return sorted(key for key in found if key.startswith(prefix))
+
+    def modified(self, key: str) -> datetime:
+        try:
+            return datetime.fromtimestamp(self._path(key).stat().st_mtime, UTC)
+        except FileNotFoundError:
+            raise ObjectNotFound(key) from None

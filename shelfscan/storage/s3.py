@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from shelfscan.storage.base import ObjectNotFound, StorageError, check_key
@@ -97,3 +98,15 @@ class S3Storage:
         for page in paginator.paginate(Bucket=self.bucket, Prefix=self.prefix + prefix):
             found.extend(item["Key"][len(self.prefix) :] for item in page.get("Contents", []))
         return sorted(found)
+
+    def modified(self, key: str) -> datetime:
+        from botocore.exceptions import ClientError
+
+        try:
+            head = self.client.head_object(Bucket=self.bucket, Key=self._key(key))
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
+                raise ObjectNotFound(key) from None
+            raise StorageError(f"s3://{self.bucket}/{self._key(key)}: {error}") from error
+        stamp: datetime = head["LastModified"]
+        return stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)

@@ -82,6 +82,18 @@ def test_missing_object(storage: Storage) -> None:
     assert "scans/nothing/here.jpg" in str(caught.value)
 
 
+def test_modified_is_when_the_object_was_written(storage: Storage) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    before = datetime.now(UTC) - timedelta(seconds=2)
+    storage.put("a/when.jpg", b"x", "image/jpeg")
+    stamp = storage.modified("a/when.jpg")
+    assert stamp.tzinfo is not None
+    assert before <= stamp <= datetime.now(UTC) + timedelta(seconds=2)
+    with pytest.raises(ObjectNotFound):
+        storage.modified("a/never-written.jpg")
+
+
 def test_keys_by_prefix(storage: Storage) -> None:
     for key in ("a/1.jpg", "a/2.jpg", "b/1.jpg"):
         storage.put(key, key.encode(), "image/jpeg")

@@ -183,3 +183,41 @@ def test_page_and_static_files_are_served_without_a_cdn(demo_server: DemoScan) -
         asset = httpx.get(f"{demo_server.base_url}/static/{name}")
         assert asset.status_code == 200 and "https://" not in asset.text
     assert httpx.get(f"{demo_server.base_url}/static/..%2fweb%2f__init__.py").status_code == 404
+
+
+def test_a_dark_photo_shows_the_retake_hint_on_the_phone(
+    demo_server: DemoScan, chromium_path: str, artifacts_dir: Path, tmp_path: Path
+) -> None:
+    from PIL import Image, ImageEnhance
+    from playwright.sync_api import expect, sync_playwright
+
+    dark = tmp_path / "dark-bay.jpg"
+    ImageEnhance.Brightness(Image.open(demo_server.photo)).enhance(0.12).save(dark, "JPEG")
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=chromium_path,
+            headless=True,
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        page = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True).new_page()
+        page.goto(demo_server.base_url + "/")
+        page.select_option("#store", STORE)
+        expect(page.locator("#bay option[value='cereal']")).to_have_count(1)
+        page.select_option("#bay", BAY)
+        page.locator("#photo").set_input_files(str(dark))
+        expect(page.locator("#quality")).to_be_hidden()
+        page.click("#upload")
+
+        hint = page.locator("#quality")
+        expect(hint).to_be_visible(timeout=60_000)
+        expect(hint).to_contain_text("Retake:")
+        expect(hint).to_contain_text("more light")
+        page.screenshot(path=str(artifacts_dir / "staff-page-retake-hint.png"), full_page=True)
+        scan_id = page.locator("#result").get_attribute("data-scan-id") or ""
+        browser.close()
+
+    listing = httpx.get(f"{demo_server.base_url}/api/v1/stores/{STORE}/scans").json()
+    dark_scan = next(s for s in listing["scans"] if not scan_id or s["id"] == scan_id)
+    codes = {issue["code"] for issue in dark_scan["quality"]["issues"]}
+    assert "too_dark" in codes

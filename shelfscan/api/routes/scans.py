@@ -9,22 +9,28 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, TypeVar
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
-from python_multipart.exceptions import MultipartParseError
-from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.concurrency import run_in_threadpool
 
-from shelfscan.db.models import Scan
+from shelfscan.api.multipart import (
+    BodyTooLarge,
+    MultipartError,
+    Part,
+    boundary_of,
+    read_body,
+    split_parts,
+)
+from shelfscan.db.models import PlanogramVersion, Scan
 from shelfscan.db.session import session_factory
 from shelfscan.imaging import (
     BayScale,
@@ -42,6 +48,7 @@ from shelfscan.jobs.prepare import quality_summary
 from shelfscan.planogram.model import Planogram
 from shelfscan.scans import (
     ScanError,
+    ScanTarget,
     annotated_key,
     check_idempotency_key,
     create_scan,
@@ -163,98 +170,25 @@ def _bay_scale(version_id: int, document_json: str) -> BayScale | None:
         return None
 
 
-@dataclass
-class _Part:
-    name: str
-    filename: str | None
-    content_type: str | None
-    data: bytearray
-
-
-class _TooLarge(Exception):
-    pass
-
-
-async def _read_multipart(request: Request, limit: int, max_parts: int) -> list[_Part]:
-    """The multipart body's parts, in memory, parsed while the bytes arrive.
-
-    Starlette's form parser spools every file over 1 MB to a temporary file (one thread-pool
-    hop per 64 KB chunk) and the route then reads it back: under 50 concurrent 12 MP uploads
-    that was a third of the time to the 202 answer. Photos are at most 20 MB and validated from
-    memory anyway, so they are collected straight into memory, with the body capped at
-    ``limit`` bytes and ``max_parts`` parts.
-    """
-    content_type, options = parse_options_header(request.headers.get("content-type", ""))
-    boundary = options.get(b"boundary")
-    if content_type != b"multipart/form-data" or not boundary:
+async def _read_multipart(request: Request, limit: int, max_parts: int) -> list[Part]:
+    """The multipart body's parts, in memory: photos are at most 20 MB and validated from
+    memory anyway. The body is capped at ``limit`` bytes and ``max_parts`` parts."""
+    boundary = boundary_of(request.headers.get("content-type", ""))
+    if boundary is None:
         raise ScanError(
             "no_photos",
             f"send the photos as multipart/form-data field {PHOTO_FIELD!r}",
             field="photos",
         )
-    parts: list[_Part] = []
-    header_field = bytearray()
-    header_value = bytearray()
-    headers: dict[bytes, bytes] = {}
-
-    def on_part_begin() -> None:
-        headers.clear()
-        if len(parts) >= max_parts:
-            raise _TooLarge(f"more than {max_parts} parts")
-
-    def on_header_field(data: bytes, start: int, end: int) -> None:
-        header_field.extend(data[start:end])
-
-    def on_header_value(data: bytes, start: int, end: int) -> None:
-        header_value.extend(data[start:end])
-
-    def on_header_end() -> None:
-        headers[bytes(header_field).lower()] = bytes(header_value)
-        header_field.clear()
-        header_value.clear()
-
-    def on_headers_finished() -> None:
-        _, disposition = parse_options_header(headers.get(b"content-disposition", b""))
-        filename = disposition.get(b"filename")
-        part_type = headers.get(b"content-type")
-        parts.append(
-            _Part(
-                name=disposition.get(b"name", b"").decode("utf-8", "replace"),
-                filename=filename.decode("utf-8", "replace") if filename is not None else None,
-                content_type=part_type.decode("latin-1") if part_type is not None else None,
-                data=bytearray(),
-            )
-        )
-
-    def on_part_data(data: bytes, start: int, end: int) -> None:
-        parts[-1].data.extend(data[start:end])
-
-    parser = MultipartParser(
-        boundary,
-        {
-            "on_part_begin": on_part_begin,
-            "on_header_field": on_header_field,
-            "on_header_value": on_header_value,
-            "on_header_end": on_header_end,
-            "on_headers_finished": on_headers_finished,
-            "on_part_data": on_part_data,
-        },
-    )
-    received = 0
     try:
-        async for chunk in request.stream():
-            received += len(chunk)
-            if received > limit:
-                raise _TooLarge(f"over {limit // 2**20} MB")
-            parser.write(chunk)
-        parser.finalize()
-    except _TooLarge as error:
+        body = await read_body(request.stream(), limit)
+        return split_parts(body, boundary, max_parts=max_parts)
+    except BodyTooLarge as error:
         raise ScanError("request_too_large", f"request body {error}", status_code=413) from None
-    except MultipartParseError as error:
+    except MultipartError as error:
         raise ScanError(
             "invalid_body", f"the multipart body is malformed: {error}", status_code=400
         ) from None
-    return parts
 
 
 @router.post(
@@ -272,7 +206,6 @@ async def _read_multipart(request: Request, limit: int, max_parts: int) -> list[
     },
 )
 async def upload_scan(request: Request, store_code: str, bay_code: str) -> Response:
-    import json
 
     settings = _settings(request)
     try:
@@ -318,15 +251,17 @@ async def upload_scan(request: Request, store_code: str, bay_code: str) -> Respo
             )
         names = [part for part in parts if part.filename is None and part.name == "taken_by"]
         taken_by = bytes(names[0].data).decode("utf-8", "replace").strip()[:255] if names else ""
-        raw = [_limited(part, index) for index, part in enumerate(uploads)]
         storage = get_storage(settings)
         full = upload_validation_mode(request) == "full"
-        scale = _bay_scale(target.version.id, json.dumps(target.version.document)) if full else None
-        # One thread-pool hop for checks, storage and the commit.
-        created = await run_in_threadpool(
-            _call,
-            request,
-            lambda session: _check_and_create(
+        scale = (
+            await run_in_threadpool(_call, request, lambda session: _scale_of(session, target))
+            if full
+            else None
+        )
+
+        def check_store_commit_enqueue(session: Any) -> Any:
+            raw = [_limited(part, index) for index, part in enumerate(uploads)]
+            created = _check_and_create(
                 session,
                 storage,
                 target,
@@ -336,24 +271,51 @@ async def upload_scan(request: Request, store_code: str, bay_code: str) -> Respo
                 key=key,
                 taken_by=taken_by or None,
                 deadline_s=settings.scan_deadline_s,
-            ),
-        )
+            )
+            if created.created:
+                _enqueue(request, created.scan.id)
+            return created
+
+        # One thread-pool hop for everything that blocks: the event loop only moves bytes.
+        created = await run_in_threadpool(_call, request, check_store_commit_enqueue)
     except UploadRejected as rejected:
         return error_response(rejected.code, rejected.message, rejected.status_code, rejected.field)
     except ScanError as error:
         return error_response(error.code, error.message, error.status_code, error.field)
-    if created.created:
-        _enqueue(request, created.scan.id)
     return _accepted(request, store_code, bay_code, created.scan, created=created.created)
 
 
+def warm_up(settings: Settings) -> None:
+    """Load what the first upload would otherwise load: image plugins, the database pool's
+    first connection and the look-up's compiled SQL. Failures are left to the requests."""
+    import io
+
+    from PIL import Image
+
+    try:
+        sample = io.BytesIO()
+        Image.new("RGB", (64, 64)).save(sample, "JPEG")
+        precheck_photo(sample.getvalue(), "image/jpeg", limits=UploadLimits(min_side=1))
+        with session_factory(settings.resolved_database_url)() as session:
+            resolve_target(session, "", "", idempotency_key="")
+    except (ScanError, UploadRejected):
+        pass
+    except Exception:
+        log.warning("upload path warm-up failed", exc_info=True)
+
+
 def _target_and_replay(session: Any, store_code: str, bay_code: str, key: str | None) -> Any:
-    target = resolve_target(session, store_code, bay_code)
-    earlier = replayed_scan(session, target, key)
+    target, earlier_id = resolve_target(session, store_code, bay_code, idempotency_key=key)
+    earlier = replayed_scan(session, target, key) if earlier_id is not None else None
     if earlier is not None:
         _ = earlier.photos  # load while the session is open
     session.expunge_all()
     return target, earlier
+
+
+def _scale_of(session: Any, target: ScanTarget) -> BayScale | None:
+    version = session.get(PlanogramVersion, target.version_id)
+    return _bay_scale(version.id, json.dumps(version.document))
 
 
 def _check_and_create(
@@ -387,12 +349,14 @@ def _check_and_create(
         quality=quality,
         deadline_s=deadline_s,
         write_lock=_write_lock(session),
+        # Looked up as the body arrived; a retry racing us meets the unique constraint.
+        replay_checked=True,
     )
     _ = created.scan.photos
     return created
 
 
-def _limited(part: _Part, index: int) -> tuple[bytes, str | None, str, str]:
+def _limited(part: Part, index: int) -> tuple[bytes, str | None, str, str]:
     field = f"{PHOTO_FIELD}[{index}]"
     if len(part.data) > LIMITS.max_bytes:
         raise UploadRejected(

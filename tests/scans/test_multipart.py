@@ -1,0 +1,132 @@
+"""The upload body splitter: well-formed bodies as real clients send them, and every way a
+body can be malformed named in the error."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from shelfscan.api.multipart import (
+    BodyTooLarge,
+    MultipartError,
+    boundary_of,
+    read_body,
+    split_parts,
+)
+
+BOUNDARY = b"----shelfscanTestBoundary7MA4YWxk"
+
+
+def part(name: str, data: bytes, filename: str | None = None, content_type: str | None = None):
+    disposition = f'form-data; name="{name}"' + (f'; filename="{filename}"' if filename else "")
+    headers = f"Content-Disposition: {disposition}\r\n"
+    if content_type:
+        headers += f"Content-Type: {content_type}\r\n"
+    return headers.encode() + b"\r\n" + data
+
+
+def body(*parts: bytes, preamble: bytes = b"", epilogue: bytes = b"") -> bytes:
+    delimiter = b"--" + BOUNDARY
+    out = preamble + (b"\r\n" if preamble else b"")
+    for p in parts:
+        out += delimiter + b"\r\n" + p + b"\r\n"
+    return out + delimiter + b"--\r\n" + epilogue
+
+
+def test_photos_and_fields_come_back_in_order_with_exact_bytes() -> None:
+    photo = bytes(range(256)) * 40 + b"\r\n--not-the-boundary\r\n"
+    parts = split_parts(
+        body(
+            part("photos", photo, "shelf.jpg", "image/jpeg"),
+            part("taken_by", "Zoë".encode()),
+            part("photos", b"second", "b.png", "image/png"),
+        ),
+        BOUNDARY,
+        max_parts=10,
+    )
+    assert [(p.name, p.filename, p.content_type) for p in parts] == [
+        ("photos", "shelf.jpg", "image/jpeg"),
+        ("taken_by", None, None),
+        ("photos", "b.png", "image/png"),
+    ]
+    assert bytes(parts[0].data) == photo
+    assert bytes(parts[1].data).decode() == "Zoë"
+    assert bytes(parts[2].data) == b"second"
+
+
+def test_preamble_epilogue_and_an_empty_part_are_accepted() -> None:
+    parts = split_parts(
+        body(part("photos", b"", "empty.jpg"), preamble=b"ignored", epilogue=b"also ignored"),
+        BOUNDARY,
+        max_parts=10,
+    )
+    assert len(parts) == 1 and bytes(parts[0].data) == b""
+
+
+def test_the_boundary_comes_from_a_multipart_form_data_content_type_only() -> None:
+    assert boundary_of(f"multipart/form-data; boundary={BOUNDARY.decode()}") == BOUNDARY
+    assert boundary_of('multipart/form-data; boundary="quoted b"') == b"quoted b"
+    assert boundary_of("application/json") is None
+    assert boundary_of("multipart/form-data") is None
+
+
+@pytest.mark.parametrize(
+    ("raw", "problem"),
+    [
+        (b"no boundary here at all", "never appears"),
+        (b"junk--" + BOUNDARY + b"\r\n", "does not start a line"),
+        (b"--" + BOUNDARY + b"trailing\r\n", "not followed by the end of its line"),
+        (
+            b"--" + BOUNDARY + b"\r\nContent-Disposition: form-data; name=a\r\n\r\nhalf a photo",
+            "part 1 is cut off",
+        ),
+        (
+            b"--" + BOUNDARY + b"\r\nContent-Disposition: form-data; name=a\r\nno colon\r\n\r\n"
+            b"x\r\n--" + BOUNDARY + b"--",
+            "part 1: malformed header line",
+        ),
+        (
+            b"--" + BOUNDARY + b"\r\nContent-Type: image/jpeg\r\n\r\nx\r\n--" + BOUNDARY + b"--",
+            "no Content-Disposition: form-data",
+        ),
+        (b"--" + BOUNDARY + b"\r\n" + b"X-Long: " + b"a" * 20000, "no end of its headers"),
+    ],
+)
+def test_malformed_bodies_are_refused_naming_the_problem(raw: bytes, problem: str) -> None:
+    with pytest.raises(MultipartError, match=problem):
+        split_parts(raw, BOUNDARY, max_parts=10)
+
+
+def test_too_many_parts_is_a_size_refusal() -> None:
+    many = body(*(part("photos", b"x", f"{i}.jpg") for i in range(5)))
+    assert len(split_parts(many, BOUNDARY, max_parts=5)) == 5
+    with pytest.raises(BodyTooLarge, match="more than 4 parts"):
+        split_parts(many, BOUNDARY, max_parts=4)
+
+
+def test_reading_stops_as_soon_as_the_body_passes_the_limit() -> None:
+    sent: list[int] = []
+
+    async def chunks():
+        for index in range(100):
+            sent.append(index)
+            yield b"x" * 1000
+
+    async def read(limit: int) -> bytes:
+        return await read_body(chunks(), limit)
+
+    assert len(asyncio.run(read(100_000))) == 100_000
+    sent.clear()
+    with pytest.raises(BodyTooLarge):
+        asyncio.run(read(5_500))
+    assert len(sent) == 6  # the sixth chunk crossed the limit; nothing more was read
+
+
+def test_the_upload_warm_up_never_stops_a_start(caplog: pytest.LogCaptureFixture) -> None:
+    from shelfscan.api.routes.scans import warm_up
+    from shelfscan.settings import Settings
+
+    unreachable = Settings(database_url="postgresql+psycopg://nobody@127.0.0.1:1/none")
+    warm_up(unreachable)  # no exception: the requests will report the database themselves
+    assert "warm-up failed" in caplog.text

@@ -219,5 +219,6 @@ def test_a_dark_photo_shows_the_retake_hint_on_the_phone(
 
     listing = httpx.get(f"{demo_server.base_url}/api/v1/stores/{STORE}/scans").json()
     dark_scan = next(s for s in listing["scans"] if not scan_id or s["id"] == scan_id)
-    codes = {issue["code"] for issue in dark_scan["quality"]["issues"]}
+    assert dark_scan["quality"]["ok"] is False
+    codes = {issue["code"] for photo in dark_scan["quality"]["photos"] for issue in photo["issues"]}
     assert "too_dark" in codes

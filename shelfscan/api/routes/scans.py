@@ -17,6 +17,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
@@ -112,7 +113,9 @@ def _call(request: Request, work: Callable[[Any], T]) -> T:
 
 
 def _scan_url(request: Request, store_code: str, scan_id: str) -> str:
-    return str(request.url_for("get_scan_route", store_code=store_code, scan_id=scan_id).path)
+    # Built directly: ``url_for`` walks every route of the app, for each scan of a listing.
+    root = request.scope.get("root_path", "").rstrip("/")
+    return f"{root}{router.prefix.format(store_code=quote(store_code, safe=''))}/scans/{scan_id}"
 
 
 def scan_document(

@@ -7,7 +7,6 @@ control can be added as a dependency on ``store_code`` without reshaping anythin
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import logging
@@ -48,6 +47,7 @@ from shelfscan.jobs.config import JobSettings
 from shelfscan.jobs.prepare import quality_summary
 from shelfscan.planogram.model import Planogram
 from shelfscan.scans import (
+    CreatedScan,
     ScanError,
     ScanTarget,
     annotated_key,
@@ -222,47 +222,21 @@ async def upload_scan(request: Request, store_code: str, bay_code: str) -> Respo
                 f"{MAX_PHOTOS} photos × {LIMITS.max_bytes // 2**20} MB",
                 status_code=413,
             )
-        # The look-up (store, bay, planogram, a replayed key) runs while the body arrives.
-        lookup = asyncio.ensure_future(
-            run_in_threadpool(
-                _call,
-                request,
-                lambda session: _target_and_replay(session, store_code, bay_code, key),
-            )
-        )
+        body_error: ScanError | None = None
         try:
             parts = await _read_multipart(request, body_limit, MAX_PHOTOS + 16)
-        finally:
-            target, earlier = await lookup
-        if earlier is not None:
-            return _accepted(request, store_code, bay_code, earlier, created=False)
-        uploads = [part for part in parts if part.filename is not None]
-        stray = [part.name for part in uploads if part.name != PHOTO_FIELD]
-        if stray:
-            raise ScanError(
-                "unexpected_field",
-                f"files must be sent in the {PHOTO_FIELD!r} field, not {stray[0]!r}",
-                field=stray[0],
-            )
-        if not uploads:
-            raise ScanError(
-                "no_photos", f"send the photos as multipart field {PHOTO_FIELD!r}", field="photos"
-            )
-        if len(uploads) > MAX_PHOTOS:
-            raise ScanError(
-                "too_many_photos", f"at most {MAX_PHOTOS} photos per scan", status_code=413
-            )
-        names = [part for part in parts if part.filename is None and part.name == "taken_by"]
-        taken_by = bytes(names[0].data).decode("utf-8", "replace").strip()[:255] if names else ""
+        except ScanError as error:  # reported after an unknown store or bay, or a replay
+            parts, body_error = [], error
         storage = get_storage(settings)
         full = upload_validation_mode(request) == "full"
-        scale = (
-            await run_in_threadpool(_call, request, lambda session: _scale_of(session, target))
-            if full
-            else None
-        )
 
-        def check_store_commit_enqueue(session: Any) -> Any:
+        def accept(session: Any) -> CreatedScan:
+            target, earlier = _target_and_replay(session, store_code, bay_code, key)
+            if earlier is not None:
+                return CreatedScan(earlier, created=False)
+            if body_error is not None:
+                raise body_error
+            uploads, taken_by = _photo_parts(parts)
             raw = [_limited(part, index) for index, part in enumerate(uploads)]
             created = _check_and_create(
                 session,
@@ -270,7 +244,7 @@ async def upload_scan(request: Request, store_code: str, bay_code: str) -> Respo
                 target,
                 raw,
                 full=full,
-                scale=scale,
+                scale=_scale_of(session, target) if full else None,
                 key=key,
                 taken_by=taken_by or None,
                 deadline_s=settings.scan_deadline_s,
@@ -279,8 +253,9 @@ async def upload_scan(request: Request, store_code: str, bay_code: str) -> Respo
                 _enqueue(request, created.scan.id)
             return created
 
-        # One thread-pool hop for everything that blocks: the event loop only moves bytes.
-        created = await run_in_threadpool(_call, request, check_store_commit_enqueue)
+        # One thread-pool hop and one database session for everything that blocks: the event
+        # loop only moves bytes.
+        created = await run_in_threadpool(_call, request, accept)
     except UploadRejected as rejected:
         return error_response(rejected.code, rejected.message, rejected.status_code, rejected.field)
     except ScanError as error:
@@ -307,12 +282,32 @@ def warm_up(settings: Settings) -> None:
         log.warning("upload path warm-up failed", exc_info=True)
 
 
+def _photo_parts(parts: list[Part]) -> tuple[list[Part], str]:
+    """The photo parts and the optional ``taken_by`` field, or the error naming what is off."""
+    uploads = [part for part in parts if part.filename is not None]
+    stray = [part.name for part in uploads if part.name != PHOTO_FIELD]
+    if stray:
+        raise ScanError(
+            "unexpected_field",
+            f"files must be sent in the {PHOTO_FIELD!r} field, not {stray[0]!r}",
+            field=stray[0],
+        )
+    if not uploads:
+        raise ScanError(
+            "no_photos", f"send the photos as multipart field {PHOTO_FIELD!r}", field="photos"
+        )
+    if len(uploads) > MAX_PHOTOS:
+        raise ScanError("too_many_photos", f"at most {MAX_PHOTOS} photos per scan", status_code=413)
+    names = [part for part in parts if part.filename is None and part.name == "taken_by"]
+    taken_by = bytes(names[0].data).decode("utf-8", "replace").strip()[:255] if names else ""
+    return uploads, taken_by
+
+
 def _target_and_replay(session: Any, store_code: str, bay_code: str, key: str | None) -> Any:
     target, earlier_id = resolve_target(session, store_code, bay_code, idempotency_key=key)
     earlier = replayed_scan(session, target, key) if earlier_id is not None else None
     if earlier is not None:
         _ = earlier.photos  # load while the session is open
-    session.expunge_all()
     return target, earlier
 
 

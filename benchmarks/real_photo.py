@@ -106,6 +106,12 @@ def main() -> None:
     parser.add_argument("--conf", type=float, default=0.05)
     parser.add_argument("--skip-train", action="store_true")
     parser.add_argument(
+        "--infer-sizes",
+        default="",
+        help="comma-separated inference image sizes to evaluate (default: the training size); "
+        "the first one is the headline and runs the whole chain",
+    )
+    parser.add_argument(
         "--per-product-classes",
         action="store_true",
         help="train one class per product instead of a class-agnostic detector",
@@ -184,33 +190,38 @@ def main() -> None:
 
     if not weights.is_file():
         raise SystemExit(f"no weights at {weights}: run without --skip-train first")
-    from ultralytics import YOLO
+    from shelfscan.detection.yolo import YoloDetector
 
-    detector = YOLO(str(weights))
-    prediction = detector.predict(
-        photo, imgsz=args.imgsz, conf=args.conf, max_det=1000, device=args.device, verbose=False
-    )[0]
-    boxes = prediction.boxes.xyxy.cpu().numpy().astype(float)
-    scores = prediction.boxes.conf.cpu().numpy().astype(float)
-    classes = prediction.boxes.cls.cpu().numpy().astype(int)
-    model_labels = [prediction.names[c] for c in classes]
-    detector_only = evaluate(boxes, model_labels, scores, gt_boxes, gt_labels)
-    print(
-        f"detector alone:        mAP50 {detector_only['map50']:.3f}, correct labels "
-        f"{detector_only['correct_share']:.1%}, class-agnostic AP50 "
-        f"{detector_only['agnostic_ap50']:.3f} ({len(boxes)} boxes at conf >= {args.conf})"
-    )
-
-    ranked = recogniser.recognise_boxes(photo, boxes)
-    relabelled = [
-        names[next(iter(r))] if r else lab for r, lab in zip(ranked, model_labels, strict=True)
-    ]
-    combined = scores * np.array([next(iter(r.values())) if r else 0.0 for r in ranked]) ** 0.25
-    with_recognition = evaluate(boxes, relabelled, combined, gt_boxes, gt_labels)
-    print(
-        f"detector + recognition: mAP50 {with_recognition['map50']:.3f}, correct labels "
-        f"{with_recognition['correct_share']:.1%}"
-    )
+    sizes = [int(v) for v in args.infer_sizes.split(",")] if args.infer_sizes else [args.imgsz]
+    results = {}
+    for size in sizes:
+        # The product's own detection backend, as the service runs it.
+        detector = YoloDetector(
+            weights, confidence_threshold=args.conf, image_size=size, device=args.device
+        )
+        detections = detector.detect(photo)
+        boxes = np.asarray(detections.xyxy, float).reshape(-1, 4)
+        scores = np.asarray(detections.confidence, float)
+        model_labels = list(detections.labels)
+        detector_only = evaluate(boxes, model_labels, scores, gt_boxes, gt_labels)
+        print(
+            f"[{size} px] detector alone: mAP50 {detector_only['map50']:.3f}, correct labels "
+            f"{detector_only['correct_share']:.1%}, class-agnostic AP50 "
+            f"{detector_only['agnostic_ap50']:.3f} ({len(boxes)} boxes at conf >= {args.conf})"
+        )
+        ranked = recogniser.recognise_boxes(photo, boxes)
+        relabelled = [
+            names[next(iter(r))] if r else lab for r, lab in zip(ranked, model_labels, strict=True)
+        ]
+        combined = scores * np.array([next(iter(r.values())) if r else 0.0 for r in ranked]) ** 0.25
+        with_recognition = evaluate(boxes, relabelled, combined, gt_boxes, gt_labels)
+        print(
+            f"[{size} px] detector + recognition: mAP50 {with_recognition['map50']:.3f}, "
+            f"correct labels {with_recognition['correct_share']:.1%}"
+        )
+        results[size] = (boxes, relabelled, combined, ranked, detector_only, with_recognition)
+    # The headline (and the whole chain) is the first size: the training size by default.
+    boxes, relabelled, combined, ranked, detector_only, with_recognition = results[sizes[0]]
     for label, ap in with_recognition["per_class"].items():
         print(f"  AP50 {ap:.3f}  {label}")
     chain = run_chain(planogram, photo, boxes, relabelled, combined, ranked, names, reference)

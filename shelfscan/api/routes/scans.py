@@ -209,7 +209,6 @@ async def _read_multipart(request: Request, limit: int, max_parts: int) -> list[
     },
 )
 async def upload_scan(request: Request, store_code: str, bay_code: str) -> Response:
-
     settings = _settings(request)
     try:
         key = check_idempotency_key(request.headers.get("Idempotency-Key"))

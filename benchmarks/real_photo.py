@@ -104,6 +104,12 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--conf", type=float, default=0.05)
+    parser.add_argument(
+        "--init-weights",
+        type=Path,
+        default=None,
+        help="start from these weights (e.g. an earlier run's best.pt) instead of scratch",
+    )
     parser.add_argument("--skip-train", action="store_true")
     parser.add_argument(
         "--infer-sizes",
@@ -173,7 +179,7 @@ def main() -> None:
             args.work / "run",
             epochs=args.epochs,
             imgsz=args.imgsz,
-            model=architecture_yaml(args.work, width=args.width),
+            model=args.init_weights or architecture_yaml(args.work, width=args.width),
             batch=args.batch,
             device=args.device,
             workers=1,

@@ -107,6 +107,11 @@ def now_utc() -> datetime:
     return datetime.now(UTC)
 
 
+def lease_released(now: datetime) -> dict[str, Any]:
+    """The columns every state change out of ``processing`` sets: no worker holds the scan."""
+    return {"updated_at": now, "leased_by": None, "lease_expires_at": None}
+
+
 # Storage keys --------------------------------------------------------------------------------
 
 

@@ -30,6 +30,7 @@ from shelfscan.planogram.model import Planogram
 from shelfscan.scans import (
     failure_reason,
     is_upload_key,
+    lease_released,
     now_utc,
     photo_key,
     upload_key,
@@ -178,9 +179,7 @@ def fail_rejected(
                 status="failed",
                 error=failure_reason(rejected.code, rejected.message),
                 finished_at=now,
-                updated_at=now,
-                leased_by=None,
-                lease_expires_at=None,
+                **lease_released(now),
             )
             .execution_options(synchronize_session=False)
         ).rowcount

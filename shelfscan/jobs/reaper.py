@@ -20,7 +20,7 @@ from sqlalchemy import and_, select, update
 from shelfscan.db.models import Scan
 from shelfscan.db.session import session_scope
 from shelfscan.jobs.tasks import Enqueue
-from shelfscan.scans import now_utc
+from shelfscan.scans import lease_released, now_utc
 
 log = logging.getLogger(__name__)
 
@@ -63,9 +63,7 @@ def reap(
                     error=f"deadline exceeded: not finished within {deadline_s:g} s "
                     "of the upload; retry the scan",
                     finished_at=now,
-                    updated_at=now,
-                    leased_by=None,
-                    lease_expires_at=None,
+                    **lease_released(now),
                 )
                 .execution_options(synchronize_session=False)
             ).rowcount
@@ -94,7 +92,7 @@ def reap(
             changed = session.execute(
                 update(Scan)
                 .where(expired)
-                .values(**values, updated_at=now, leased_by=None, lease_expires_at=None)
+                .values(**values, **lease_released(now))
                 .execution_options(synchronize_session=False)
             ).rowcount
             if changed:

@@ -43,7 +43,7 @@ from shelfscan.jobs.prepare import (
     prepare_photos,
 )
 from shelfscan.planogram.model import Planogram
-from shelfscan.scans import annotated_key, evidence_key, now_utc, scan_prefix
+from shelfscan.scans import annotated_key, evidence_key, lease_released, now_utc, scan_prefix
 from shelfscan.settings import Settings
 from shelfscan.storage import Storage, StorageError
 
@@ -284,9 +284,7 @@ def _finish(
                 report=report,
                 error=error,
                 finished_at=now,
-                updated_at=now,
-                leased_by=None,
-                lease_expires_at=None,
+                **lease_released(now),
             )
             .execution_options(synchronize_session=False)
         )
@@ -328,9 +326,7 @@ def _release(scan_id: str, holder: str, context: JobContext, message: str) -> bo
             .values(
                 status="queued",
                 error=message,
-                updated_at=now,
-                leased_by=None,
-                lease_expires_at=None,
+                **lease_released(now),
             )
             .execution_options(synchronize_session=False)
         )

@@ -263,17 +263,6 @@ def check_idempotency_key(key: str | None) -> str | None:
     return key
 
 
-def replayed_scan(session: Session, target: ScanTarget, key: str | None) -> Scan | None:
-    """The scan an earlier request with this key created, if any (a key reused for another
-    bay is refused)."""
-    if key is None:
-        return None
-    existing = find_by_idempotency_key(session, target.store_id, key)
-    if existing is not None and existing.bay_id != target.bay_id:
-        raise _key_conflict(key)
-    return existing
-
-
 # Creating -----------------------------------------------------------------------------------
 
 
@@ -288,19 +277,14 @@ def create_scan(
     quality: dict[str, Any] | None = None,
     deadline_s: float = 300.0,
     write_lock: AbstractContextManager[Any] | None = None,
-    replay_checked: bool = False,
 ) -> CreatedScan:
     """Store the photos, then commit the scan; exactly one scan per idempotency key.
 
-    ``replay_checked``: the caller has just looked the key up with :func:`replayed_scan` in
-    this session; a request racing it is still caught by the unique constraint below.
+    The caller has looked the key up with :func:`resolve_target`; a request racing it with
+    the same key meets the unique constraint below and is answered with the winner's scan.
     """
     if not photos:
         raise ScanError("no_photos", "send at least one photo", field="photos")
-    if not replay_checked:
-        earlier = replayed_scan(session, target, idempotency_key)
-        if earlier is not None:
-            return CreatedScan(earlier, created=False)
 
     scan_id = str(uuid.uuid4())
     created_at = now_utc()

@@ -55,10 +55,10 @@ from shelfscan.scans import (
     create_scan,
     error_code,
     evidence_key,
+    find_by_idempotency_key,
     get_scan,
     is_upload_key,
     list_scans,
-    replayed_scan,
     resolve_target,
     retry_scan,
     utc,
@@ -304,10 +304,12 @@ def _photo_parts(parts: list[Part]) -> tuple[list[Part], str]:
 
 def _target_and_replay(session: Any, store_code: str, bay_code: str, key: str | None) -> Any:
     target, earlier_id = resolve_target(session, store_code, bay_code, idempotency_key=key)
-    earlier = replayed_scan(session, target, key) if earlier_id is not None else None
-    if earlier is not None:
-        _ = earlier.photos  # load while the session is open
-    return target, earlier
+    earlier = (
+        find_by_idempotency_key(session, target.store_id, key)
+        if earlier_id is not None and key is not None
+        else None
+    )
+    return target, earlier  # its photos came with it (selectinload)
 
 
 def _scale_of(session: Any, target: ScanTarget) -> BayScale | None:
@@ -346,8 +348,6 @@ def _check_and_create(
         quality=quality,
         deadline_s=deadline_s,
         write_lock=_write_lock(session),
-        # Looked up as the body arrived; a retry racing us meets the unique constraint.
-        replay_checked=True,
     )
     _ = created.scan.photos
     return created

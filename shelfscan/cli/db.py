@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from shelfscan.cli.errors import record_database_url_option
 from shelfscan.settings import get_settings
 
 app = typer.Typer(
@@ -16,7 +17,10 @@ def _url(database_url: str | None) -> str:
 
 
 DatabaseOption = typer.Option(
-    None, "--database-url", help="SQLAlchemy URL; defaults to SHELFSCAN_DATABASE_URL or SQLite."
+    None,
+    "--database-url",
+    help="SQLAlchemy URL; defaults to SHELFSCAN_DATABASE_URL or SQLite.",
+    callback=record_database_url_option,
 )
 
 
@@ -34,7 +38,9 @@ def upgrade(
     typer.echo(f"database at revision {current_revision(url)}")
 
 
-@app.command()
+# A relative revision such as -1 looks like an option to the parser; unknown "options" are
+# passed through as the REVISION argument instead (real options such as --database-url still work).
+@app.command(context_settings={"ignore_unknown_options": True})
 def downgrade(
     revision: str = typer.Argument(..., help="Target revision, e.g. -1 or base."),
     database_url: str | None = DatabaseOption,

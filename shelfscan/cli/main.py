@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import socket
+
 import typer
 
 from shelfscan import __version__
-from shelfscan.cli import analyze, db, demo, match, planogram, stores, train, worker
+from shelfscan.cli import analyze, db, demo, doctor, match, planogram, stores, train, worker
+from shelfscan.cli.errors import CliError, FriendlyErrorsGroup
 
 app = typer.Typer(
     name="shelfscan",
+    cls=FriendlyErrorsGroup,
     help="Retail shelf analytics: detect products in shelf photos, match them to the bay's "
     "planogram and report gaps, misplacements and facings.",
     no_args_is_help=True,
@@ -21,6 +25,7 @@ app.command("analyze")(analyze.analyze)
 app.command("match")(match.match)
 app.command("demo")(demo.demo)
 app.command("worker")(worker.worker)
+app.command("doctor")(doctor.doctor)
 app.command("train")(train.train_command)
 app.command("export")(train.export_command)
 synth_app = typer.Typer(
@@ -55,9 +60,19 @@ def serve(
     """Run the HTTP API and staff web page (applies database migrations on start)."""
     import uvicorn
 
+    from shelfscan.cli.errors import check_database_url
     from shelfscan.settings import get_settings
 
     settings = get_settings()
+    # Before anything is migrated or loaded: a busy port or an unusable URL is one line now,
+    # not a migrated database and "startup complete" followed by a bind error.
+    ensure_port_free(host, port)
+    if settings.database_url:
+        check_database_url(settings.database_url)
+        if not settings.database_url.startswith("sqlite"):
+            from shelfscan.db.migrate import current_revision
+
+            current_revision(settings.database_url)  # unreachable: one line from FriendlyErrors
     uvicorn.run(
         "shelfscan.api.app:create_app",
         factory=True,
@@ -68,6 +83,22 @@ def serve(
         log_config=None,
         log_level=settings.log_level.lower(),
     )
+
+
+def ensure_port_free(host: str, port: int) -> None:
+    """Raise :class:`CliError` if ``host:port`` cannot be bound, binding the way uvicorn does
+    (``SO_REUSEADDR``, IPv6 when the host has a colon) so that both agree."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            reason = error.strerror or str(error)
+            raise CliError(
+                f"cannot listen on {host}:{port} (--host/--port): {reason}; "
+                "stop what uses it or choose another --port"
+            ) from None
 
 
 if __name__ == "__main__":

@@ -7,6 +7,8 @@ from typing import Any
 
 import typer
 
+from shelfscan.cli.errors import parse_day
+
 app = typer.Typer(help="Stores, their bays and bay planogram assignments.", no_args_is_help=True)
 
 
@@ -84,10 +86,12 @@ def assign(
     bay: str = typer.Argument(..., help="Bay code."),
     planogram: str = typer.Argument(..., help="Planogram id."),
     version: int | None = typer.Option(None, min=1, help="Version (default: the latest)."),
-    effective_from: str = typer.Option(
-        date.today().isoformat(), "--from", help="First day (YYYY-MM-DD), default today."
+    effective_from: str | None = typer.Option(
+        None, "--from", help="First day (YYYY-MM-DD); default today."
     ),
-    effective_to: str | None = typer.Option(None, "--to", help="Day it stops (exclusive)."),
+    effective_to: str | None = typer.Option(
+        None, "--to", help="Day it stops (YYYY-MM-DD, exclusive)."
+    ),
 ) -> None:
     """Measure a bay against a planogram version from a date."""
     from shelfscan.planogram_store import (
@@ -99,11 +103,8 @@ def assign(
         get_store,
     )
 
-    try:
-        start = date.fromisoformat(effective_from)
-        end = date.fromisoformat(effective_to) if effective_to else None
-    except ValueError as error:
-        raise _fail(error) from None
+    start = parse_day(effective_from, "--from") if effective_from else date.today()
+    end = parse_day(effective_to, "--to") if effective_to else None
     with _session() as session:
         try:
             target = get_bay(session, get_store(session, store), bay)

@@ -15,16 +15,22 @@ class ModelCheck:
 
 
 def check_model(settings: Settings) -> ModelCheck:
+    """Whether the configured detector can be built, and what it is (or why it cannot be).
+
+    Custom Vision is not called: building the client runs the same configuration checks the
+    detector itself applies (``CustomVisionDetector.from_settings``), so the two cannot drift.
+    A YOLO model is loaded (and cached, so the first scan does not pay for it).
+    """
     backend = settings.detector_backend.value
     if settings.detector_backend is DetectorBackend.CUSTOMVISION:
-        missing = [
-            name
-            for name in ("endpoint", "prediction_key", "project_id", "iteration")
-            if not getattr(settings, f"customvision_{name}")
-        ]
-        if missing:
-            names = ", ".join(f"SHELFSCAN_CUSTOMVISION_{m.upper()}" for m in missing)
-            return ModelCheck(False, backend, f"not configured: {names}")
+        from shelfscan.detection.base import DetectorConfigError
+        from shelfscan.detection.customvision import CustomVisionDetector
+
+        try:
+            client = CustomVisionDetector.from_settings(settings)
+        except DetectorConfigError as error:
+            return ModelCheck(False, backend, str(error))
+        client.close()
         return ModelCheck(True, backend, f"Custom Vision at {settings.customvision_endpoint}")
     if settings.detector_backend is DetectorBackend.REPLAY:
         path = settings.replay_path

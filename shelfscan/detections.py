@@ -15,6 +15,8 @@ from typing import Any
 import numpy as np
 
 GAP_LABEL = "gap"
+# Class names that mean "empty shelf" unless a label map says otherwise.
+DEFAULT_GAP_CLASSES: frozenset[str] = frozenset({GAP_LABEL})
 KIND_PRODUCT = "product"
 KIND_GAP = "gap"
 

@@ -11,9 +11,10 @@ from PIL import Image, ImageOps
 
 from shelfscan.annotate import Overlay, annotate_jpeg
 from shelfscan.compliance.engine import MatchOptions, match_planogram
+from shelfscan.compliance.labels import LabelResolver
 from shelfscan.compliance.report import Box, ComplianceReport, DetectorLabels, FacingStatus
 from shelfscan.detection.base import Detector
-from shelfscan.detection.labels import LabelMap, LabelResolver
+from shelfscan.detection.labels import LabelMap
 from shelfscan.detections import Detections
 from shelfscan.planogram.model import Planogram
 from shelfscan.settings import Settings
@@ -64,11 +65,12 @@ def analyze_detections(
     """Match detections already made on ``image`` and draw the result.
 
     With a ``label_map``, the detector's class names are first translated to the planogram's
-    products; classes that name none stay as they are (reported as unexpected products) and
+    products (by :class:`~shelfscan.compliance.labels.LabelResolver`, the rules every path
+    shares); classes that name none stay as they are (reported as unexpected products) and
     are listed in ``report.detector_labels``."""
     resolution = None
     if label_map is not None:
-        resolution = LabelResolver(planogram.products, label_map).resolve(detections)
+        resolution = LabelResolver(planogram.products, label_map).relabel(detections)
         detections = resolution.detections
         if resolution.unmapped:
             log.warning(

@@ -13,9 +13,9 @@ from typing import Protocol, runtime_checkable
 
 from PIL import Image
 
-from shelfscan.detections import GAP_LABEL, Detections
-
-DEFAULT_GAP_CLASSES: frozenset[str] = frozenset({GAP_LABEL})
+# DEFAULT_GAP_CLASSES is re-exported: every detector's default.
+from shelfscan.detections import DEFAULT_GAP_CLASSES as DEFAULT_GAP_CLASSES
+from shelfscan.detections import Detections
 
 
 class DetectorError(RuntimeError):

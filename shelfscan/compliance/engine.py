@@ -14,6 +14,7 @@ from __future__ import annotations
 import gc
 import math
 from dataclasses import dataclass, field
+from enum import IntEnum
 from time import perf_counter
 
 import numpy as np
@@ -50,6 +51,16 @@ from shelfscan.compliance.report import (
 )
 from shelfscan.detections import Detections
 from shelfscan.planogram.model import Planogram
+
+
+class MatchKind(IntEnum):
+    """How the label of the box matched to a facing relates to the planned product; also the
+    index into the alignment's label costs (``_label_costs``)."""
+
+    SAME = 0  # the planned product
+    ALTERNATIVE = 1  # a plausible second opinion of the detector is the planned product
+    GENERIC = 2  # a generic "product" label: something stands there, the detector says not what
+    OTHER = 3  # another product (or a label naming none): a misplacement
 
 
 @dataclass(frozen=True)
@@ -173,7 +184,7 @@ def match_planogram(
     # --- per-shelf order alignment ---
     skip_cost = np.where(visible, options.gap_cost, options.hidden_gap_cost)
     match_of_facing = np.full(n_f, -1, dtype=np.intp)
-    match_cost_kind = np.zeros(n_f, dtype=np.int8)  # 0 same, 1 alternative, 2 generic, 3 other
+    match_cost_kind = np.full(n_f, MatchKind.SAME, dtype=np.int8)
     rows = _padded_rows(reg, det_level, exp_cx, det_cx)
     if rows is not None:
         f_pad, d_pad = rows
@@ -182,9 +193,7 @@ def match_planogram(
         kind = _label_kind_tensor(
             facing_product[f_safe], d_safe, k_top, k_plausible, len(product_size)
         )
-        label_cost = np.array(
-            [0.0, options.alternative_cost, options.generic_cost, options.mismatch_cost]
-        )[kind]
+        label_cost = _label_costs(options)[kind]
         distance = np.abs(
             (det_cx[d_safe][:, None, :] - exp_cx[f_safe][:, :, None]) / exp_w[f_safe][:, :, None]
         )
@@ -224,7 +233,7 @@ def match_planogram(
         for i, j in assign_by_overlap(
             expected[open_facings],
             det_boxes[loose],
-            kinds == 3,
+            kinds == MatchKind.OTHER,
             min_iou=options.leftover_min_iou,
         ):
             match_of_facing[open_facings[i]] = loose[j]
@@ -239,7 +248,7 @@ def match_planogram(
     # neighbours); such a box may also answer for the open facings it covers.
     matched_d = match_of_facing[matched_f]
     seen_product = np.where(
-        match_cost_kind[matched_f] == 0, facing_product[matched_f], k_top[matched_d]
+        match_cost_kind[matched_f] == MatchKind.SAME, facing_product[matched_f], k_top[matched_d]
     )
     own_width = np.where(
         seen_product >= 0,
@@ -297,7 +306,6 @@ def match_planogram(
             gap_evidence=gap_evidence,
             duplicate=duplicate,
             facing_product=facing_product,
-            options=options,
         )
     finally:
         if collecting:
@@ -351,8 +359,8 @@ def _label_kind_tensor(
     """``_label_kinds`` for padded rows: ``planned`` ``(rows, facings)`` products,
     ``det_index`` ``(rows, detections)``; returns ``(rows, facings, detections)`` kinds."""
     top = det_top[det_index][:, None, :]
-    kind = np.where(planned[:, :, None] == top, 0, 3).astype(np.int8)
-    kind[np.broadcast_to(top == GENERIC, kind.shape)] = 2
+    kind = np.where(planned[:, :, None] == top, MatchKind.SAME, MatchKind.OTHER).astype(np.int8)
+    kind[np.broadcast_to(top == GENERIC, kind.shape)] = MatchKind.GENERIC
     alt_det = [d for d, options in enumerate(det_plausible) for _ in options[1:]]
     if alt_det:
         alt_product = [p for options in det_plausible for p in options[1:]]
@@ -364,21 +372,33 @@ def _label_kind_tensor(
             keys = np.array(alt_det, dtype=np.int64) * n_products + np.array(alt_product)
             pair_keys = det_index[:, None, :].astype(np.int64) * n_products + planned[:, :, None]
             is_alternative = np.isin(pair_keys, keys)
-        kind[(kind == 3) & is_alternative] = 1
+        kind[(kind == MatchKind.OTHER) & is_alternative] = MatchKind.ALTERNATIVE
     return kind
 
 
 def _label_kinds(
     facing_product: np.ndarray, det_top: np.ndarray, det_plausible: list[tuple[int, ...]]
 ) -> np.ndarray:
-    """``(facings, detections)`` match kinds: 0 planned product, 1 plausible alternative,
-    2 generic "product" label, 3 another product."""
-    kind = np.where(facing_product[:, None] == det_top[None, :], 0, 3).astype(np.int8)
-    kind[:, det_top == GENERIC] = 2
+    """``(facings, detections)`` :class:`MatchKind` codes."""
+    kind = np.where(
+        facing_product[:, None] == det_top[None, :], MatchKind.SAME, MatchKind.OTHER
+    ).astype(np.int8)
+    kind[:, det_top == GENERIC] = MatchKind.GENERIC
     for j, options in enumerate(det_plausible):
         for p in options[1:]:
-            kind[(facing_product == p) & (kind[:, j] == 3), j] = 1
+            kind[(facing_product == p) & (kind[:, j] == MatchKind.OTHER), j] = MatchKind.ALTERNATIVE
     return kind
+
+
+def _label_costs(options: MatchOptions) -> np.ndarray:
+    """Alignment cost of each :class:`MatchKind`, indexed by the kind."""
+    costs = {
+        MatchKind.SAME: 0.0,
+        MatchKind.ALTERNATIVE: options.alternative_cost,
+        MatchKind.GENERIC: options.generic_cost,
+        MatchKind.OTHER: options.mismatch_cost,
+    }
+    return np.array([costs[kind] for kind in MatchKind])
 
 
 _STATUS_VALUES = (
@@ -398,60 +418,56 @@ def _box_dict_list(xyxy: np.ndarray) -> list[Box]:
     return [_make_box({"x": x, "y": y, "w": w, "h": h}) for x, y, w, h in xywh]
 
 
-def _build_report(
+@dataclass(frozen=True)
+class _Verdicts:
+    """Stage 1 of the report: every facing's status and what it rests on, as ``(F,)`` arrays."""
+
+    status: np.ndarray  # _OK, _GAP, _MISPLACED or _NOT_VISIBLE
+    kind: np.ndarray  # MatchKind of the evidence box's label against the planned product
+    via_cover: np.ndarray  # the evidence is a wide box matched to a neighbouring facing
+    has_evidence: np.ndarray  # a product box stands in the facing
+    detection_row: np.ndarray  # row in ``detections`` of that box (where has_evidence)
+    gap_row: np.ndarray  # row in ``detections`` of the gap box evidence, -1 for none
+    seen_top: np.ndarray  # the evidence box's resolved label (LabelResolver code)
+    found_of: np.ndarray  # the planogram product seen in the facing, -1 for none
+    shifts: np.ndarray  # evidence centre - expected centre, in facing widths
+
+
+def _decide_verdicts(
     *,
-    planogram: Planogram,
-    plan: PreparedPlanogram,
-    detections: Detections,
     kept: np.ndarray,
     k_top: np.ndarray,
-    reg: Registration,
     expected: np.ndarray,
-    expected_image: np.ndarray,
-    visible_fraction: np.ndarray,
     visible: np.ndarray,
     det_boxes: np.ndarray,
-    det_level: np.ndarray,
     match_of_facing: np.ndarray,
     match_kind: np.ndarray,
     covered_by: np.ndarray,
     gap_evidence: np.ndarray,
-    duplicate: np.ndarray,
     facing_product: np.ndarray,
-    options: MatchOptions,
-) -> ComplianceReport:
-    """Everything is decided by now; this turns arrays into the report. Statuses, counts and
-    scores are computed on arrays; Python loops only build the per-facing objects."""
-    product_names = plan.product_names
-    product_ids = plan.product_ids
-    n_products = len(product_ids)
-    ids = detections.ids
-    labels = detections.labels
-    original = detections.xyxy
+) -> _Verdicts:
+    """Statuses from the matching: a facing with a box is ok unless the box shows another
+    product (misplaced); without one it is a gap when in view, else not visible."""
     n_f = len(facing_product)
     n_k = len(kept)
-    exp_w = bx.widths(expected)
-
-    # --- statuses, as codes ---
     via_cover = (match_of_facing < 0) & (covered_by >= 0)
     evidence_det = np.where(match_of_facing >= 0, match_of_facing, covered_by)
     has_evidence = evidence_det >= 0
     safe = np.maximum(evidence_det, 0)
     seen_top = k_top[safe] if n_k else np.full(n_f, UNKNOWN, dtype=np.intp)
     cover_kind = np.where(
-        seen_top == facing_product, 0, np.where(seen_top == GENERIC, 2, 3)
+        seen_top == facing_product,
+        MatchKind.SAME,
+        np.where(seen_top == GENERIC, MatchKind.GENERIC, MatchKind.OTHER),
     ).astype(np.int8)
     kind = np.where(via_cover, cover_kind, match_kind)
     status = np.where(
         has_evidence,
-        np.where(kind == 3, _MISPLACED, _OK),
+        np.where(kind == MatchKind.OTHER, _MISPLACED, _OK),
         np.where(visible, _GAP, _NOT_VISIBLE),
     )
-    # The planogram product seen in each facing (-1: none or not in the planogram).
     found_of = np.where(status == _OK, facing_product, np.where(status == _MISPLACED, seen_top, -1))
     found_of = np.where(found_of >= 0, found_of, -1)
-
-    # --- per-facing objects ---
     detection_row = kept[safe] if n_k else np.zeros(n_f, dtype=np.intp)
     gap_row = (
         np.where(gap_evidence >= 0, kept[np.maximum(gap_evidence, 0)], -1)
@@ -459,25 +475,72 @@ def _build_report(
         else (np.full(n_f, -1, dtype=np.intp))
     )
     if n_k:
+        exp_w = bx.widths(expected)
         shifts = np.round(
             (det_boxes[safe, 0] + det_boxes[safe, 2] - expected[:, 0] - expected[:, 2]) / 2 / exp_w,
             2,
         )
     else:
         shifts = np.zeros(n_f)
+    return _Verdicts(
+        status=status,
+        kind=kind,
+        via_cover=via_cover,
+        has_evidence=has_evidence,
+        detection_row=detection_row,
+        gap_row=gap_row,
+        seen_top=seen_top,
+        found_of=found_of,
+        shifts=shifts,
+    )
+
+
+class _DetectionRows:
+    """The detections as the report shows them: plain lists, and one ``Box`` per row used
+    (made once, shared by evidence and unexpected products)."""
+
+    def __init__(self, detections: Detections) -> None:
+        self.xyxy = detections.xyxy
+        self.ids = [str(x) for x in detections.ids]
+        self.labels = [str(x) for x in detections.labels]
+        self.confidence = np.round(detections.confidence, 4).tolist()
+        self.boxes: dict[int, Box] = {}
+
+    def add_boxes(self, rows: list[int]) -> None:
+        """Make the boxes of ``rows`` in one vectorised pass."""
+        made = _box_dict_list(self.xyxy[np.array(rows, dtype=np.intp)])
+        self.boxes.update(zip(rows, made, strict=True))
+
+    def box(self, row: int) -> Box:
+        box = self.boxes.get(row)
+        if box is None:
+            box = self.boxes[row] = _box_dict_list(self.xyxy[row : row + 1])[0]
+        return box
+
+
+def _facing_results(
+    verdicts: _Verdicts,
+    *,
+    plan: PreparedPlanogram,
+    rows: _DetectionRows,
+    expected_image: np.ndarray,
+    visible_fraction: np.ndarray,
+) -> list[FacingResult]:
+    """Stage 2: one ``FacingResult`` per facing, with its evidence and a readable reason."""
+    product_names = plan.product_names
+    product_ids = plan.product_ids
+    status = verdicts.status
+    has_evidence = verdicts.has_evidence
+    n_f = len(status)
     expected_boxes = _box_dict_list(expected_image)
-    id_list = [str(x) for x in ids]
-    label_list = [str(x) for x in labels]
-    confidence_list = np.round(detections.confidence, 4).tolist()
+    label_list = rows.labels
     make_evidence = _make_evidence
     make_result = _make_result
     # One box and one evidence object per detection used, made up front in comprehensions.
-    product_rows = np.unique(detection_row[has_evidence]).tolist()
-    gap_rows = np.unique(gap_row[gap_row >= 0]).tolist()
+    product_rows = np.unique(verdicts.detection_row[has_evidence]).tolist()
+    gap_rows = np.unique(verdicts.gap_row[verdicts.gap_row >= 0]).tolist()
     used_rows = product_rows + gap_rows
-    box_of_row = dict(
-        zip(used_rows, _box_dict_list(original[np.array(used_rows, dtype=np.intp)]), strict=True)
-    )
+    rows.add_boxes(used_rows)
     sources = [EvidenceSource.DETECTION] * len(product_rows) + [EvidenceSource.GAP_DETECTION] * len(
         gap_rows
     )
@@ -485,28 +548,22 @@ def _build_report(
         row: make_evidence(
             {
                 "source": source,
-                "box": box_of_row[row],
-                "detection_id": id_list[row],
+                "box": rows.boxes[row],
+                "detection_id": rows.ids[row],
                 "label": label_list[row],
-                "confidence": confidence_list[row],
+                "confidence": rows.confidence[row],
             }
         )
         for row, source in zip(used_rows, sources, strict=True)
     }
 
-    def det_box(row: int) -> Box:
-        box = box_of_row.get(row)
-        if box is None:
-            box = box_of_row[row] = _box_dict_list(original[row : row + 1])[0]
-        return box
-
     status_list = status.tolist()
-    kind_list = kind.tolist()
-    cover_list = via_cover.tolist()
-    row_list = detection_row.tolist()
-    gap_list = gap_row.tolist()
-    shift_list = shifts.tolist()
-    seen_list = seen_top.tolist()
+    kind_list = verdicts.kind.tolist()
+    cover_list = verdicts.via_cover.tolist()
+    row_list = verdicts.detection_row.tolist()
+    gap_list = verdicts.gap_row.tolist()
+    shift_list = verdicts.shifts.tolist()
+    seen_list = verdicts.seen_top.tolist()
     visible_share = np.round(visible_fraction, 3).tolist()
     facing_ids = plan.facing_ids
     position_ids = plan.position_ids
@@ -514,7 +571,12 @@ def _build_report(
     planned_names = plan.facing_product_names
     fixture_list = plan.facing_fixture_ids
     # Most facings are simply in place: made in one comprehension, the rest one by one.
-    simple = (status == _OK) & (kind == 0) & ~via_cover & (np.abs(shifts) < 0.35)
+    simple = (
+        (status == _OK)
+        & (verdicts.kind == MatchKind.SAME)
+        & ~verdicts.via_cover
+        & (np.abs(verdicts.shifts) < 0.35)
+    )
     simple_idx = np.flatnonzero(simple).tolist()
     results: list[FacingResult] = [None] * n_f  # type: ignore[list-item]
     in_place = [
@@ -540,7 +602,7 @@ def _build_report(
     for f_i, result in zip(simple_idx, in_place, strict=True):
         results[f_i] = result
     # Empty shelf space with no gap box: the next most common verdict.
-    empty = (status == _GAP) & (gap_row < 0)
+    empty = (status == _GAP) & (verdicts.gap_row < 0)
     empty_idx = np.flatnonzero(empty).tolist()
     gaps = [
         make_result(
@@ -592,9 +654,9 @@ def _build_report(
             else:
                 found_product_id = planned_ids[f_i]
                 k = kind_list[f_i]
-                if k == 0:
+                if k == MatchKind.SAME:
                     reason = "in place"
-                elif k == 1:
+                elif k == MatchKind.ALTERNATIVE:
                     reason = (
                         f"in place: the detector's second opinion {name!r} "
                         f"fits the plan (top label {found_label!r})"
@@ -648,14 +710,54 @@ def _build_report(
                 "visible_fraction": visible_share[f_i],
             }
         )
+    return results
 
-    # --- detections nobody claimed ---
+
+@dataclass(frozen=True)
+class _Unclaimed:
+    """Stage 3: the detections no facing claimed."""
+
+    unexpected: list[UnexpectedProduct]
+    ignored: IgnoredDetections
+    # Per unexpected product: the fixture of its nearest facing, and its product (-1: none).
+    fixture: np.ndarray
+    product: np.ndarray
+
+
+def _unclaimed_detections(
+    *,
+    plan: PreparedPlanogram,
+    rows: _DetectionRows,
+    is_gap: np.ndarray,
+    kept: np.ndarray,
+    k_top: np.ndarray,
+    reg: Registration,
+    expected: np.ndarray,
+    det_boxes: np.ndarray,
+    det_level: np.ndarray,
+    match_of_facing: np.ndarray,
+    covered_by: np.ndarray,
+    gap_evidence: np.ndarray,
+    duplicate: np.ndarray,
+    facing_product: np.ndarray,
+    duplicate_ids: np.ndarray,
+) -> _Unclaimed:
+    """Product boxes inside the bay that no facing claimed become unexpected products (an
+    extra facing, or a product not in the planogram); the rest is listed as ignored."""
+    product_names = plan.product_names
+    product_ids = plan.product_ids
+    n_products = len(product_ids)
+    id_list = rows.ids
+    label_list = rows.labels
+    fixture_list = plan.facing_fixture_ids
+    n_f = len(facing_product)
+    n_k = len(kept)
+    exp_w = bx.widths(expected)
     used = np.zeros(n_k, dtype=bool)
     used[match_of_facing[match_of_facing >= 0]] = True
     used[covered_by[covered_by >= 0]] = True
     used_gap = np.zeros(n_k, dtype=bool)
     used_gap[gap_evidence[gap_evidence >= 0]] = True
-    is_gap = detections.is_gap[kept]
     unexpected: list[UnexpectedProduct] = []
     outside_planogram: list[str] = []
     unexpected_fixture: list[int] = []
@@ -706,8 +808,8 @@ def _build_report(
                         "detection_id": id_list[i],
                         "label": label,
                         "product_id": product_ids[top] if top >= 0 else None,
-                        "confidence": confidence_list[i],
-                        "box": det_box(i),
+                        "confidence": rows.confidence[i],
+                        "box": rows.box(i),
                         "kind": kind_u,
                         "fixture_id": fixture_list[nearest],
                         "reason": reason,
@@ -718,13 +820,44 @@ def _build_report(
             unexpected_product.append(top)
     ignored = IgnoredDetections.from_trusted_dict(
         {
-            "duplicates": [str(x) for x in ids[duplicate]],
+            "duplicates": [str(x) for x in duplicate_ids[duplicate]],
             "outside_planogram": outside_planogram,
             "unused_gap_boxes": [id_list[kept[k]] for k in np.flatnonzero(is_gap & ~used_gap)],
         }
     )
+    return _Unclaimed(
+        unexpected=unexpected,
+        ignored=ignored,
+        fixture=np.array(unexpected_fixture, dtype=np.intp),
+        product=np.array(unexpected_product, dtype=np.intp),
+    )
 
-    # --- summaries and scores, all scopes at once ---
+
+@dataclass(frozen=True)
+class _Summaries:
+    """Stage 4: counts and scores of the scan, each fixture and each product."""
+
+    counts: Counts
+    scores: Scores
+    fixtures: list[FixtureSummary]
+    products: list[ProductSummary]
+
+
+def _compute_scores(
+    *,
+    plan: PreparedPlanogram,
+    status: np.ndarray,
+    found_of: np.ndarray,
+    facing_product: np.ndarray,
+    unclaimed: _Unclaimed,
+) -> _Summaries:
+    """Counts per status and the three scores, for every scope at once (the scan, each
+    fixture, each product). Position compliance: share of visible facings in place.
+    Availability: share of planned products seen at least once. Facings compliance: share
+    of planned facings matched by a facing of the same product."""
+    product_names = plan.product_names
+    product_ids = plan.product_ids
+    n_products = len(product_ids)
     # Scopes: 0 the scan, 1.. the fixtures. Counts per (scope, status) and, for the scores,
     # planned / seen facings per (scope, product).
     fixture_of = plan.fixture_of_facing
@@ -732,14 +865,14 @@ def _build_report(
     n_scopes = n_fixtures + 1
     scope_status = _count2(fixture_of + 1, status, n_scopes, 4)
     scope_status[0] = scope_status[1:].sum(axis=0)
-    unexpected_fixture_arr = np.array(unexpected_fixture, dtype=np.intp)
+    unexpected_fixture_arr = unclaimed.fixture
     unexpected_per_scope = np.bincount(unexpected_fixture_arr + 1, minlength=n_scopes)
-    unexpected_per_scope[0] = len(unexpected)
+    unexpected_per_scope[0] = len(unclaimed.unexpected)
     is_visible = status != _NOT_VISIBLE
     planned = _count2(fixture_of[is_visible] + 1, facing_product[is_visible], n_scopes, n_products)
     has_found = found_of >= 0
     seen = _count2(fixture_of[has_found] + 1, found_of[has_found], n_scopes, n_products)
-    unexpected_product_arr = np.array(unexpected_product, dtype=np.intp)
+    unexpected_product_arr = unclaimed.product
     extra = unexpected_product_arr >= 0
     if extra.any():
         seen += _count2(
@@ -824,7 +957,83 @@ def _build_report(
                 }
             )
         )
+    return _Summaries(
+        counts=scope_counts[0],
+        scores=scope_scores[0],
+        fixtures=fixtures,
+        products=product_summaries,
+    )
 
+
+def _build_report(
+    *,
+    planogram: Planogram,
+    plan: PreparedPlanogram,
+    detections: Detections,
+    kept: np.ndarray,
+    k_top: np.ndarray,
+    reg: Registration,
+    expected: np.ndarray,
+    expected_image: np.ndarray,
+    visible_fraction: np.ndarray,
+    visible: np.ndarray,
+    det_boxes: np.ndarray,
+    det_level: np.ndarray,
+    match_of_facing: np.ndarray,
+    match_kind: np.ndarray,
+    covered_by: np.ndarray,
+    gap_evidence: np.ndarray,
+    duplicate: np.ndarray,
+    facing_product: np.ndarray,
+) -> ComplianceReport:
+    """Everything is matched by now; this turns the arrays into the report, in stages:
+    decide each facing's verdict, describe the facings, collect the unclaimed detections,
+    compute counts and scores. Statuses, counts and scores are computed on arrays; Python
+    loops only build the per-facing objects."""
+    verdicts = _decide_verdicts(
+        kept=kept,
+        k_top=k_top,
+        expected=expected,
+        visible=visible,
+        det_boxes=det_boxes,
+        match_of_facing=match_of_facing,
+        match_kind=match_kind,
+        covered_by=covered_by,
+        gap_evidence=gap_evidence,
+        facing_product=facing_product,
+    )
+    rows = _DetectionRows(detections)
+    facings = _facing_results(
+        verdicts,
+        plan=plan,
+        rows=rows,
+        expected_image=expected_image,
+        visible_fraction=visible_fraction,
+    )
+    unclaimed = _unclaimed_detections(
+        plan=plan,
+        rows=rows,
+        is_gap=detections.is_gap[kept],
+        kept=kept,
+        k_top=k_top,
+        reg=reg,
+        expected=expected,
+        det_boxes=det_boxes,
+        det_level=det_level,
+        match_of_facing=match_of_facing,
+        covered_by=covered_by,
+        gap_evidence=gap_evidence,
+        duplicate=duplicate,
+        facing_product=facing_product,
+        duplicate_ids=detections.ids,
+    )
+    summaries = _compute_scores(
+        plan=plan,
+        status=verdicts.status,
+        found_of=verdicts.found_of,
+        facing_product=facing_product,
+        unclaimed=unclaimed,
+    )
     return ComplianceReport.from_trusted_dict(
         {
             "schema_version": REPORT_SCHEMA_VERSION,
@@ -834,14 +1043,14 @@ def _build_report(
             "image": ImageInfo.from_trusted_dict(
                 {"width": detections.image_width, "height": detections.image_height}
             ),
-            "scores": scope_scores[0],
-            "counts": scope_counts[0],
-            "facings": results,
-            "unexpected": unexpected,
-            "products": product_summaries,
-            "fixtures": fixtures,
+            "scores": summaries.scores,
+            "counts": summaries.counts,
+            "facings": facings,
+            "unexpected": unclaimed.unexpected,
+            "products": summaries.products,
+            "fixtures": summaries.fixtures,
             "registration": _registration_summary(reg),
-            "ignored": ignored,
+            "ignored": unclaimed.ignored,
             "detector_labels": None,
             "timings_ms": {},
         }
@@ -851,12 +1060,6 @@ def _build_report(
 def _count2(a: np.ndarray, b: np.ndarray, n_a: int, n_b: int) -> np.ndarray:
     """``(n_a, n_b)`` table of how often each pair ``(a[k], b[k])`` occurs."""
     return np.bincount(a * n_b + b, minlength=n_a * n_b).reshape(n_a, n_b)
-
-
-def _cover_kind(planned: int, seen: int) -> int:
-    if seen == planned:
-        return 0
-    return 2 if seen == GENERIC else 3
 
 
 def _share(numerator: int, denominator: int) -> float | None:

@@ -1,21 +1,33 @@
 """Decode uploaded photo bytes into an upright RGB image.
 
 Phones store portrait photos as landscape pixels plus an EXIF orientation tag; every box
-shelfscan reports is in pixels of the *upright* image, so the transpose happens here, once.
+shelfscan reports is in pixels of the *upright* image, so the transpose happens here, once
+(the pipeline takes the upright image as it is).
 """
 
 from __future__ import annotations
 
+import functools
 import io
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-try:  # HEIC/HEIF straight from iPhones
-    from pillow_heif import register_heif_opener
 
+@functools.cache
+def register_heif() -> bool:
+    """Teach Pillow to open HEIC/HEIF (photos straight from iPhones); True when it can.
+
+    The one place that registers the opener: whoever decodes photos calls this (it runs once).
+    """
+    try:
+        from pillow_heif import register_heif_opener
+    except ImportError:  # pragma: no cover - pillow-heif is a declared dependency
+        return False
     register_heif_opener()
-except ImportError:  # pragma: no cover - pillow-heif is a declared dependency
-    pass
+    return True
+
+
+register_heif()
 
 # Decompression-bomb guard: 16,000 px per side is Azure Image Analysis' own limit.
 Image.MAX_IMAGE_PIXELS = 16_000 * 16_000

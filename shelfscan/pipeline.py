@@ -21,6 +21,8 @@ from shelfscan.settings import Settings
 
 log = logging.getLogger(__name__)
 
+EXIF_ORIENTATION = 0x0112
+
 
 @dataclass(frozen=True)
 class Analysis:
@@ -101,8 +103,14 @@ def analyze_image(
     label_map: LabelMap | None = None,
     options: MatchOptions | None = None,
 ) -> Analysis:
-    """Detect products on a shelf photo and check them against ``planogram``."""
-    upright = ImageOps.exif_transpose(image) or image
+    """Detect products on a shelf photo and check them against ``planogram``.
+
+    ``image`` should be upright already (``shelfscan.images.load_image`` turns it); a photo
+    that still carries an EXIF rotation is turned here, so that a 12 MP copy is made only
+    when one is needed."""
+    upright = image
+    if image.getexif().get(EXIF_ORIENTATION, 1) != 1:
+        upright = ImageOps.exif_transpose(image) or image
     started = time.perf_counter()
     detections = detector.detect(upright)
     detections.timings_ms.setdefault("total", round((time.perf_counter() - started) * 1000, 1))

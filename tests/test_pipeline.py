@@ -1,14 +1,17 @@
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
+from shelfscan.detection.base import DetectorInfo
 from shelfscan.detection.labels import LabelMap
 from shelfscan.detections import Detections
-from shelfscan.pipeline import analyze_detections
+from shelfscan.images import load_image, register_heif
+from shelfscan.pipeline import analyze_detections, analyze_image
 from shelfscan.planogram.azure_json import import_azure_planogram
 
 
@@ -46,3 +49,46 @@ def test_label_map_translates_classes_and_reports_those_naming_no_product(
         + sum(f.found_label == "mystery" for f in report.facings)
         == 5
     ), "every unmapped box is still in the report"
+
+
+class _RecordingDetector:
+    """Records the image it is given; finds nothing."""
+
+    info = DetectorInfo(backend="test", model_name="recording")
+
+    def __init__(self) -> None:
+        self.seen: list[Image.Image] = []
+
+    def detect(self, image: Image.Image) -> Detections:
+        self.seen.append(image)
+        return Detections.empty(image.width, image.height)
+
+
+def _portrait_photo_stored_as_landscape() -> bytes:
+    buffer = io.BytesIO()
+    exif = Image.Exif()
+    exif[0x0112] = 6  # displayed rotated 90°: the upright photo is portrait
+    Image.new("RGB", (400, 300), (200, 200, 200)).save(buffer, format="JPEG", exif=exif)
+    return buffer.getvalue()
+
+
+def test_the_photo_is_turned_upright_once(azure_sample: Path) -> None:
+    planogram = import_azure_planogram(
+        json.loads((azure_sample / "sample_planogram.json").read_text())
+    )
+    data = _portrait_photo_stored_as_landscape()
+
+    loaded = load_image(data)
+    detector = _RecordingDetector()
+    analyze_image(loaded, planogram, detector)
+    assert detector.seen[0] is loaded, "an upright photo is analysed as it is, not copied"
+    assert loaded.size == (300, 400)
+
+    raw = Image.open(io.BytesIO(data))  # a caller that did not use load_image
+    analyze_image(raw, planogram, detector)
+    assert detector.seen[1].size == (300, 400)
+
+
+def test_heif_photos_open() -> None:
+    assert register_heif() is True
+    assert ".heic" in Image.registered_extensions()

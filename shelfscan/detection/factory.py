@@ -20,6 +20,8 @@ _cache: dict[tuple[Any, ...], Detector] = {}
 
 
 def _cache_key(settings: Settings) -> tuple[Any, ...]:
+    """Every setting the built detector depends on: two settings objects that differ in any
+    of them get two detectors."""
     key = settings.customvision_prediction_key
     return (
         settings.detector_backend,
@@ -36,7 +38,8 @@ def _cache_key(settings: Settings) -> tuple[Any, ...]:
         settings.customvision_iteration,
         settings.customvision_timeout_s,
         settings.customvision_max_retries,
-        getattr(settings, "slice_tile_size", None),
+        # Everything that shapes sliced inference (None: not sliced, so overlap is moot).
+        slicing_for(settings),
     )
 
 
@@ -65,12 +68,10 @@ def gap_classes_for(settings: Settings) -> frozenset[str]:
 
 def slicing_for(settings: Settings) -> SlicingConfig | None:
     """Sliced inference, if the settings ask for it (``slice_tile_size`` > 0)."""
-    tile = getattr(settings, "slice_tile_size", None)
+    tile = settings.slice_tile_size
     if not tile:
         return None
-    return SlicingConfig(
-        tile_size=int(tile), overlap=float(getattr(settings, "slice_overlap", 0.25))
-    )
+    return SlicingConfig(tile_size=int(tile), overlap=float(settings.slice_overlap))
 
 
 def build_detector(settings: Settings) -> Detector:

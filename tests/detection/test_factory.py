@@ -76,3 +76,14 @@ def test_customvision_is_built_from_settings():
         "https://example.cognitiveservices.azure.com/customvision/v3.0/Prediction/p/detect/"
         "iterations/published/image/nostore"
     )
+
+
+def test_every_slicing_setting_is_part_of_the_cache_key(tmp_path):
+    sliced = replay_settings(tmp_path, slice_tile_size=640, slice_overlap=0.25)
+    first = get_detector(sliced)
+    assert get_detector(sliced.model_copy()) is first
+    assert get_detector(sliced.model_copy(update={"slice_overlap": 0.4})) is not first
+    assert get_detector(sliced.model_copy(update={"slice_tile_size": 800})) is not first
+    # Not sliced: the overlap shapes nothing, so it does not split the cache.
+    whole = replay_settings(tmp_path, slice_tile_size=0, slice_overlap=0.1)
+    assert get_detector(whole.model_copy(update={"slice_overlap": 0.3})) is get_detector(whole)

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
+from shelfscan.demo_store import build_azure_sample, demo_store_files
 from shelfscan.planogram.catalog import catalog_problems, load_catalog
-from shelfscan.planogram.demo_store import build_azure_sample, demo_store_files
 from shelfscan.planogram.loader import load_planogram_file
 from shelfscan.planogram.model import FixtureType, Planogram
 from shelfscan.planogram.render import missing_packshots
@@ -32,7 +32,7 @@ def test_published_schemas_are_current() -> None:
 def test_published_demo_store_is_what_the_generator_makes() -> None:
     for relative, text in demo_store_files(azure_sample=None).items():
         assert (LIBRARY / relative).read_text() == text, (
-            f"planograms/{relative} is stale: run python -m shelfscan.planogram.demo_store"
+            f"planograms/{relative} is stale: run python -m shelfscan.demo_store"
         )
 
 

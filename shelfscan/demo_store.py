@@ -5,7 +5,10 @@ Brands and GTINs are fictional: GTINs use the GS1 restricted-circulation prefix 
 never collide with real products. The published files in ``planograms/`` are generated from the
 layout below; regenerate them after changing it:
 
-    python -m shelfscan.planogram.demo_store
+    python -m shelfscan.demo_store
+
+Demo data, not part of the pure core (it reads the project's paths from the settings); the
+running demo (``shelfscan demo``) lives in :mod:`shelfscan.demo`.
 """
 
 from __future__ import annotations
@@ -19,10 +22,10 @@ from shelfscan.planogram.canonical import dump_canonical
 from shelfscan.planogram.catalog import ProductCatalog
 from shelfscan.planogram.model import Bay, Fixture, FixtureType, Planogram, Position, Product, Unit
 from shelfscan.planogram.validation import gtin_with_check_digit
-from shelfscan.settings import AZURE_SAMPLE_DIR
+from shelfscan.settings import AZURE_SAMPLE_DIR, PLANOGRAM_LIBRARY
 
 STORE_ID = "DEMO-001"
-LIBRARY_DIR = Path(__file__).resolve().parents[2] / "planograms"
+LIBRARY_DIR = PLANOGRAM_LIBRARY
 BAY_WIDTH = 100.0
 SHELF_THICKNESS = 3.0
 BASE_HEIGHT = 12.0  # the kick plate under the bottom shelf

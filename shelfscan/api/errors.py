@@ -1,6 +1,12 @@
-"""One JSON error shape for shelfscan's own API: ``{"error": {"code", "message", ...}}``.
+"""Exception handlers: every refusal becomes a response here, not in the routes.
 
-The Azure-compatible routes answer in Azure's own error shape instead (see their modules)."""
+Two shapes, chosen by where the request went:
+
+* shelfscan's own API: ``{"error": {"code", "message", "field", ...}}``;
+* the Azure-compatible routes (``/computervision/...``): Azure's
+  ``{"error": {"code", "message", "target", "details", "innererror"}}`` with an
+  ``x-ms-error-code`` header, so Azure's clients read shelfscan's errors as they read Azure's.
+"""
 
 from __future__ import annotations
 
@@ -11,16 +17,81 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from shelfscan.planogram.errors import PlanogramError
-from shelfscan.planogram_store import ConflictError, NotFoundError
+from shelfscan.services.errors import ShelfscanError
+
+AZURE_PREFIX = "/computervision/"
 
 
 def error_response(status: int, code: str, message: str, **extra: Any) -> JSONResponse:
+    """shelfscan's error body."""
     return JSONResponse(
         status_code=status, content={"error": {"code": code, "message": message, **extra}}
     )
 
 
+def azure_error_response(error: ShelfscanError) -> JSONResponse:
+    """Azure's error body: ``field`` is Azure's ``target``; the header carries
+    ``error.header_code`` (the specific inner code unless the error names another)."""
+    body = {
+        "error": {
+            "code": error.code,
+            "message": error.message,
+            "target": error.field,
+            "details": error.details,
+            "innererror": {"code": error.inner_code or error.code, "message": error.message},
+        }
+    }
+    return JSONResponse(
+        body, status_code=error.http_status, headers={"x-ms-error-code": error.header_code}
+    )
+
+
+def is_azure_route(request: Request) -> bool:
+    return request.url.path.startswith(AZURE_PREFIX)
+
+
+def render_error(request: Request, error: ShelfscanError) -> JSONResponse:
+    if is_azure_route(request):
+        return azure_error_response(error)
+    return error_response(error.http_status, error.code, error.message, field=error.field)
+
+
+def _problem_message(item: dict[str, Any]) -> str:
+    """``limit must be greater than or equal to 1, not '0'`` from pydantic's error."""
+    name = str(item["loc"][-1])
+    text = str(item["msg"])
+    text = text[0].lower() + text[1:] if text else text
+    text = text.replace("input should be", "must be", 1)
+    if "input" in item:
+        return f"{name} {text}, not {item['input']!r}"
+    return f"{name} {text}"
+
+
+def validation_error(error: RequestValidationError) -> ShelfscanError:
+    """A request FastAPI could not parse, as the service's error: ``invalid_query`` naming the
+    query parameter when the query is at fault, else ``invalid_request``."""
+    items = list(error.errors())
+    problems = [
+        {"location": ".".join(str(part) for part in item["loc"]), "problem": item["msg"]}
+        for item in items
+    ]
+    first = items[0] if items else {"loc": ("request",), "msg": "invalid"}
+    location = first["loc"]
+    if location and location[0] == "query":
+        failure = ShelfscanError(
+            "invalid_query", _problem_message(first), field=str(location[-1]), http_status=422
+        )
+    else:
+        failure = ShelfscanError("invalid_request", "the request is invalid", http_status=422)
+    failure.details = problems
+    return failure
+
+
 def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ShelfscanError)
+    async def refused(request: Request, error: ShelfscanError) -> JSONResponse:
+        return render_error(request, error)
+
     @app.exception_handler(PlanogramError)
     async def invalid_planogram(_: Request, error: PlanogramError) -> JSONResponse:
         return error_response(
@@ -30,21 +101,18 @@ def install_error_handlers(app: FastAPI) -> None:
             problems=[p.as_dict() for p in error.problems],
         )
 
-    @app.exception_handler(NotFoundError)
-    async def not_found(_: Request, error: NotFoundError) -> JSONResponse:
-        return error_response(404, "not_found", str(error))
-
-    @app.exception_handler(ConflictError)
-    async def conflict(_: Request, error: ConflictError) -> JSONResponse:
-        return error_response(409, "conflict", str(error))
-
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:
-        problems = [
-            {
-                "location": ".".join(str(part) for part in item["loc"]),
-                "problem": item["msg"],
-            }
-            for item in error.errors()
-        ]
-        return error_response(422, "invalid_request", "the request is invalid", problems=problems)
+        failure = validation_error(error)
+        if is_azure_route(request):
+            failure.code = failure.header_code = "InvalidRequest"
+            failure.http_status = 400  # type: ignore[misc]
+            failure.details = [
+                {"code": "InvalidArgument", "message": p["problem"], "target": p["location"]}
+                for p in failure.details
+            ]
+            return azure_error_response(failure)
+        extra: dict[str, Any] = {"problems": failure.details}
+        if failure.field is not None:
+            extra["field"] = failure.field
+        return error_response(failure.http_status, failure.code, failure.message, **extra)

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
+from shelfscan.images import register_heif
 from shelfscan.imaging.completeness import missing_end
 from shelfscan.imaging.formats import (
     ACCEPTED_FORMATS_TEXT,
@@ -38,13 +39,9 @@ from shelfscan.imaging.formats import (
     sniff_format,
 )
 from shelfscan.imaging.jpeg_metadata import JpegStructureError, strip_jpeg_metadata
+from shelfscan.services.errors import Invalid
 
-try:  # HEIC/HEIF straight from iPhones
-    from pillow_heif import register_heif_opener
-
-    register_heif_opener()
-except ImportError:  # pragma: no cover - pillow-heif is a declared dependency
-    pass
+register_heif()  # HEIC/HEIF straight from iPhones
 
 MEGABYTE = 1024 * 1024
 EXIF_ORIENTATION = 0x0112
@@ -67,20 +64,14 @@ class UploadLimits:
     preview_long_side: int = 1024
 
 
-class UploadRejected(ValueError):
-    """An upload that will not be stored, with a machine-readable code and an HTTP status."""
+class UploadRejected(Invalid, ValueError):
+    """An upload that will not be stored: one of the service's errors (code, message, field,
+    HTTP status), 422 unless the check says otherwise."""
 
     def __init__(
         self, code: str, message: str, *, field: str | None = None, status_code: int = 422
     ) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.field = field
-        self.status_code = status_code
-
-    def as_dict(self) -> dict[str, str | None]:
-        return {"code": self.code, "message": self.message, "field": self.field}
+        super().__init__(code, message, field=field, http_status=status_code)
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from shelfscan.api.errors import install_error_handlers
 from shelfscan.api.routes.planogram_compliance import router
 from tests.compliance.helpers import (
     SAMPLE_DETECTIONS,
@@ -25,6 +26,7 @@ HEADERS = {"Ocp-Apim-Subscription-Key": "any-key", "Content-Type": "application/
 @pytest.fixture(scope="module")
 def client():
     app = FastAPI()
+    install_error_handlers(app)  # the app renders the route's errors
     app.include_router(router)
     return TestClient(app)
 

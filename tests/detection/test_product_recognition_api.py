@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from PIL import Image
 
+from shelfscan.api.errors import install_error_handlers
 from shelfscan.api.routes.product_recognition import (
     PRETRAINED_MODEL,
     RunExecutor,
@@ -100,6 +101,7 @@ def replay_detector() -> ReplayDetector:
 
 def make_app(models: Models, wait_s: float = 5.0) -> FastAPI:
     app = FastAPI()
+    install_error_handlers(app)  # the app renders the routes' errors
     app.include_router(router)
     store = RunStore()
     executor = RunExecutor(wait_s=wait_s)

@@ -13,7 +13,7 @@ import json
 from typing import Any
 
 from fastapi import APIRouter, Header, Query, Request
-from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
 from starlette.concurrency import run_in_threadpool
 
 from shelfscan.compliance.azure_compat import matching_result_per_position
@@ -21,6 +21,7 @@ from shelfscan.compliance.engine import match_planogram
 from shelfscan.detections import Detections, DetectionsFormatError
 from shelfscan.planogram.errors import PlanogramError
 from shelfscan.planogram.loader import load_planogram_document
+from shelfscan.services.errors import ShelfscanError
 
 SUPPORTED_API_VERSIONS = ("2023-04-01-preview",)
 MATCH_PATH = "/computervision/planogramcompliance:match"
@@ -28,25 +29,32 @@ MATCH_PATH = "/computervision/planogramcompliance:match"
 router = APIRouter(tags=["planogram compliance (Azure compatible)"])
 
 
-def azure_error(
-    status_code: int,
+class MatchResultOut(BaseModel):
+    """Azure's answer: one entry per planogram position (facing)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    matchingResultPerPosition: list[dict[str, Any]]
+
+
+def _invalid(
     code: str,
     message: str,
     *,
     target: str | None = None,
     details: list[dict[str, Any]] | None = None,
     inner_code: str | None = None,
-) -> JSONResponse:
-    body = {
-        "error": {
-            "code": code,
-            "message": message,
-            "target": target,
-            "details": details or [],
-            "innererror": {"code": inner_code or code, "message": message},
-        }
-    }
-    return JSONResponse(body, status_code=status_code, headers={"x-ms-error-code": code})
+) -> ShelfscanError:
+    """A 400 in Azure's terms; this API's ``x-ms-error-code`` is the top-level code."""
+    return ShelfscanError(
+        code,
+        message,
+        field=target,
+        details=details,
+        inner_code=inner_code,
+        header_code=code,
+        http_status=400,
+    )
 
 
 def _split_location(text: str) -> tuple[str | None, str]:
@@ -57,6 +65,7 @@ def _split_location(text: str) -> tuple[str | None, str]:
 @router.post(
     MATCH_PATH,
     summary="Match detected products against a planogram (Azure-compatible)",
+    response_model=MatchResultOut,
     responses={400: {"description": "Azure-style error body"}},
 )
 async def planogram_compliance_match(
@@ -69,18 +78,16 @@ async def planogram_compliance_match(
         alias="Ocp-Apim-Subscription-Key",
         description="Accepted for compatibility with Azure clients",
     ),
-) -> Any:
+) -> dict[str, Any]:
     if api_version is None:
-        return azure_error(
-            400,
+        raise _invalid(
             "MissingApiVersionParameter",
             "The api-version query parameter is required; supported: "
             + ", ".join(SUPPORTED_API_VERSIONS),
             target="api-version",
         )
     if api_version not in SUPPORTED_API_VERSIONS:
-        return azure_error(
-            400,
+        raise _invalid(
             "UnsupportedApiVersionValue",
             f"Unsupported api-version {api_version!r}; supported: "
             + ", ".join(SUPPORTED_API_VERSIONS),
@@ -90,15 +97,14 @@ async def planogram_compliance_match(
     try:
         body = json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        return azure_error(
-            400, "InvalidRequest", f"The request body is not valid JSON: {error}", target="body"
-        )
+        raise _invalid(
+            "InvalidRequest", f"The request body is not valid JSON: {error}", target="body"
+        ) from error
     if not isinstance(body, dict):
-        return azure_error(400, "InvalidRequest", "The request body must be a JSON object")
+        raise _invalid("InvalidRequest", "The request body must be a JSON object")
     missing = [key for key in ("detectedProducts", "planogram") if body.get(key) is None]
     if missing:
-        return azure_error(
-            400,
+        raise _invalid(
             "InvalidRequest",
             f"The request body lacks {' and '.join(missing)}",
             target=missing[0],
@@ -111,14 +117,13 @@ async def planogram_compliance_match(
     except DetectionsFormatError as error:
         location, problem = _split_location(str(error))
         target = "detectedProducts" + (f".{location}" if location else "")
-        return azure_error(
-            400,
+        raise _invalid(
             "InvalidRequest",
             f"detectedProducts is invalid: {error}",
             target=target,
             details=[{"code": "InvalidArgument", "message": problem, "target": target}],
             inner_code="InvalidDetectedProducts",
-        )
+        ) from error
     try:
         planogram = load_planogram_document(body["planogram"])
         report = await run_in_threadpool(match_planogram, planogram, detections)
@@ -131,12 +136,11 @@ async def planogram_compliance_match(
             }
             for problem in error.problems
         ]
-        return azure_error(
-            400,
+        raise _invalid(
             "InvalidRequest",
             f"planogram is invalid: {error}",
             target=details[0]["target"] if details else "planogram",
             details=details,
             inner_code="InvalidPlanogram",
-        )
+        ) from error
     return matching_result_per_position(report)

@@ -26,13 +26,15 @@ from collections import OrderedDict
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Annotated, Any, Protocol
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
 
 from shelfscan.detection.base import Detector, DetectorError
 from shelfscan.images import ImageDecodeError, load_image
+from shelfscan.services.errors import ShelfscanError
 from shelfscan.settings import Settings, get_settings
 
 API_VERSION = "2023-04-01-preview"
@@ -49,41 +51,23 @@ router = APIRouter(prefix="/computervision", tags=["product recognition (Azure-c
 # --- errors ---------------------------------------------------------------------------------
 
 
-class ApiError(Exception):
-    """Rendered as Azure's ``{"error": {...}}`` body plus an ``x-ms-error-code`` header."""
-
-    def __init__(
-        self,
-        status: int,
-        code: str,
-        message: str,
-        *,
-        target: str | None = None,
-        inner_code: str | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
-        self.target, self.inner_code = target, inner_code
-
-    def response(self) -> JSONResponse:
-        error: dict[str, Any] = {
-            "code": self.code,
-            "message": self.message,
-            "target": self.target,
-            "details": [],
-            "innererror": {"code": self.inner_code or self.code, "message": self.message},
-        }
-        return JSONResponse(
-            {"error": error},
-            status_code=self.status,
-            headers={"x-ms-error-code": self.inner_code or self.code},
-        )
+def azure_error(
+    status: int,
+    code: str,
+    message: str,
+    *,
+    target: str | None = None,
+    inner_code: str | None = None,
+) -> ShelfscanError:
+    """A service error in Azure's terms; the app renders it in Azure's shape, the header
+    carrying the specific ``inner_code`` as the preview service did."""
+    return ShelfscanError(code, message, http_status=status, field=target, inner_code=inner_code)
 
 
 def _check_api_version(request: Request) -> None:
     version = request.query_params.get("api-version")
     if version != API_VERSION:
-        raise ApiError(
+        raise azure_error(
             400,
             "InvalidRequest",
             f"api-version must be {API_VERSION!r}, got {version!r}",
@@ -94,7 +78,7 @@ def _check_api_version(request: Request) -> None:
 
 def _check_name(value: str, target: str) -> None:
     if len(value) > MAX_NAME_LENGTH or not NAME_PATTERN.match(value):
-        raise ApiError(
+        raise azure_error(
             400,
             "InvalidRequest",
             f"{target} {value!r} is invalid: up to {MAX_NAME_LENGTH} characters, letters, digits, "
@@ -157,7 +141,7 @@ class RunStore:
         key = (run.model_name, run.run_name)
         with self._lock:
             if key in self._runs:
-                raise ApiError(
+                raise azure_error(
                     409,
                     "Conflict",
                     f"run {run.run_name!r} already exists for model {run.model_name!r}; "
@@ -174,7 +158,7 @@ class RunStore:
         with self._lock:
             run = self._runs.get((model_name, run_name))
         if run is None:
-            raise ApiError(
+            raise azure_error(
                 404,
                 "NotFound",
                 f"run {run_name!r} of model {model_name!r} not found",
@@ -196,7 +180,7 @@ class RunStore:
     def delete(self, model_name: str, run_name: str) -> None:
         run = self.get(model_name, run_name)
         if not run.finished:
-            raise ApiError(
+            raise azure_error(
                 409,
                 "Conflict",
                 f"run {run_name!r} is still {run.status}; delete it once it has finished",
@@ -239,7 +223,7 @@ class ConfiguredModels:
         try:
             return get_detector(self.settings)
         except DetectorError as error:
-            raise ApiError(
+            raise azure_error(
                 503, "ServiceUnavailable", f"the detection model is not available: {error}"
             ) from error
 
@@ -309,7 +293,7 @@ def _decode(body: bytes) -> Any:
     try:
         image = load_image(body)
     except ImageDecodeError as error:
-        raise ApiError(
+        raise azure_error(
             400,
             "InvalidRequest",
             f"the body is not a supported image ({error})",
@@ -317,7 +301,7 @@ def _decode(body: bytes) -> Any:
             inner_code="InvalidImageFormat",
         ) from error
     if not all(MIN_SIDE_PX < side < MAX_SIDE_PX for side in image.size):
-        raise ApiError(
+        raise azure_error(
             400,
             "InvalidRequest",
             f"image is {image.width}x{image.height}; each side must be more than {MIN_SIDE_PX} "
@@ -335,7 +319,7 @@ async def _read_image_body(request: Request) -> bytes:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     body = await request.body()
     if content_type == "application/json" or body[:1] == b"{":
-        raise ApiError(
+        raise azure_error(
             400,
             "InvalidRequest",
             "image URLs are not supported: shelfscan runs offline and does not fetch images. "
@@ -346,7 +330,7 @@ async def _read_image_body(request: Request) -> bytes:
     if len(body) > MAX_IMAGE_BYTES:
         raise _too_large(len(body))
     if not body:
-        raise ApiError(
+        raise azure_error(
             400,
             "InvalidRequest",
             "the body is empty; send the image bytes",
@@ -356,8 +340,8 @@ async def _read_image_body(request: Request) -> bytes:
     return body
 
 
-def _too_large(size: int) -> ApiError:
-    return ApiError(
+def _too_large(size: int) -> ShelfscanError:
+    return azure_error(
         400,
         "InvalidRequest",
         f"image is {size} bytes; the limit is {MAX_IMAGE_BYTES} bytes (20 MB)",
@@ -366,7 +350,31 @@ def _too_large(size: int) -> ApiError:
     )
 
 
-@router.put(RUN_PATH, status_code=201, summary="Start a product recognition run on an image")
+class RunOut(BaseModel):
+    """A run as Azure describes it (``result`` once succeeded, ``error`` once failed)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    runName: str
+    modelName: str
+    status: str = Field(description="notStarted, running, succeeded or failed")
+    createdDateTime: str
+    updatedDateTime: str
+    result: dict[str, Any] | None = Field(default=None, description="Detected products")
+    error: dict[str, Any] | None = None
+
+
+class RunListOut(BaseModel):
+    value: list[RunOut]
+    nextLink: str | None
+
+
+@router.put(
+    RUN_PATH,
+    status_code=201,
+    response_model=RunOut,
+    summary="Start a product recognition run on an image",
+)
 async def create_run(
     modelName: str,
     runName: str,
@@ -375,25 +383,22 @@ async def create_run(
     models: ModelRegistry = Depends(get_models),
     executor: RunExecutor = Depends(get_executor),
 ) -> JSONResponse:
-    try:
-        _check_api_version(request)
-        _check_name(modelName, "modelName")
-        _check_name(runName, "runName")
-        body = await _read_image_body(request)
-        detector = await asyncio.to_thread(models.get, modelName)
-        if detector is None:
-            available = ", ".join(await asyncio.to_thread(models.names))
-            raise ApiError(
-                404,
-                "NotFound",
-                f"model {modelName!r} not found; available: {available}",
-                target="modelName",
-            )
-        image = await asyncio.to_thread(_decode, body)
-        run = Run(run_name=runName, model_name=modelName)
-        store.add(run)
-    except ApiError as error:
-        return error.response()
+    _check_api_version(request)
+    _check_name(modelName, "modelName")
+    _check_name(runName, "runName")
+    body = await _read_image_body(request)
+    detector = await asyncio.to_thread(models.get, modelName)
+    if detector is None:
+        available = ", ".join(await asyncio.to_thread(models.names))
+        raise azure_error(
+            404,
+            "NotFound",
+            f"model {modelName!r} not found; available: {available}",
+            target="modelName",
+        )
+    image = await asyncio.to_thread(_decode, body)
+    run = Run(run_name=runName, model_name=modelName)
+    store.add(run)
     future = executor.submit(store, run, detector, image)
     if executor.wait_s > 0:
         with contextlib.suppress(TimeoutError):  # still running after the wait: clients poll
@@ -401,68 +406,50 @@ async def create_run(
     return JSONResponse(store.snapshot(run), status_code=201)
 
 
-@router.get(RUN_PATH, summary="Get a product recognition run")
+@router.get(RUN_PATH, response_model=RunOut, summary="Get a product recognition run")
 def get_run(
     modelName: str,
     runName: str,
     request: Request,
     store: RunStore = Depends(get_run_store),
 ) -> JSONResponse:
-    try:
-        _check_api_version(request)
-        return JSONResponse(store.snapshot(store.get(modelName, runName)))
-    except ApiError as error:
-        return error.response()
+    _check_api_version(request)
+    return JSONResponse(store.snapshot(store.get(modelName, runName)))
 
 
-@router.delete(RUN_PATH, status_code=204, summary="Delete a finished product recognition run")
+@router.delete(
+    RUN_PATH,
+    status_code=204,
+    response_class=Response,
+    summary="Delete a finished product recognition run",
+)
 def delete_run(
     modelName: str,
     runName: str,
     request: Request,
     store: RunStore = Depends(get_run_store),
 ) -> Response:
-    try:
-        _check_api_version(request)
-        store.delete(modelName, runName)
-    except ApiError as error:
-        return error.response()
+    _check_api_version(request)
+    store.delete(modelName, runName)
     return Response(status_code=204)
 
 
-@router.get("/productrecognition/{modelName}/runs", summary="List product recognition runs")
+@router.get(
+    "/productrecognition/{modelName}/runs",
+    response_model=RunListOut,
+    summary="List product recognition runs",
+)
 def list_runs(
     modelName: str,
     request: Request,
     store: RunStore = Depends(get_run_store),
+    skip: Annotated[int, Query(ge=0)] = 0,
+    top: Annotated[int, Query(ge=1, le=30)] = 10,
 ) -> JSONResponse:
-    try:
-        _check_api_version(request)
-        skip = _int_param(request, "skip", 0, minimum=0)
-        top = _int_param(request, "top", 10, minimum=1, maximum=30)
-    except ApiError as error:
-        return error.response()
+    _check_api_version(request)
     runs = store.list(modelName)
     page = runs[skip : skip + top]
     next_link = None
     if skip + top < len(runs):
         next_link = str(request.url.include_query_params(skip=skip + top, top=top))
     return JSONResponse({"value": [store.snapshot(run) for run in page], "nextLink": next_link})
-
-
-def _int_param(
-    request: Request, name: str, default: int, *, minimum: int, maximum: int | None = None
-) -> int:
-    raw = request.query_params.get(name)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        value = minimum - 1
-    if value < minimum or (maximum is not None and value > maximum):
-        bounds = f"{minimum}–{maximum}" if maximum is not None else f">= {minimum}"
-        raise ApiError(
-            400, "InvalidRequest", f"{name} must be an integer {bounds}, got {raw!r}", target=name
-        )
-    return value

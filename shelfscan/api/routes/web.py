@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
-from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.responses import FileResponse, Response
 
+from shelfscan.services.errors import NotFound
 from shelfscan.web import STATIC_DIR
 
 router = APIRouter(tags=["web"], include_in_schema=False)
@@ -29,10 +30,7 @@ def index() -> Response:
 def static_file(name: str) -> Response:
     # A fixed list, not a folder: nothing else in the package can be fetched.
     if name not in STATIC_FILES:
-        return JSONResponse(
-            status_code=404,
-            content={"error": {"code": "not_found", "message": f"no file {name!r}", "field": None}},
-        )
+        raise NotFound("not_found", f"no file {name!r}")
     return FileResponse(
         STATIC_DIR / name, media_type=STATIC_FILES[name], headers={"Cache-Control": "no-cache"}
     )

@@ -1,280 +1,43 @@
-"""Versioned planogram store, stores and bays: the database side of planograms.
+"""Moved to :mod:`shelfscan.services.stores`; this name stays for existing imports."""
 
-Published planogram versions are immutable: editing publishes version n+1, and a scan records
-the exact version it was checked against. Each bay is assigned versions with effective dates.
-"""
+from shelfscan.services.stores import (
+    ConflictError,
+    NotFoundError,
+    assign_planogram,
+    assignment_for_bay,
+    assignment_in_force,
+    create_bay,
+    create_store,
+    get_bay,
+    get_planogram_version,
+    get_store,
+    list_bays,
+    list_planograms,
+    list_stores,
+    list_versions,
+    planogram_from_version,
+    planogram_version_for_bay,
+    publish_planogram,
+    service_date,
+)
 
-from __future__ import annotations
-
-import hashlib
-from datetime import date
-
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
-
-from shelfscan.db import models
-from shelfscan.planogram.canonical import dump_canonical, planogram_from_dict, planogram_to_dict
-from shelfscan.planogram.errors import PlanogramError
-from shelfscan.planogram.model import Planogram
-from shelfscan.planogram.validation import validate_planogram
-
-
-class NotFoundError(LookupError):
-    """A store, bay, planogram or version does not exist; the message names which."""
-
-
-class ConflictError(ValueError):
-    """The request contradicts what is stored (duplicate code, overlapping assignment …)."""
-
-
-# --- stores and bays -------------------------------------------------------------------------
-
-
-def create_store(session: Session, code: str, name: str, region: str | None = None) -> models.Store:
-    if session.scalar(select(models.Store).where(models.Store.code == code)):
-        raise ConflictError(f"store {code!r} already exists")
-    store = models.Store(code=code, name=name, region=region)
-    session.add(store)
-    session.flush()
-    return store
-
-
-def get_store(session: Session, code: str) -> models.Store:
-    store = session.scalar(select(models.Store).where(models.Store.code == code))
-    if store is None:
-        raise NotFoundError(f"store {code!r} not found")
-    return store
-
-
-def list_stores(session: Session) -> list[models.Store]:
-    return list(session.scalars(select(models.Store).order_by(models.Store.code)))
-
-
-def create_bay(
-    session: Session, store: models.Store, code: str, name: str | None = None
-) -> models.Bay:
-    existing = session.scalar(
-        select(models.Bay).where(models.Bay.store_id == store.id, models.Bay.code == code)
-    )
-    if existing:
-        raise ConflictError(f"bay {code!r} already exists in store {store.code!r}")
-    bay = models.Bay(store_id=store.id, code=code, name=name)
-    session.add(bay)
-    session.flush()
-    return bay
-
-
-def get_bay(session: Session, store: models.Store, code: str) -> models.Bay:
-    bay = session.scalar(
-        select(models.Bay).where(models.Bay.store_id == store.id, models.Bay.code == code)
-    )
-    if bay is None:
-        raise NotFoundError(f"bay {code!r} not found in store {store.code!r}")
-    return bay
-
-
-def list_bays(session: Session, store: models.Store) -> list[models.Bay]:
-    return list(
-        session.scalars(
-            select(models.Bay).where(models.Bay.store_id == store.id).order_by(models.Bay.code)
-        )
-    )
-
-
-# --- planograms ------------------------------------------------------------------------------
-
-
-def publish_planogram(
-    session: Session,
-    planogram: Planogram,
-    *,
-    source_format: str = "canonical",
-    comment: str | None = None,
-) -> models.PlanogramVersion:
-    """Validate and publish ``planogram`` as the next version of its id.
-
-    Publishing a document identical to the latest version returns that version instead of
-    creating a duplicate, so retried imports are harmless. Invalid planograms store nothing.
-    """
-    problems = validate_planogram(planogram)
-    if problems:
-        raise PlanogramError(problems)
-    text = dump_canonical(planogram)
-    digest = hashlib.sha256(text.encode()).hexdigest()
-    record = session.scalar(select(models.Planogram).where(models.Planogram.key == planogram.id))
-    if record is None:
-        record = models.Planogram(key=planogram.id, name=planogram.name)
-        session.add(record)
-        session.flush()
-    latest = _latest_version(session, record.id)
-    if latest is not None and latest.sha256 == digest:
-        return latest
-    record.name = planogram.name or record.name
-    version = models.PlanogramVersion(
-        planogram_id=record.id,
-        version=(latest.version + 1) if latest else 1,
-        document=planogram_to_dict(planogram),
-        sha256=digest,
-        source_format=source_format,
-        comment=comment,
-    )
-    session.add(version)
-    session.flush()
-    for product in planogram.products:
-        catalog_product = _upsert_catalog_product(session, planogram, product.id)
-        session.add(
-            models.PlanogramVersionProduct(
-                planogram_version_id=version.id,
-                product_key=product.id,
-                catalog_product_id=catalog_product.id,
-            )
-        )
-    session.flush()
-    return version
-
-
-def _upsert_catalog_product(
-    session: Session, planogram: Planogram, product_id: str
-) -> models.CatalogProduct:
-    """The product master entry: matched by GTIN, else by name among products without one."""
-    product = planogram.product_by_id()[product_id]
-    if product.gtin:
-        query = select(models.CatalogProduct).where(models.CatalogProduct.gtin == product.gtin)
-    else:
-        query = select(models.CatalogProduct).where(
-            models.CatalogProduct.gtin.is_(None), models.CatalogProduct.name == product.name
-        )
-    entry = session.scalar(query)
-    if entry is None:
-        entry = models.CatalogProduct(gtin=product.gtin, name=product.name)
-        session.add(entry)
-    entry.name = product.name
-    entry.brand = product.brand or entry.brand
-    entry.category = product.category or entry.category
-    entry.width, entry.height, entry.depth = product.w, product.h, product.depth
-    entry.unit = planogram.unit.value
-    session.flush()
-    return entry
-
-
-def _latest_version(session: Session, planogram_pk: int) -> models.PlanogramVersion | None:
-    return session.scalar(
-        select(models.PlanogramVersion)
-        .where(models.PlanogramVersion.planogram_id == planogram_pk)
-        .order_by(models.PlanogramVersion.version.desc())
-        .limit(1)
-    )
-
-
-def list_planograms(session: Session) -> list[tuple[models.Planogram, int]]:
-    """Every planogram with its latest version number."""
-    latest = (
-        select(
-            models.PlanogramVersion.planogram_id,
-            func.max(models.PlanogramVersion.version).label("latest"),
-        )
-        .group_by(models.PlanogramVersion.planogram_id)
-        .subquery()
-    )
-    rows = session.execute(
-        select(models.Planogram, latest.c.latest)
-        .join(latest, latest.c.planogram_id == models.Planogram.id)
-        .order_by(models.Planogram.key)
-    )
-    return [(planogram, int(version)) for planogram, version in rows]
-
-
-def get_planogram_version(
-    session: Session, key: str, version: int | None = None
-) -> models.PlanogramVersion:
-    record = session.scalar(select(models.Planogram).where(models.Planogram.key == key))
-    if record is None:
-        raise NotFoundError(f"planogram {key!r} not found")
-    if version is None:
-        found = _latest_version(session, record.id)
-    else:
-        found = session.scalar(
-            select(models.PlanogramVersion).where(
-                models.PlanogramVersion.planogram_id == record.id,
-                models.PlanogramVersion.version == version,
-            )
-        )
-    if found is None:
-        raise NotFoundError(f"planogram {key!r} has no version {version}")
-    return found
-
-
-def list_versions(session: Session, key: str) -> list[models.PlanogramVersion]:
-    record = session.scalar(select(models.Planogram).where(models.Planogram.key == key))
-    if record is None:
-        raise NotFoundError(f"planogram {key!r} not found")
-    return list(record.versions)
-
-
-def planogram_from_version(version: models.PlanogramVersion) -> Planogram:
-    return planogram_from_dict(version.document)
-
-
-# --- bay assignments -------------------------------------------------------------------------
-
-
-def assign_planogram(
-    session: Session,
-    bay: models.Bay,
-    version: models.PlanogramVersion,
-    effective_from: date,
-    effective_to: date | None = None,
-) -> models.BayAssignment:
-    """Measure ``bay`` against ``version`` from ``effective_from``.
-
-    An open-ended earlier assignment is closed the day the new one starts; assignments that
-    would overlap otherwise are refused.
-    """
-    if effective_to is not None and effective_to <= effective_from:
-        raise ConflictError("effective_to must be after effective_from")
-    for existing in bay.assignments:
-        if existing.effective_from >= effective_from:
-            if effective_to is None or existing.effective_from < effective_to:
-                raise ConflictError(
-                    f"bay {bay.code!r} already has an assignment from {existing.effective_from}"
-                )
-            continue
-        existing_end = existing.effective_to
-        if existing_end is None:
-            existing.effective_to = effective_from
-        elif existing_end > effective_from:
-            raise ConflictError(
-                f"bay {bay.code!r} is assigned until {existing_end}; start on or after it"
-            )
-    assignment = models.BayAssignment(
-        store_id=bay.store_id,
-        bay_id=bay.id,
-        planogram_version_id=version.id,
-        effective_from=effective_from,
-        effective_to=effective_to,
-    )
-    session.add(assignment)
-    session.flush()
-    session.refresh(bay)
-    return assignment
-
-
-def assignment_for_bay(session: Session, bay_id: int, on_date: date) -> models.BayAssignment | None:
-    return session.scalar(
-        select(models.BayAssignment)
-        .where(
-            models.BayAssignment.bay_id == bay_id,
-            models.BayAssignment.effective_from <= on_date,
-            (models.BayAssignment.effective_to.is_(None))
-            | (models.BayAssignment.effective_to > on_date),
-        )
-        .order_by(models.BayAssignment.effective_from.desc())
-        .limit(1)
-    )
-
-
-def planogram_version_for_bay(
-    session: Session, bay_id: int, on_date: date
-) -> models.PlanogramVersion | None:
-    assignment = assignment_for_bay(session, bay_id, on_date)
-    return assignment.planogram_version if assignment else None
+__all__ = [
+    "ConflictError",
+    "NotFoundError",
+    "assign_planogram",
+    "assignment_for_bay",
+    "assignment_in_force",
+    "create_bay",
+    "create_store",
+    "get_bay",
+    "get_planogram_version",
+    "get_store",
+    "list_bays",
+    "list_planograms",
+    "list_stores",
+    "list_versions",
+    "planogram_from_version",
+    "planogram_version_for_bay",
+    "publish_planogram",
+    "service_date",
+]

@@ -26,6 +26,7 @@ from shelfscan.api.routes import (
     web,
 )
 from shelfscan.logging import configure_logging, request_id_var
+from shelfscan.services.background import start_scan_runner, stop_scan_runner
 from shelfscan.settings import Settings, get_settings
 
 log = logging.getLogger("shelfscan.http")
@@ -41,13 +42,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         prepare_runtime(settings)
         # Background scan analysis: in-process threads, or Celery when a broker is configured.
-        from shelfscan.jobs import start_background_worker, stop_background_worker
-
-        start_background_worker(app, settings)
+        start_scan_runner(app, settings)
         # The first uploads after a start should not pay for imports and connections.
         await run_in_threadpool(scans.warm_up, settings)
         yield
-        stop_background_worker(app)
+        stop_scan_runner(app)
 
     app = FastAPI(
         title="shelfscan",

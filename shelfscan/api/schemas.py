@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from shelfscan.services.scans import ScanStatus
 
 
 class _Out(BaseModel):
@@ -72,3 +75,59 @@ class PlanogramSummary(BaseModel):
 class ValidationOut(BaseModel):
     valid: bool
     problems: list[dict[str, str]]
+
+
+# --- scans -----------------------------------------------------------------------------------
+
+
+class ScanPhotoOut(BaseModel):
+    index: int
+    url: str
+    width: int
+    height: int
+    size_bytes: int
+    sha256: str
+    content_type: str
+
+
+class ScanSummaryOut(BaseModel):
+    """A scan without its report (listings, the upload and retry answers)."""
+
+    id: str
+    url: str = Field(description="This scan's address")
+    store: str
+    bay: str | None
+    status: ScanStatus
+    attempts: int
+    error: str | None = Field(description="Why the scan failed, or the last retried error")
+    error_code: str | None = Field(description="Machine-readable reason; set when failed")
+    taken_by: str | None
+    planogram_version_id: int
+    created_at: datetime
+    updated_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    deadline_at: datetime | None
+    photos: list[ScanPhotoOut]
+    quality: dict[str, Any] | None = Field(description="Per photo quality and a retake hint")
+    annotated_url: str | None = Field(description="The annotated photo, once done")
+
+
+class ScanAcceptedOut(ScanSummaryOut):
+    created: bool = Field(description="False when an earlier upload with this key made it")
+
+
+class ScanOut(ScanSummaryOut):
+    report: dict[str, Any] | None = Field(
+        description="The compliance report of the first photo (schema: compliance report)"
+    )
+    evidence: dict[str, str] = Field(
+        description="facing id -> crop of the photo around each facing with a problem"
+    )
+
+
+class ScanPageOut(BaseModel):
+    total: int
+    limit: int
+    offset: int
+    scans: list[ScanSummaryOut]

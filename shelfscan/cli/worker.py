@@ -23,7 +23,7 @@ def worker(
     Tasks are acknowledged only when done, so a worker killed mid-scan loses nothing: the scan
     is delivered again, or re-queued by the reaper once its lease expires.
     """
-    from shelfscan.jobs.config import JobSettings
+    from shelfscan.settings import Settings as JobSettings
     from shelfscan.settings import get_settings
 
     settings = get_settings()

@@ -8,7 +8,6 @@ from typing import Any
 
 from sqlalchemy import (
     Date,
-    DateTime,
     Float,
     ForeignKey,
     Index,
@@ -19,7 +18,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from shelfscan.db.base import Base, utcnow
+from shelfscan.db.base import Base, UTCDateTime, utcnow
+from shelfscan.services.status import ScanStatus
 
 
 class Store(Base):
@@ -29,7 +29,7 @@ class Store(Base):
     code: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(255))
     region: Mapped[str | None] = mapped_column(String(128))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     bays: Mapped[list[Bay]] = relationship(back_populates="store", order_by="Bay.code")
 
@@ -42,7 +42,7 @@ class Bay(Base):
     store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"), index=True)
     code: Mapped[str] = mapped_column(String(64), doc="Aisle/bay identifier, e.g. A03-B2")
     name: Mapped[str | None] = mapped_column(String(255))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     store: Mapped[Store] = relationship(back_populates="bays")
     assignments: Mapped[list[BayAssignment]] = relationship(
@@ -64,10 +64,8 @@ class CatalogProduct(Base):
     height: Mapped[float | None] = mapped_column(Float)
     depth: Mapped[float | None] = mapped_column(Float)
     unit: Mapped[str | None] = mapped_column(String(8))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), default=utcnow, onupdate=utcnow
-    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
 class Planogram(Base):
@@ -76,7 +74,7 @@ class Planogram(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(String(128), unique=True, doc="Stable planogram id")
     name: Mapped[str] = mapped_column(String(255), default="")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     versions: Mapped[list[PlanogramVersion]] = relationship(
         back_populates="planogram", order_by="PlanogramVersion.version"
@@ -98,7 +96,7 @@ class PlanogramVersion(Base):
     sha256: Mapped[str] = mapped_column(String(64), index=True)
     source_format: Mapped[str] = mapped_column(String(32), default="canonical")
     comment: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     planogram: Mapped[Planogram] = relationship(back_populates="versions")
     products: Mapped[list[PlanogramVersionProduct]] = relationship(back_populates="version")
@@ -138,7 +136,7 @@ class BayAssignment(Base):
     )
     effective_from: Mapped[date] = mapped_column(Date)
     effective_to: Mapped[date | None] = mapped_column(Date)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     bay: Mapped[Bay] = relationship(back_populates="assignments")
     planogram_version: Mapped[PlanogramVersion] = relationship()
@@ -162,23 +160,21 @@ class Scan(Base):
         doc="The exact planogram version this scan is checked against",
     )
     idempotency_key: Mapped[str | None] = mapped_column(String(255))
-    status: Mapped[str] = mapped_column(String(16), default="queued")
+    status: Mapped[str] = mapped_column(String(16), default=ScanStatus.QUEUED.value)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     taken_by: Mapped[str | None] = mapped_column(String(255))
     error: Mapped[str | None] = mapped_column(Text)
     quality: Mapped[dict[str, Any] | None] = mapped_column()
     report: Mapped[dict[str, Any] | None] = mapped_column()
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), default=utcnow, onupdate=utcnow
-    )
-    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    deadline_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    deadline_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # The worker that holds the scan and until when; an expired lease means the worker died
     # and the scan is queued again (shelfscan.jobs.reaper).
     leased_by: Mapped[str | None] = mapped_column(String(255))
-    lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     photos: Mapped[list[ScanPhoto]] = relationship(
         back_populates="scan", order_by="ScanPhoto.index", cascade="all, delete-orphan"

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from shelfscan.jobs.config import JobSettings
 from shelfscan.jobs.inprocess import InProcessQueue, ScanQueue, build_context
 from shelfscan.jobs.tasks import JobContext, run_scan
 
@@ -17,7 +16,6 @@ if TYPE_CHECKING:
 __all__ = [
     "InProcessQueue",
     "JobContext",
-    "JobSettings",
     "ScanQueue",
     "build_context",
     "make_scan_queue",
@@ -29,25 +27,20 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 
-def make_scan_queue(settings: Settings, jobs: JobSettings | None = None) -> ScanQueue:
+def make_scan_queue(settings: Settings) -> ScanQueue:
     """Celery when a broker is configured, otherwise threads in this process."""
-    jobs = jobs or JobSettings()
     if settings.broker_url:
         from shelfscan.jobs.celery_app import CeleryQueue
 
-        return CeleryQueue(settings, jobs)
-    return InProcessQueue(build_context(settings, jobs))
+        return CeleryQueue(settings)
+    return InProcessQueue(build_context(settings))
 
 
-def start_background_worker(
-    app: FastAPI, settings: Settings, jobs: JobSettings | None = None
-) -> ScanQueue:
+def start_background_worker(app: FastAPI, settings: Settings) -> ScanQueue:
     """Called from the app's lifespan: ``app.state.scan_queue`` is what the routes use."""
-    jobs = jobs or JobSettings()
-    queue = make_scan_queue(settings, jobs)
+    queue = make_scan_queue(settings)
     queue.start()
     app.state.scan_queue = queue
-    app.state.job_settings = jobs  # the upload route reads upload_validation from here
     log.info("scan runner started", extra={"runner": type(queue).__name__})
     return queue
 

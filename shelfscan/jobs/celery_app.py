@@ -20,7 +20,6 @@ from typing import Any
 
 from celery import Celery, signals
 
-from shelfscan.jobs.config import JobSettings
 from shelfscan.jobs.inprocess import ScanQueue, build_context
 from shelfscan.jobs.reaper import reap
 from shelfscan.jobs.sweeper import PeriodicSweep
@@ -32,19 +31,19 @@ log = logging.getLogger(__name__)
 TASK_NAME = "shelfscan.run_scan"
 
 
-def make_celery(settings: Settings, jobs: JobSettings | None = None) -> Celery:
-    jobs = jobs or JobSettings()
+def make_celery(settings: Settings) -> Celery:
+
     app = Celery("shelfscan", broker=settings.broker_url or "redis://127.0.0.1:6379/0")
     app.conf.update(
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
-        task_default_queue=jobs.scan_queue,
+        task_default_queue=settings.scan_queue,
         task_ignore_result=True,
         task_serializer="json",
         accept_content=["json"],
         broker_connection_retry_on_startup=True,
-        broker_transport_options={"visibility_timeout": jobs.broker_visibility_timeout_s},
+        broker_transport_options={"visibility_timeout": settings.broker_visibility_timeout_s},
         # Past the scan deadline the reaper has failed the scan; stop spending CPU on it.
         task_soft_time_limit=settings.scan_deadline_s,
         task_time_limit=settings.scan_deadline_s + 30,
@@ -62,22 +61,21 @@ def make_celery(settings: Settings, jobs: JobSettings | None = None) -> Celery:
 class CeleryQueue(ScanQueue):
     """The web side: sends scan ids to the broker (and runs a reaper of its own)."""
 
-    def __init__(self, settings: Settings, jobs: JobSettings | None = None) -> None:
+    def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.jobs = jobs or JobSettings()
-        self.celery = make_celery(settings, self.jobs)
+        self.celery = make_celery(settings)
         self._reaper: _ReaperThread | None = None
 
     def enqueue(self, scan_id: str, delay_s: float = 0.0) -> None:
         self.celery.send_task(
             TASK_NAME,
             args=[scan_id],
-            queue=self.jobs.scan_queue,
+            queue=self.settings.scan_queue,
             countdown=delay_s or None,
         )
 
     def start(self) -> None:
-        self._reaper = _ReaperThread(self.settings, self.jobs, self.enqueue)
+        self._reaper = _ReaperThread(self.settings, self.enqueue)
         self._reaper.start()
         try:  # import the transport and connect now, not on the first upload's answer
             with self.celery.producer_or_acquire() as producer:
@@ -91,8 +89,8 @@ class CeleryQueue(ScanQueue):
 
 
 class _ReaperThread:
-    def __init__(self, settings: Settings, jobs: JobSettings, enqueue: Any) -> None:
-        self.settings, self.jobs, self.enqueue = settings, jobs, enqueue
+    def __init__(self, settings: Settings, enqueue: Any) -> None:
+        self.settings, self.enqueue = settings, enqueue
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="reaper", daemon=True)
 
@@ -109,7 +107,7 @@ class _ReaperThread:
         sweep = PeriodicSweep(
             self.settings.resolved_database_url,
             get_storage(self.settings),
-            self.jobs.orphan_sweep_after_s,
+            self.settings.orphan_sweep_after_s,
         )
         while not self._stop.is_set():
             try:
@@ -117,25 +115,23 @@ class _ReaperThread:
                     self.settings.resolved_database_url,
                     self.enqueue,
                     deadline_s=self.settings.scan_deadline_s,
-                    max_attempts=self.jobs.scan_max_attempts,
-                    requeue_after_s=self.jobs.requeue_after_s,
+                    max_attempts=self.settings.scan_max_attempts,
+                    requeue_after_s=self.settings.requeue_after_s,
                 )
             except Exception:
                 log.warning("reaper round failed", exc_info=True)
             sweep.maybe_run()
-            self._stop.wait(self.jobs.reaper_interval_s)
+            self._stop.wait(self.settings.reaper_interval_s)
 
 
 @lru_cache(maxsize=1)
 def worker_context() -> JobContext:
     """Built once per worker process, on its first task."""
-    settings = get_settings()
-    jobs = JobSettings()
-    return build_context(settings, jobs, enqueue=_send_later)
+    return build_context(get_settings(), enqueue=_send_later)
 
 
 def _send_later(scan_id: str, delay_s: float) -> None:
-    app.send_task(TASK_NAME, args=[scan_id], queue=JobSettings().scan_queue, countdown=delay_s)
+    app.send_task(TASK_NAME, args=[scan_id], queue=get_settings().scan_queue, countdown=delay_s)
 
 
 app = make_celery(get_settings())
@@ -147,7 +143,7 @@ _worker_reaper: _ReaperThread | None = None
 def _lower_priority(**_: Any) -> None:
     """Before the pool starts, so every child inherits it: analysis yields the CPU to a web
     server (and its upload answers) sharing the machine."""
-    nice = JobSettings().worker_nice
+    nice = get_settings().worker_nice
     if nice > 0 and hasattr(os, "nice"):
         try:
             os.nice(nice)
@@ -159,12 +155,14 @@ def _lower_priority(**_: Any) -> None:
 def _start_reaper(**_: Any) -> None:
     """Each worker's main process also reaps: no scan waits for a web process to notice."""
     global _worker_reaper
-    settings, jobs = get_settings(), JobSettings()
+    settings = get_settings()
 
     def enqueue(scan_id: str, delay_s: float) -> None:
-        app.send_task(TASK_NAME, args=[scan_id], queue=jobs.scan_queue, countdown=delay_s or None)
+        app.send_task(
+            TASK_NAME, args=[scan_id], queue=settings.scan_queue, countdown=delay_s or None
+        )
 
-    _worker_reaper = _ReaperThread(settings, jobs, enqueue)
+    _worker_reaper = _ReaperThread(settings, enqueue)
     _worker_reaper.start()
 
 

@@ -14,7 +14,6 @@ import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
-from shelfscan.jobs.config import JobSettings
 from shelfscan.jobs.reaper import reap
 from shelfscan.jobs.sweeper import PeriodicSweep
 from shelfscan.jobs.tasks import Enqueue, JobContext, run_scan
@@ -53,7 +52,7 @@ class InProcessQueue(ScanQueue):
             max_workers=self.context.settings.worker_concurrency,
             thread_name_prefix="scan",
             initializer=lower_thread_priority,
-            initargs=(self.context.jobs.worker_nice,),
+            initargs=(self.context.settings.worker_nice,),
         )
         self._stopping.clear()
         if self.run_reaper:
@@ -98,7 +97,7 @@ class InProcessQueue(ScanQueue):
             log.error("scan task crashed", exc_info=future.exception())
 
     def reap_once(self, *, requeue_after_s: float | None = None) -> Any:
-        jobs = self.context.jobs
+        jobs = self.context.settings
         return reap(
             self.context.database_url,
             self.enqueue,
@@ -112,7 +111,7 @@ class InProcessQueue(ScanQueue):
         sweep = PeriodicSweep(
             self.context.database_url,
             self.context.storage,
-            self.context.jobs.orphan_sweep_after_s,
+            self.context.settings.orphan_sweep_after_s,
         )
         while not self._stopping.is_set():
             try:
@@ -122,7 +121,7 @@ class InProcessQueue(ScanQueue):
             except Exception:
                 log.warning("reaper round failed", exc_info=True)
             sweep.maybe_run()
-            self._stopping.wait(self.context.jobs.reaper_interval_s)
+            self._stopping.wait(self.context.settings.reaper_interval_s)
 
     def stop(self, *, wait: bool = True) -> None:
         self._stopping.set()
@@ -152,17 +151,13 @@ def lower_thread_priority(nice: int) -> None:
         log.warning("could not lower the analysis threads' priority", exc_info=True)
 
 
-def build_context(
-    settings: Settings, jobs: JobSettings | None = None, *, enqueue: Enqueue | None = None
-) -> JobContext:
+def build_context(settings: Settings, *, enqueue: Enqueue | None = None) -> JobContext:
     from shelfscan.jobs.analysis import load_analyzer
     from shelfscan.storage import get_storage
 
-    jobs = jobs or JobSettings()
     return JobContext(
         settings=settings,
-        jobs=jobs,
         storage=get_storage(settings),
-        analyzer=load_analyzer(settings, jobs.scan_analyzer),
+        analyzer=load_analyzer(settings, settings.scan_analyzer),
         enqueue=enqueue,
     )

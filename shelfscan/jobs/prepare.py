@@ -27,14 +27,9 @@ from shelfscan.db.models import Scan, ScanPhoto
 from shelfscan.db.session import session_scope
 from shelfscan.imaging import BayScale, UploadRejected, assess_quality, validate_photo
 from shelfscan.planogram.model import Planogram
-from shelfscan.scans import (
-    failure_reason,
-    is_upload_key,
-    lease_released,
-    now_utc,
-    photo_key,
-    upload_key,
-)
+from shelfscan.services import scans
+from shelfscan.services.scans import failure_reason, is_upload_key, photo_key, upload_key
+from shelfscan.services.uploads import quality_summary
 from shelfscan.storage import ObjectNotFound, Storage
 
 log = logging.getLogger(__name__)
@@ -77,11 +72,11 @@ def prepare_photos(
     store_code: str,
     planogram: Planogram,
     rows: Sequence[PhotoRow],
-    held: Any,
+    holder: str,
 ) -> bool:
     """Prepare every photo still as received; False when there was nothing to do.
 
-    ``held`` is the SQL condition "this worker still holds the scan". Raises
+    ``holder`` is the worker's lease on the scan; every write requires it. Raises
     :class:`PhotoRejected` for an unusable photo, :class:`LeaseLost` when the scan was taken.
     """
     pending = [row for row in rows if is_upload_key(row.storage_key)]
@@ -123,9 +118,8 @@ def prepare_photos(
         )
         per_photo.append(quality.as_dict())
 
-    now = now_utc()
     with session_scope(database_url) as session:
-        if session.execute(select(Scan.id).where(held)).first() is None:
+        if not scans.is_held(session, scan_id, holder):
             raise LeaseLost(scan_id)
         existing = session.scalar(select(Scan.quality).where(Scan.id == scan_id)) or {}
         earlier = [p for p in existing.get("photos", []) if isinstance(p, dict)]
@@ -136,26 +130,10 @@ def prepare_photos(
                 .values(**{k: v for k, v in values.items() if k != "index"})
                 .execution_options(synchronize_session=False)
             )
-        session.execute(
-            update(Scan)
-            .where(held)
-            .values(quality=quality_summary(earlier + per_photo), updated_at=now)
-            .execution_options(synchronize_session=False)
-        )
+        scans.record_quality(session, scan_id, holder, quality_summary(earlier + per_photo))
     for row in pending:
         storage.delete(row.storage_key)
     return True
-
-
-def quality_summary(per_photo: list[dict[str, Any]]) -> dict[str, Any]:
-    """One scan's quality: per photo, and one retake hint for the staff member."""
-    per_photo = sorted(per_photo, key=lambda q: str(q.get("photo") or ""))
-    hints = [q["retake_hint"] for q in per_photo if q.get("retake_hint")]
-    return {
-        "ok": all(q.get("ok", True) for q in per_photo),
-        "retake_hint": hints[0] if len(hints) == 1 else (" ".join(hints) or None),
-        "photos": per_photo,
-    }
 
 
 def fail_rejected(
@@ -165,25 +143,15 @@ def fail_rejected(
     scan_id: str,
     store_code: str,
     rejected: PhotoRejected,
-    held: Any,
+    holder: str,
 ) -> bool:
     """Fail the scan with the photo's code and delete everything of its photos (rows and
     bytes, received and clean copies alike); False when the lease was lost first."""
-    now = now_utc()
     with session_scope(database_url) as session:
         indexes = list(session.scalars(select(ScanPhoto.index).where(ScanPhoto.scan_id == scan_id)))
-        changed = session.execute(
-            update(Scan)
-            .where(held)
-            .values(
-                status="failed",
-                error=failure_reason(rejected.code, rejected.message),
-                finished_at=now,
-                **lease_released(now),
-            )
-            .execution_options(synchronize_session=False)
-        ).rowcount
-        if changed != 1:
+        if not scans.fail(
+            session, scan_id, holder, failure_reason(rejected.code, rejected.message)
+        ):
             return False
         session.execute(delete(ScanPhoto).where(ScanPhoto.scan_id == scan_id))
     for index in indexes:

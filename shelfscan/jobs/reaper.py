@@ -6,31 +6,21 @@
 * queued with no worker picking it up for ``requeue_after_s`` (a message lost with the broker,
   or an in-process queue lost with its process) → re-sent.
 
-Every step is a conditional UPDATE, so several reapers (one per worker) can run at once.
+The transitions are :func:`shelfscan.services.scans.reap`; this module runs them on a
+database and re-sends what they queued again.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from sqlalchemy import and_, select, update
-
-from shelfscan.db.models import Scan
 from shelfscan.db.session import session_scope
 from shelfscan.jobs.tasks import Enqueue
-from shelfscan.scans import lease_released, now_utc
+from shelfscan.services import scans
+from shelfscan.services.scans import ReapResult
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class ReapResult:
-    failed_deadline: list[str] = field(default_factory=list)
-    failed_attempts: list[str] = field(default_factory=list)
-    requeued_lost: list[str] = field(default_factory=list)
-    resent_stale: list[str] = field(default_factory=list)
 
 
 def reap(
@@ -42,76 +32,14 @@ def reap(
     requeue_after_s: float,
     now: datetime | None = None,
 ) -> ReapResult:
-    now = now or now_utc()
-    result = ReapResult()
     with session_scope(database_url) as session:
-        overdue = session.scalars(
-            select(Scan.id).where(
-                Scan.status.in_(("queued", "processing")), Scan.deadline_at <= now
-            )
-        ).all()
-        for scan_id in overdue:
-            changed = session.execute(
-                update(Scan)
-                .where(
-                    Scan.id == scan_id,
-                    Scan.status.in_(("queued", "processing")),
-                    Scan.deadline_at <= now,
-                )
-                .values(
-                    status="failed",
-                    error=f"deadline exceeded: not finished within {deadline_s:g} s "
-                    "of the upload; retry the scan",
-                    finished_at=now,
-                    **lease_released(now),
-                )
-                .execution_options(synchronize_session=False)
-            ).rowcount
-            if changed:
-                result.failed_deadline.append(scan_id)
-
-        lost = session.execute(
-            select(Scan.id, Scan.attempts).where(
-                Scan.status == "processing", Scan.lease_expires_at < now
-            )
-        ).all()
-        for scan_id, attempts in lost:
-            expired = and_(
-                Scan.id == scan_id, Scan.status == "processing", Scan.lease_expires_at < now
-            )
-            if attempts >= max_attempts:
-                values = {
-                    "status": "failed",
-                    "error": f"gave up after {attempts} attempts: the worker was lost each time",
-                    "finished_at": now,
-                }
-                target = result.failed_attempts
-            else:
-                values = {"status": "queued", "error": "worker lost; queued again"}
-                target = result.requeued_lost
-            changed = session.execute(
-                update(Scan)
-                .where(expired)
-                .values(**values, **lease_released(now))
-                .execution_options(synchronize_session=False)
-            ).rowcount
-            if changed:
-                target.append(scan_id)
-
-        stale_before = now - timedelta(seconds=requeue_after_s)
-        stale = session.scalars(
-            select(Scan.id).where(Scan.status == "queued", Scan.updated_at <= stale_before)
-        ).all()
-        for scan_id in stale:
-            changed = session.execute(
-                update(Scan)
-                .where(Scan.id == scan_id, Scan.status == "queued", Scan.updated_at <= stale_before)
-                .values(updated_at=now)
-                .execution_options(synchronize_session=False)
-            ).rowcount
-            if changed:
-                result.resent_stale.append(scan_id)
-
+        result = scans.reap(
+            session,
+            deadline_s=deadline_s,
+            max_attempts=max_attempts,
+            requeue_after_s=requeue_after_s,
+            now=now,
+        )
     for scan_id in result.requeued_lost + result.resent_stale:
         try:
             enqueue(scan_id, 0.0)

@@ -17,9 +17,9 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
+from shelfscan.db.base import utcnow
 from shelfscan.db.models import Scan
 from shelfscan.db.session import session_scope
-from shelfscan.scans import now_utc
 from shelfscan.storage import ObjectNotFound, Storage
 
 log = logging.getLogger(__name__)
@@ -62,7 +62,7 @@ def sweep_orphans(
     dry_run: bool = False,
     now: datetime | None = None,
 ) -> SweepResult:
-    now = now or now_utc()
+    now = now or utcnow()
     folders = _scan_folders(storage)
     known = _known_scan_ids(database_url, sorted(folders))
     result = SweepResult()
@@ -98,7 +98,7 @@ class PeriodicSweep:
         self._last: datetime | None = None
 
     def maybe_run(self, now: datetime | None = None) -> SweepResult | None:
-        now = now or now_utc()
+        now = now or utcnow()
         if self._last is not None and now - self._last < timedelta(seconds=self.interval_s):
             return None
         self._last = now

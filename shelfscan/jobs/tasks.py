@@ -19,22 +19,20 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Any
 
 from PIL import Image
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import select
 
+from shelfscan.compliance.report import ComplianceReport
 from shelfscan.db.models import PlanogramVersion, Scan, Store
 from shelfscan.db.session import session_scope
 from shelfscan.images import load_image
 from shelfscan.jobs.analysis import (
     Analyzer,
     AnalyzerUnavailable,
-    evidence_boxes,
-    report_document,
+    report_of,
 )
-from shelfscan.jobs.config import JobSettings
 from shelfscan.jobs.prepare import (
     LeaseLost,
     PhotoRejected,
@@ -42,8 +40,15 @@ from shelfscan.jobs.prepare import (
     photo_rows,
     prepare_photos,
 )
-from shelfscan.planogram.model import Planogram
-from shelfscan.scans import annotated_key, evidence_key, lease_released, now_utc, scan_prefix
+from shelfscan.services import scans
+from shelfscan.services.scans import (
+    ScanStatus,
+    annotated_key,
+    evidence_boxes,
+    evidence_key,
+    scan_prefix,
+)
+from shelfscan.services.stores import planogram_from_version
 from shelfscan.settings import Settings
 from shelfscan.storage import Storage, StorageError
 
@@ -57,7 +62,6 @@ class JobContext:
     """Everything a worker needs; one per process (runners build it once)."""
 
     settings: Settings
-    jobs: JobSettings
     storage: Storage
     analyzer: Analyzer
     enqueue: Enqueue | None = None  # to retry transient failures later
@@ -72,17 +76,21 @@ class _Transient(Exception):
     """Worth another attempt: the detector or storage was briefly unavailable."""
 
 
+SKIPPED = "skipped"
+
+
 def run_scan(scan_id: str, context: JobContext) -> str:
-    """Process one scan; returns the status it ended in, or ``"skipped"`` when it was not this
-    worker's to process (already done, failed, or held by a live worker)."""
+    """Process one scan; returns the :class:`ScanStatus` it ended in, or ``"skipped"`` when it
+    was not this worker's to process (already done, failed, or held by a live worker)."""
     holder = f"{context.worker_name}:{uuid.uuid4().hex[:8]}"
-    claim = _claim(scan_id, holder, context)
+    with session_scope(context.database_url) as session:
+        claim = scans.claim(session, scan_id, holder, lease_s=context.settings.scan_lease_s)
     if claim is None:
-        return "skipped"
-    attempts, deadline_passed = claim
-    if deadline_passed:
+        return SKIPPED
+    attempts = claim.attempts
+    if claim.deadline_passed:
         return _finish_failed(scan_id, holder, context, _deadline_message(context))
-    if attempts > context.jobs.scan_max_attempts:
+    if attempts > context.settings.scan_max_attempts:
         message = f"gave up after {attempts - 1} attempts (workers lost or timed out)"
         return _finish_failed(scan_id, holder, context, message)
 
@@ -97,15 +105,17 @@ def run_scan(scan_id: str, context: JobContext) -> str:
     except LeaseLost:
         heartbeat.stop()
         log.warning("scan lease lost while preparing its photos", extra={"scan_id": scan_id})
-        return "skipped"
+        return SKIPPED
     except _Transient as error:
         heartbeat.stop()
-        if attempts < context.jobs.scan_max_attempts and context.enqueue is not None:
+        if attempts < context.settings.scan_max_attempts and context.enqueue is not None:
             delay = min(60.0, 2.0**attempts)
-            if _release(scan_id, holder, context, f"retrying: {error}"):
+            with session_scope(context.database_url) as session:
+                released = scans.release(session, scan_id, holder, f"retrying: {error}")
+            if released:
                 context.enqueue(scan_id, delay)
-                return "queued"
-            return "skipped"
+                return ScanStatus.QUEUED
+            return SKIPPED
         return _finish_failed(scan_id, holder, context, f"{error} (after {attempts} attempts)")
     except Exception as error:
         heartbeat.stop()
@@ -115,48 +125,17 @@ def run_scan(scan_id: str, context: JobContext) -> str:
         return _finish_failed(scan_id, holder, context, f"{type(error).__name__}: {error}")
     heartbeat.stop()
     elapsed_ms = round((time.perf_counter() - started) * 1000, 1)
-    if not _finish(scan_id, holder, context, status="done", report=report, error=None):
+    with session_scope(context.database_url) as session:
+        finished = scans.finish(session, scan_id, holder, report)
+    if not finished:
         log.warning("scan lease lost before finishing", extra={"scan_id": scan_id})
-        return "skipped"
+        return SKIPPED
     log.info("scan done", extra={"scan_id": scan_id, "ms": elapsed_ms, "attempt": attempts})
-    return "done"
+    return ScanStatus.DONE
 
 
 def _deadline_message(context: JobContext) -> str:
     return f"deadline exceeded: not finished within {context.settings.scan_deadline_s:g} s"
-
-
-def _claim(scan_id: str, holder: str, context: JobContext) -> tuple[int, bool] | None:
-    now = now_utc()
-    with session_scope(context.database_url) as session:
-        result = session.execute(
-            update(Scan)
-            .where(
-                Scan.id == scan_id,
-                or_(
-                    Scan.status == "queued",
-                    and_(Scan.status == "processing", Scan.lease_expires_at < now),
-                ),
-            )
-            .values(
-                status="processing",
-                attempts=Scan.attempts + 1,
-                leased_by=holder,
-                lease_expires_at=now + timedelta(seconds=context.jobs.scan_lease_s),
-                started_at=now,
-                updated_at=now,
-                error=None,
-            )
-            .execution_options(synchronize_session=False)
-        )
-        if result.rowcount != 1:
-            return None
-        attempts, deadline = session.execute(
-            select(Scan.attempts, Scan.deadline_at).where(Scan.id == scan_id)
-        ).one()
-    if deadline is not None and deadline.tzinfo is None:
-        deadline = deadline.replace(tzinfo=now.tzinfo)
-    return attempts, deadline is not None and deadline <= now
 
 
 def _analyse(scan_id: str, holder: str, context: JobContext) -> dict[str, Any]:
@@ -173,7 +152,7 @@ def _analyse(scan_id: str, holder: str, context: JobContext) -> dict[str, Any]:
         rows = photo_rows(session, scan_id)
     if store_code is None or document is None:
         raise RuntimeError(f"scan {scan_id}: its store or planogram version is missing")
-    planogram = Planogram.model_validate(document)
+    planogram = planogram_from_version(document)
 
     # Fast upload validation: decode, sanitise and assess the photos as received, first.
     try:
@@ -184,7 +163,7 @@ def _analyse(scan_id: str, holder: str, context: JobContext) -> dict[str, Any]:
             store_code=store_code,
             planogram=planogram,
             rows=rows,
-            held=_held(scan_id, holder),
+            holder=holder,
         ):
             with session_scope(context.database_url) as session:
                 rows = photo_rows(session, scan_id)
@@ -207,14 +186,15 @@ def _analyse(scan_id: str, holder: str, context: JobContext) -> dict[str, Any]:
             if _is_transient(error):
                 raise _Transient(f"detector: {error}") from error
             raise
-        report = report_document(analysis.report)
+        typed = report_of(analysis)
+        report = typed.model_dump(mode="json")
         try:
             context.storage.put(
                 annotated_key(store_code, scan_id, index), analysis.annotated_jpeg, "image/jpeg"
             )
             if index == 0:
                 primary = report
-                _save_evidence(context.storage, store_code, scan_id, image, report)
+                _save_evidence(context.storage, store_code, scan_id, image, typed)
             else:
                 # Further photos (close-ups, the other half of a long bay) keep their own report.
                 context.storage.put(
@@ -240,7 +220,7 @@ EVIDENCE_MARGIN = 0.15
 
 
 def _save_evidence(
-    storage: Storage, store_code: str, scan_id: str, image: Image.Image, report: dict[str, Any]
+    storage: Storage, store_code: str, scan_id: str, image: Image.Image, report: ComplianceReport
 ) -> int:
     """One JPEG crop per problem facing, a little wider than its box for context."""
     saved = 0
@@ -261,41 +241,13 @@ def _save_evidence(
     return saved
 
 
-def _held(scan_id: str, holder: str) -> Any:
-    return and_(Scan.id == scan_id, Scan.status == "processing", Scan.leased_by == holder)
-
-
-def _finish(
-    scan_id: str,
-    holder: str,
-    context: JobContext,
-    *,
-    status: str,
-    report: dict[str, Any] | None,
-    error: str | None,
-) -> bool:
-    now = now_utc()
-    with session_scope(context.database_url) as session:
-        result = session.execute(
-            update(Scan)
-            .where(_held(scan_id, holder))
-            .values(
-                status=status,
-                report=report,
-                error=error,
-                finished_at=now,
-                **lease_released(now),
-            )
-            .execution_options(synchronize_session=False)
-        )
-        return result.rowcount == 1
-
-
 def _finish_failed(scan_id: str, holder: str, context: JobContext, message: str) -> str:
-    if _finish(scan_id, holder, context, status="failed", report=None, error=message):
+    with session_scope(context.database_url) as session:
+        failed = scans.fail(session, scan_id, holder, message)
+    if failed:
         log.warning("scan failed", extra={"scan_id": scan_id, "error": message})
-        return "failed"
-    return "skipped"
+        return ScanStatus.FAILED
+    return SKIPPED
 
 
 def _finish_rejected(
@@ -311,26 +263,10 @@ def _finish_rejected(
         scan_id=scan_id,
         store_code=store_code,
         rejected=rejected,
-        held=_held(scan_id, holder),
+        holder=holder,
     ):
-        return "failed"
-    return "skipped"
-
-
-def _release(scan_id: str, holder: str, context: JobContext, message: str) -> bool:
-    now = now_utc()
-    with session_scope(context.database_url) as session:
-        result = session.execute(
-            update(Scan)
-            .where(_held(scan_id, holder))
-            .values(
-                status="queued",
-                error=message,
-                **lease_released(now),
-            )
-            .execution_options(synchronize_session=False)
-        )
-        return result.rowcount == 1
+        return ScanStatus.FAILED
+    return SKIPPED
 
 
 class _Heartbeat:
@@ -349,18 +285,13 @@ class _Heartbeat:
         self._thread.join(timeout=5)
 
     def _run(self) -> None:
-        lease = self.context.jobs.scan_lease_s
+        lease = self.context.settings.scan_lease_s
         while not self._stop.wait(lease / 3):
             try:
                 with session_scope(self.context.database_url) as session:
-                    renewed = session.execute(
-                        update(Scan)
-                        .where(_held(self.scan_id, self.holder))
-                        .values(lease_expires_at=now_utc() + timedelta(seconds=lease))
-                        .execution_options(synchronize_session=False)
-                    ).rowcount
+                    renewed = scans.renew_lease(session, self.scan_id, self.holder, lease_s=lease)
             except Exception:  # a database hiccup: try again next beat, the lease has slack
                 log.warning("lease renewal failed", exc_info=True)
                 continue
-            if renewed != 1:
+            if not renewed:
                 return  # failed by the deadline or taken over: nothing left to renew

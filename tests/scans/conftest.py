@@ -13,10 +13,11 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from shelfscan.api.errors import install_error_handlers
 from shelfscan.db.migrate import upgrade
 from shelfscan.db.models import Bay, BayAssignment, Planogram, PlanogramVersion, Store
 from shelfscan.db.session import session_scope
-from shelfscan.jobs import JobSettings, start_background_worker, stop_background_worker
+from shelfscan.jobs import start_background_worker, stop_background_worker
 from shelfscan.settings import Settings
 from tests.scans.standin import StandInAnalyzer
 
@@ -75,7 +76,9 @@ def seed_store(database_url: str) -> None:
             )
 
 
-def test_job_settings(**overrides: Any) -> JobSettings:
+def test_job_settings(**overrides: Any) -> dict[str, Any]:
+    """The background-analysis settings tests run with (quick leases, the stand-in
+    analyzer), as updates of the one :class:`Settings`."""
     values: dict[str, Any] = {
         "scan_analyzer": "tests.scans.standin:make_analyzer",
         "scan_lease_s": 2.0,
@@ -83,7 +86,7 @@ def test_job_settings(**overrides: Any) -> JobSettings:
         "requeue_after_s": 30.0,
     }
     values.update(overrides)
-    return JobSettings(_env_file=None, **values)
+    return values
 
 
 test_job_settings.__test__ = False  # type: ignore[attr-defined]
@@ -91,7 +94,7 @@ test_job_settings.__test__ = False  # type: ignore[attr-defined]
 
 def make_app(
     settings: Settings,
-    jobs: JobSettings,
+    jobs: dict[str, Any],
     analyzer: StandInAnalyzer | None = None,
     routers: tuple[Any, ...] = (),
 ) -> FastAPI:
@@ -99,13 +102,15 @@ def make_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):  # type: ignore[no-untyped-def]
-        queue = start_background_worker(app, settings, jobs)
+        queue = start_background_worker(app, settings)
         if analyzer is not None:
             queue.context.analyzer = analyzer  # type: ignore[attr-defined]
         yield
         stop_background_worker(app)
 
+    settings = settings.model_copy(update=jobs)
     app = FastAPI(lifespan=lifespan)
+    install_error_handlers(app)
     app.state.settings = settings
     app.include_router(scans.router)
     for router in routers:

@@ -1,7 +1,8 @@
 """A small, real analyzer for tests, plugged in through ``SHELFSCAN_SCAN_ANALYZER``.
 
 It maps the planogram onto the whole photo proportionally (no detector), calls every third
-facing a gap, and draws the facings on the photo. Deterministic, so tests can compute what it
+facing a gap, draws the facings on the photo and answers with a real (typed)
+:class:`ComplianceReport`. Deterministic, so tests can compute what it
 must have produced. Environment knobs for the worker-process tests: ``..._DELAY`` seconds per
 photo, ``..._LOG`` a file that gets one line per analysis, ``..._FAIL`` an error message.
 """
@@ -16,6 +17,7 @@ from typing import Any
 
 from PIL import Image, ImageDraw
 
+from shelfscan.compliance.report import ComplianceReport
 from shelfscan.planogram.model import Planogram
 
 DELAY_ENV = "SHELFSCAN_TEST_ANALYZE_DELAY"
@@ -25,26 +27,98 @@ FAIL_ENV = "SHELFSCAN_TEST_ANALYZE_FAIL"
 
 @dataclass
 class StandInAnalysis:
-    report: dict[str, Any]
+    report: ComplianceReport
     annotated_jpeg: bytes
 
 
+def facing_xyxy(facing: dict[str, Any]) -> tuple[float, float, float, float]:
+    """A report facing's evidence box as ``(x1, y1, x2, y2)`` pixels."""
+    box = facing["evidence"]["box"]
+    return (box["x"], box["y"], box["x"] + box["w"], box["y"] + box["h"])
+
+
 def expected_facings(planogram: Planogram, width: int, height: int) -> list[dict[str, Any]]:
+    """The report's ``facings`` as JSON, for a photo of ``width`` x ``height``."""
     sx, sy = width / planogram.width, height / planogram.height
-    return [
-        {
-            "facing_id": facing.facing_id,
-            "product_id": facing.product_id,
-            "status": "gap" if index % 3 == 2 else "ok",
-            "evidence_box": [
-                round(facing.x * sx, 1),
-                round(facing.y * sy, 1),
-                round((facing.x + facing.w) * sx, 1),
-                round((facing.y + facing.h) * sy, 1),
-            ],
+    facings = []
+    for index, facing in enumerate(planogram.facings()):
+        box = {
+            "x": round(facing.x * sx, 1),
+            "y": round(facing.y * sy, 1),
+            "w": round(facing.w * sx, 1),
+            "h": round(facing.h * sy, 1),
         }
-        for index, facing in enumerate(planogram.facings())
-    ]
+        gap = index % 3 == 2
+        facings.append(
+            {
+                "facing_id": facing.facing_id,
+                "position_id": facing.position_id,
+                "product_id": facing.product_id,
+                "product_name": planogram.product_by_id()[facing.product_id].name,
+                "fixture_id": facing.fixture_id,
+                "status": "gap" if gap else "ok",
+                "reason": "stand-in: every third facing is a gap" if gap else "stand-in",
+                "expected_box": box,
+                "evidence": {
+                    "source": "inferred" if gap else "detection",
+                    "box": box,
+                    "detection_id": None if gap else f"d{index}",
+                    "label": None,
+                    "confidence": None,
+                },
+                "found_product_id": None if gap else facing.product_id,
+                "found_label": None,
+                "shift_facings": None,
+                "visible_fraction": 1.0,
+            }
+        )
+    return facings
+
+
+def _report(planogram: Planogram, width: int, height: int) -> ComplianceReport:
+    facings = expected_facings(planogram, width, height)
+    gaps = sum(f["status"] == "gap" for f in facings)
+    ok = len(facings) - gaps
+    share = ok / len(facings) if facings else None
+    return ComplianceReport.model_validate(
+        {
+            "planogram_id": planogram.id,
+            "planogram_name": planogram.name,
+            "unit": planogram.unit.value,
+            "image": {"width": width, "height": height},
+            "scores": {
+                "position_compliance": share,
+                "availability": share,
+                "facings_compliance": share,
+            },
+            "counts": {
+                "facings": len(facings),
+                "visible": len(facings),
+                "ok": ok,
+                "gap": gaps,
+                "misplaced": 0,
+                "not_visible": 0,
+                "unexpected": 0,
+            },
+            "facings": facings,
+            "unexpected": [],
+            "products": [],
+            "fixtures": [],
+            "registration": {
+                "method": "stand-in",
+                "rotation_deg": 0.0,
+                "scale_x": width / planogram.width,
+                "scale_y": height / planogram.height,
+                "offset_x": 0.0,
+                "offset_y": 0.0,
+                "label_inliers": 0,
+                "labelled_detections": 0,
+                "rows": [],
+                "warnings": [],
+            },
+            "ignored": {},
+        }
+    )
 
 
 class StandInAnalyzer:
@@ -61,23 +135,15 @@ class StandInAnalyzer:
             time.sleep(self.delay_s)
         if self.fail:
             raise ValueError(self.fail)
-        facings = expected_facings(planogram, image.width, image.height)
+        report = _report(planogram, image.width, image.height)
         annotated = image.copy()
         draw = ImageDraw.Draw(annotated)
-        for facing in facings:
-            colour = (0, 200, 0) if facing["status"] == "ok" else (230, 0, 0)
-            draw.rectangle(facing["evidence_box"], outline=colour, width=3)
+        for facing in report.facings:
+            colour = (0, 200, 0) if facing.status == "ok" else (230, 0, 0)
+            box = facing.evidence.box
+            draw.rectangle((box.x, box.y, box.x + box.w, box.y + box.h), outline=colour, width=3)
         out = io.BytesIO()
         annotated.save(out, "JPEG", quality=85)
-        report = {
-            "planogram_id": planogram.id,
-            "image": {"width": image.width, "height": image.height},
-            "facings": facings,
-            "summary": {
-                "gaps": sum(f["status"] == "gap" for f in facings),
-                "ok": sum(f["status"] == "ok" for f in facings),
-            },
-        }
         return StandInAnalysis(report=report, annotated_jpeg=out.getvalue())
 
 

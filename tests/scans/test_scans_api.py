@@ -21,7 +21,7 @@ from shelfscan.settings import Settings
 from shelfscan.storage import get_storage
 from tests.scans.conftest import BAY, PLANOGRAM, STORE
 from tests.scans.photos import encode, jpeg_with_exif, png_bomb, png_header_only, shelf_scene
-from tests.scans.standin import StandInAnalyzer, expected_facings
+from tests.scans.standin import StandInAnalyzer, expected_facings, facing_xyxy
 
 UPLOAD = f"/api/v1/stores/{STORE}/bays/{BAY}/scans"
 PHOTO = shelf_scene(800, 600, seed=1)
@@ -104,7 +104,7 @@ def test_upload_is_analysed_in_the_background(
     assert annotated.status_code == 200 and annotated.headers["content-type"] == "image/jpeg"
     assert Image.open(io.BytesIO(annotated.content)).size == (800, 600)
     evidence = client.get(done["evidence"][gaps[0]])
-    box = next(f["evidence_box"] for f in expected if f["facing_id"] == gaps[0])
+    box = next(facing_xyxy(f) for f in expected if f["facing_id"] == gaps[0])
     crop = Image.open(io.BytesIO(evidence.content))
     assert crop.width == pytest.approx((box[2] - box[0]) * 1.3, abs=3)
 

@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from shelfscan.db.base import utcnow as now_utc
 from shelfscan.db.models import Scan
 from shelfscan.db.session import session_scope
 from shelfscan.jobs.sweeper import PeriodicSweep, sweep_orphans
-from shelfscan.scans import now_utc, photo_key, upload_key
+from shelfscan.services.scans import photo_key, upload_key
 from shelfscan.storage import LocalStorage
 
 from .conftest import BAY, STORE, seed_store
@@ -34,7 +35,7 @@ def _files(storage: LocalStorage, scan_id: str, age_s: float) -> list[str]:
 @pytest.fixture
 def known_scan(database_url: str) -> str:
     seed_store(database_url)
-    from shelfscan.scans import resolve_target
+    from shelfscan.services.scans import resolve_target
 
     scan_id = str(uuid.uuid4())
     with session_scope(database_url) as session:

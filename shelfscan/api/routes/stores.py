@@ -9,7 +9,7 @@ from fastapi import APIRouter
 from shelfscan.api.deps import DbSession
 from shelfscan.api.schemas import AssignmentIn, AssignmentOut, BayIn, BayOut, StoreIn, StoreOut
 from shelfscan.db import models
-from shelfscan.planogram_store import (
+from shelfscan.services.stores import (
     assign_planogram,
     assignment_for_bay,
     create_bay,
@@ -19,6 +19,7 @@ from shelfscan.planogram_store import (
     get_store,
     list_bays,
     list_stores,
+    service_date,
 )
 
 router = APIRouter(prefix="/api/v1/stores", tags=["stores"])
@@ -35,7 +36,7 @@ def _assignment_out(assignment: models.BayAssignment) -> AssignmentOut:
 
 
 def _bay_out(session: DbSession, bay: models.Bay) -> BayOut:
-    current = assignment_for_bay(session, bay.id, date.today())
+    current = assignment_for_bay(session, bay.id, service_date())
     return BayOut(
         code=bay.code,
         name=bay.name,
@@ -92,12 +93,12 @@ def assign(store_code: str, bay_code: str, body: AssignmentIn, session: DbSessio
 
 @router.get(
     "/{store_code}/bays/{bay_code}/planogram",
-    summary="The planogram version in force for a bay on a date (default today)",
+    summary="The planogram version in force for a bay on a date (default: today, UTC)",
     response_model=AssignmentOut | None,
 )
 def planogram_on(
     store_code: str, bay_code: str, session: DbSession, on: date | None = None
 ) -> AssignmentOut | None:
     target = get_bay(session, get_store(session, store_code), bay_code)
-    assignment = assignment_for_bay(session, target.id, on or date.today())
+    assignment = assignment_for_bay(session, target.id, on or service_date())
     return _assignment_out(assignment) if assignment else None

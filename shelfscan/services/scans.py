@@ -1,10 +1,23 @@
-"""The scan service: create a scan from validated photos exactly once, find, list and retry scans.
+"""The scan service: the scan lifecycle and every query about scans.
 
-Every function takes the store code and filters by it, so per-store access control can later
-be a check on that one argument. Photos go to storage before the database row is committed,
-and the 202 answer is only given after both, so an acknowledged scan is never lost; the
-``(store, Idempotency-Key)`` unique constraint makes a phone's retry return the first scan
-rather than create a second.
+A scan's ``status`` is a :class:`ScanStatus` and changes only through the functions of this
+module, one per transition::
+
+    create_scan ─▶ queued ─claim─▶ processing ─finish─▶ done
+                     ▲  ▲             │ │  └─────fail──▶ failed ─retry─▶ queued
+                     │  └──release────┘ │                  ▲
+                     └──reap (worker lost, attempts left)  └─ reap (deadline, attempts used up)
+
+Every worker-side transition is one conditional UPDATE (``claim`` only takes a queued scan or
+one whose holder's lease expired; ``finish``/``fail``/``release`` only apply while the caller
+still holds the lease), so a duplicated message, a worker killed mid-scan or a scan failed by
+the deadline never produces two results, and several reapers can run at once.
+
+Every request-side function takes the store code and filters by it, so per-store access
+control can later be a check on that one argument. Photos go to storage before the database
+row is committed, and the 202 answer is only given after both, so an acknowledged scan is never
+lost; the ``(store, Idempotency-Key)`` unique constraint makes a phone's retry return the first
+scan rather than create a second.
 """
 
 from __future__ import annotations
@@ -14,20 +27,26 @@ import re
 import uuid
 from collections.abc import Sequence
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import false, func, or_, select
+from sqlalchemy import ColumnElement, and_, false, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
+from shelfscan.compliance.report import ComplianceReport, FacingStatus
+from shelfscan.db.base import utcnow
 from shelfscan.db.models import Bay, BayAssignment, Scan, ScanPhoto, Store
+from shelfscan.services.errors import Conflict, NotFound, ShelfscanError
+from shelfscan.services.status import ScanStatus
+from shelfscan.services.stores import assignment_in_force, service_date
 from shelfscan.storage import Storage
 
 log = logging.getLogger(__name__)
 
-STATUSES = ("queued", "processing", "done", "failed")
+
+ACTIVE = (ScanStatus.QUEUED, ScanStatus.PROCESSING)  # not finished: the deadline applies
 MAX_IDEMPOTENCY_KEY = 255
 
 # Codes of a photo the worker found unusable (fast upload validation): the same codes the
@@ -65,19 +84,6 @@ class PhotoToStore(Protocol):
     def prepared(self) -> bool: ...
 
 
-class ScanError(Exception):
-    """A request the service refuses, with an HTTP status and a machine-readable code."""
-
-    def __init__(
-        self, code: str, message: str, *, status_code: int = 400, field: str | None = None
-    ) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.status_code = status_code
-        self.field = field
-
-
 @dataclass(frozen=True)
 class ScanTarget:
     """Where a new scan goes: the store, the bay and the planogram version it is checked
@@ -94,22 +100,6 @@ class ScanTarget:
 class CreatedScan:
     scan: Scan
     created: bool  # False when an earlier request with the same Idempotency-Key made it
-
-
-def utc(value: datetime | None) -> datetime | None:
-    """SQLite hands datetimes back without their zone; every stored time is UTC."""
-    if value is None:
-        return None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-def now_utc() -> datetime:
-    return datetime.now(UTC)
-
-
-def lease_released(now: datetime) -> dict[str, Any]:
-    """The columns every state change out of ``processing`` sets: no worker holds the scan."""
-    return {"updated_at": now, "leased_by": None, "lease_expires_at": None}
 
 
 # Storage keys --------------------------------------------------------------------------------
@@ -153,35 +143,17 @@ def _safe(name: str) -> str:
 def find_store(session: Session, store_code: str) -> Store:
     store = session.scalar(select(Store).where(Store.code == store_code))
     if store is None:
-        raise ScanError("store_not_found", f"no store with code {store_code!r}", status_code=404)
+        raise NotFound("store_not_found", f"no store with code {store_code!r}")
     return store
 
 
 def find_bay(session: Session, store: Store, bay_code: str) -> Bay:
     bay = session.scalar(select(Bay).where(Bay.store_id == store.id, Bay.code == bay_code))
     if bay is None:
-        raise ScanError(
-            "bay_not_found",
-            f"store {store.code!r} has no bay {bay_code!r}",
-            status_code=404,
-            field="bay_code",
+        raise NotFound(
+            "bay_not_found", f"store {store.code!r} has no bay {bay_code!r}", field="bay_code"
         )
     return bay
-
-
-def _assignment_on(bay_id: Any, store_id: Any, on: date) -> Any:
-    """The assignment of a bay in effect on ``on`` (the latest one wins), as a select."""
-    return (
-        select(BayAssignment.planogram_version_id)
-        .where(
-            BayAssignment.bay_id == bay_id,
-            BayAssignment.store_id == store_id,
-            BayAssignment.effective_from <= on,
-            or_(BayAssignment.effective_to.is_(None), BayAssignment.effective_to > on),
-        )
-        .order_by(BayAssignment.effective_from.desc(), BayAssignment.id.desc())
-        .limit(1)
-    )
 
 
 def resolve_target(
@@ -194,8 +166,10 @@ def resolve_target(
 ) -> tuple[ScanTarget, str | None]:
     """Where an upload goes, and the id of the scan an earlier request with the same
     ``idempotency_key`` created, if any, in one round trip: this runs for every upload."""
-    on = on or now_utc().date()
-    version_id = _assignment_on(Bay.id, Store.id, on).scalar_subquery()
+    on = on or service_date()
+    version_id = assignment_in_force(
+        Bay.id, on, columns=BayAssignment.planogram_version_id
+    ).scalar_subquery()
     statement = (
         select(Store.id, Bay.id, version_id, Scan.id, Scan.bay_id)
         .select_from(Store)
@@ -210,34 +184,29 @@ def resolve_target(
     )
     row = session.execute(statement).first()
     if row is None:
-        raise ScanError("store_not_found", f"no store with code {store_code!r}", status_code=404)
+        raise NotFound("store_not_found", f"no store with code {store_code!r}")
     store_id, bay_id, version, earlier_id, earlier_bay_id = row
     if bay_id is None:
-        raise ScanError(
-            "bay_not_found",
-            f"store {store_code!r} has no bay {bay_code!r}",
-            status_code=404,
-            field="bay_code",
+        raise NotFound(
+            "bay_not_found", f"store {store_code!r} has no bay {bay_code!r}", field="bay_code"
         )
     if version is None:
-        raise ScanError(
+        raise Conflict(
             "no_planogram_assigned",
             f"bay {bay_code!r} in store {store_code!r} has no planogram assigned for "
-            f"{on.isoformat()}; assign one before scanning",
-            status_code=409,
+            f"{on.isoformat()} (UTC); assign one before scanning",
         )
     if earlier_id is not None and earlier_bay_id != bay_id:
         raise _key_conflict(idempotency_key)
     return ScanTarget(store_id, store_code, bay_id, bay_code, version), earlier_id
 
 
-def _key_conflict(key: str | None) -> ScanError:
+def _key_conflict(key: str | None) -> Conflict:
     # A key reused for another bay is a client bug: refused rather than silently answered
     # with the wrong scan.
-    return ScanError(
+    return Conflict(
         "idempotency_key_conflict",
         f"Idempotency-Key {key!r} was already used for another bay in this store",
-        status_code=409,
         field="Idempotency-Key",
     )
 
@@ -255,7 +224,7 @@ def check_idempotency_key(key: str | None) -> str | None:
         return None
     key = key.strip()
     if not key or len(key) > MAX_IDEMPOTENCY_KEY or not key.isprintable():
-        raise ScanError(
+        raise ShelfscanError(
             "invalid_idempotency_key",
             f"Idempotency-Key must be 1–{MAX_IDEMPOTENCY_KEY} printable characters",
             field="Idempotency-Key",
@@ -284,10 +253,10 @@ def create_scan(
     the same key meets the unique constraint below and is answered with the winner's scan.
     """
     if not photos:
-        raise ScanError("no_photos", "send at least one photo", field="photos")
+        raise ShelfscanError("no_photos", "send at least one photo", field="photos")
 
     scan_id = str(uuid.uuid4())
-    created_at = now_utc()
+    created_at = utcnow()
     keys = [
         (photo_key if photo.prepared else upload_key)(target.store_code, scan_id, index)
         for index, photo in enumerate(photos)
@@ -303,7 +272,7 @@ def create_scan(
             bay_id=target.bay_id,
             planogram_version_id=target.version_id,
             idempotency_key=idempotency_key,
-            status="queued",
+            status=ScanStatus.QUEUED,
             attempts=0,
             taken_by=taken_by,
             quality=quality,
@@ -360,7 +329,7 @@ def failure_reason(code: str, message: str) -> str:
 
 def error_code(scan: Scan) -> str | None:
     """A machine-readable code for why a scan failed (None unless it failed)."""
-    if scan.status != "failed" or not scan.error:
+    if scan.status != ScanStatus.FAILED or not scan.error:
         return None
     prefix, separator, _ = scan.error.partition(": ")
     if separator and prefix in PHOTO_REJECTION_CODES:
@@ -383,9 +352,7 @@ def get_scan(session: Session, store_code: str, scan_id: str) -> tuple[Store, Sc
         .where(Scan.store_id == store.id, Scan.id == scan_id)
     )
     if scan is None:
-        raise ScanError(
-            "scan_not_found", f"store {store_code!r} has no scan {scan_id!r}", status_code=404
-        )
+        raise NotFound("scan_not_found", f"store {store_code!r} has no scan {scan_id!r}")
     return store, scan
 
 
@@ -401,7 +368,7 @@ def list_scans(
     store_code: str,
     *,
     bay_code: str | None = None,
-    status: str | None = None,
+    status: ScanStatus | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
     limit: int = 50,
@@ -413,18 +380,11 @@ def list_scans(
     if bay_code is not None:
         conditions.append(Scan.bay_id == find_bay(session, store, bay_code).id)
     if status is not None:
-        if status not in STATUSES:
-            raise ScanError(
-                "invalid_status",
-                f"status must be one of {', '.join(STATUSES)}, not {status!r}",
-                status_code=422,
-                field="status",
-            )
-        conditions.append(Scan.status == status)
+        conditions.append(Scan.status == ScanStatus(status))
     if since is not None:
-        conditions.append(Scan.created_at >= _as_utc(since))
+        conditions.append(Scan.created_at >= since)
     if until is not None:
-        conditions.append(Scan.created_at < _as_utc(until))
+        conditions.append(Scan.created_at < until)
     total = session.scalar(select(func.count()).select_from(Scan).where(*conditions)) or 0
     scans = list(
         session.scalars(
@@ -443,33 +403,232 @@ def list_scans(
     return ScanPage(scans=scans, total=total, bay_codes=bay_codes)
 
 
-def _as_utc(value: datetime) -> datetime:
-    return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+# Reports ---------------------------------------------------------------------------------------
+
+NO_EVIDENCE = frozenset({FacingStatus.OK, FacingStatus.NOT_VISIBLE})
+Pixels = tuple[float, float, float, float]
 
 
-# Retrying -----------------------------------------------------------------------------------
+def compliance_report(report: ComplianceReport | dict[str, Any]) -> ComplianceReport:
+    """The typed report of a stored (or freshly computed) one; raises pydantic's
+    ``ValidationError`` for a document that is not a compliance report."""
+    if isinstance(report, ComplianceReport):
+        return report
+    return ComplianceReport.model_validate(report)
+
+
+def evidence_boxes(report: ComplianceReport | dict[str, Any]) -> dict[str, Pixels]:
+    """``facing id -> (x1, y1, x2, y2)`` pixels of every facing with a problem (gap or
+    misplaced): where its evidence is (the box the detector saw, or for an inferred gap the
+    empty space where the product should be)."""
+    found: dict[str, Pixels] = {}
+    for facing in compliance_report(report).facings:
+        if facing.status in NO_EVIDENCE:
+            continue
+        box = facing.evidence.box
+        if box.w > 0 and box.h > 0:
+            found[facing.facing_id] = (box.x, box.y, box.x + box.w, box.y + box.h)
+    return found
+
+
+# Transitions ---------------------------------------------------------------------------------
+#
+# The worker-side ones take a session and run one conditional UPDATE; the caller commits
+# (``session_scope``). ``holder`` names one attempt of one worker.
+
+
+def _lease_released(now: datetime) -> dict[str, Any]:
+    """The columns every change out of ``processing`` sets: no worker holds the scan."""
+    return {"updated_at": now, "leased_by": None, "lease_expires_at": None}
+
+
+def held_by(scan_id: str, holder: str) -> ColumnElement[bool]:
+    """SQL: ``holder`` still holds the scan (it is processing under their lease)."""
+    return and_(Scan.id == scan_id, Scan.status == ScanStatus.PROCESSING, Scan.leased_by == holder)
+
+
+def _change(session: Session, where: ColumnElement[bool], **values: Any) -> bool:
+    result = session.execute(
+        update(Scan).where(where).values(**values).execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)
+
+
+@dataclass(frozen=True)
+class Claim:
+    attempts: int  # this one included
+    deadline_passed: bool
+
+
+def claim(
+    session: Session, scan_id: str, holder: str, *, lease_s: float, now: datetime | None = None
+) -> Claim | None:
+    """queued (or processing under an expired lease) → processing, held by ``holder`` for
+    ``lease_s``; None when the scan is not this worker's to process."""
+    now = now or utcnow()
+    claimable = and_(
+        Scan.id == scan_id,
+        or_(
+            Scan.status == ScanStatus.QUEUED,
+            and_(Scan.status == ScanStatus.PROCESSING, Scan.lease_expires_at < now),
+        ),
+    )
+    if not _change(
+        session,
+        claimable,
+        status=ScanStatus.PROCESSING,
+        attempts=Scan.attempts + 1,
+        leased_by=holder,
+        lease_expires_at=now + timedelta(seconds=lease_s),
+        started_at=now,
+        updated_at=now,
+        error=None,
+    ):
+        return None
+    attempts, deadline = session.execute(
+        select(Scan.attempts, Scan.deadline_at).where(Scan.id == scan_id)
+    ).one()
+    return Claim(attempts, deadline is not None and deadline <= now)
+
+
+def renew_lease(session: Session, scan_id: str, holder: str, *, lease_s: float) -> bool:
+    """Extend ``holder``'s lease; False once the scan was failed or taken over."""
+    return _change(
+        session, held_by(scan_id, holder), lease_expires_at=utcnow() + timedelta(seconds=lease_s)
+    )
+
+
+def is_held(session: Session, scan_id: str, holder: str) -> bool:
+    return session.execute(select(Scan.id).where(held_by(scan_id, holder))).first() is not None
+
+
+def record_quality(session: Session, scan_id: str, holder: str, quality: dict[str, Any]) -> bool:
+    """Save the photos' quality feedback while the scan is still processing."""
+    return _change(session, held_by(scan_id, holder), quality=quality, updated_at=utcnow())
+
+
+def finish(session: Session, scan_id: str, holder: str, report: dict[str, Any]) -> bool:
+    """processing → done with its report."""
+    now = utcnow()
+    return _change(
+        session,
+        held_by(scan_id, holder),
+        status=ScanStatus.DONE,
+        report=report,
+        error=None,
+        finished_at=now,
+        **_lease_released(now),
+    )
+
+
+def fail(session: Session, scan_id: str, holder: str, message: str) -> bool:
+    """processing → failed with ``message`` (see :func:`error_code` for its code)."""
+    now = utcnow()
+    return _change(
+        session,
+        held_by(scan_id, holder),
+        status=ScanStatus.FAILED,
+        report=None,
+        error=message,
+        finished_at=now,
+        **_lease_released(now),
+    )
+
+
+def release(session: Session, scan_id: str, holder: str, message: str) -> bool:
+    """processing → queued, to be tried again (a transient failure); ``message`` says why."""
+    return _change(
+        session,
+        held_by(scan_id, holder),
+        status=ScanStatus.QUEUED,
+        error=message,
+        **_lease_released(utcnow()),
+    )
+
+
+@dataclass
+class ReapResult:
+    failed_deadline: list[str] = field(default_factory=list)
+    failed_attempts: list[str] = field(default_factory=list)
+    requeued_lost: list[str] = field(default_factory=list)
+    resent_stale: list[str] = field(default_factory=list)
+
+
+def reap(
+    session: Session,
+    *,
+    deadline_s: float,
+    max_attempts: int,
+    requeue_after_s: float,
+    now: datetime | None = None,
+) -> ReapResult:
+    """The database's view of lost and stuck scans, corrected:
+
+    * past its deadline (queued or processing) → failed, with the reason;
+    * processing with an expired lease (its worker died) → queued again, or failed once it has
+      used up ``max_attempts``;
+    * queued and untouched for ``requeue_after_s`` (its message was lost) → touched, to be
+      re-sent (``resent_stale``).
+
+    The caller re-sends ``requeued_lost + resent_stale``.
+    """
+    now = now or utcnow()
+    result = ReapResult()
+    overdue = and_(Scan.status.in_(ACTIVE), Scan.deadline_at <= now)
+    for scan_id in session.scalars(select(Scan.id).where(overdue)).all():
+        if _change(
+            session,
+            and_(Scan.id == scan_id, overdue),
+            status=ScanStatus.FAILED,
+            error=f"deadline exceeded: not finished within {deadline_s:g} s "
+            "of the upload; retry the scan",
+            finished_at=now,
+            **_lease_released(now),
+        ):
+            result.failed_deadline.append(scan_id)
+
+    expired = and_(Scan.status == ScanStatus.PROCESSING, Scan.lease_expires_at < now)
+    for scan_id, attempts in session.execute(select(Scan.id, Scan.attempts).where(expired)).all():
+        if attempts >= max_attempts:
+            values: dict[str, Any] = {
+                "status": ScanStatus.FAILED,
+                "error": f"gave up after {attempts} attempts: the worker was lost each time",
+                "finished_at": now,
+            }
+            target = result.failed_attempts
+        else:
+            values = {"status": ScanStatus.QUEUED, "error": "worker lost; queued again"}
+            target = result.requeued_lost
+        if _change(session, and_(Scan.id == scan_id, expired), **values, **_lease_released(now)):
+            target.append(scan_id)
+
+    stale = and_(
+        Scan.status == ScanStatus.QUEUED,
+        Scan.updated_at <= now - timedelta(seconds=requeue_after_s),
+    )
+    for scan_id in session.scalars(select(Scan.id).where(stale)).all():
+        if _change(session, and_(Scan.id == scan_id, stale), updated_at=now):
+            result.resent_stale.append(scan_id)
+    return result
 
 
 def retry_scan(
     session: Session, store_code: str, scan_id: str, *, deadline_s: float = 300.0
 ) -> Scan:
-    """Queue a failed scan again, with a fresh deadline; its photos are kept, so nothing needs
-    to be uploaded again."""
+    """failed → queued, with a fresh deadline; its photos are kept, so nothing needs to be
+    uploaded again. Commits."""
     _, scan = get_scan(session, store_code, scan_id)
-    if scan.status != "failed":
-        raise ScanError(
-            "scan_not_retryable",
-            f"only failed scans can be retried; this one is {scan.status}",
-            status_code=409,
+    if scan.status != ScanStatus.FAILED:
+        raise Conflict(
+            "scan_not_retryable", f"only failed scans can be retried; this one is {scan.status}"
         )
     if error_code(scan) in PHOTO_REJECTION_CODES:
-        raise ScanError(
+        raise Conflict(
             "scan_not_retryable",
             "the photo itself was unusable and has been deleted; take and upload a new one",
-            status_code=409,
         )
-    now = now_utc()
-    scan.status = "queued"
+    now = utcnow()
+    scan.status = ScanStatus.QUEUED
     scan.error = None
     scan.attempts = 0
     scan.leased_by = None
@@ -479,4 +638,13 @@ def retry_scan(
     scan.updated_at = now
     scan.deadline_at = now + timedelta(seconds=deadline_s)
     session.commit()
+    return scan
+
+
+def require_done(scan: Scan) -> Scan:
+    """The scan, if its results exist; refused (409) while it is queued, processing or failed."""
+    if scan.status != ScanStatus.DONE:
+        raise Conflict(
+            "scan_not_ready", f"the scan is {scan.status}; results exist once it is done"
+        )
     return scan

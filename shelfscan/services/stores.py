@@ -1,0 +1,311 @@
+"""Stores, bays, versioned planograms and which version each bay is measured against.
+
+Published planogram versions are immutable: editing publishes version n+1, and a scan records
+the exact version it was checked against. Each bay is assigned versions with effective dates;
+:func:`assignment_in_force` is the one query that says which one applies on a day, and
+:func:`service_date` the one rule for what "today" is.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import Select, func, or_, select
+from sqlalchemy.orm import Session
+
+from shelfscan.db import models
+from shelfscan.planogram.canonical import dump_canonical, planogram_from_dict, planogram_to_dict
+from shelfscan.planogram.errors import PlanogramError
+from shelfscan.planogram.model import Planogram
+from shelfscan.planogram.validation import validate_planogram
+from shelfscan.services.errors import Conflict, NotFound
+
+# The names the CLI catches; the same classes as every other service's errors.
+NotFoundError = NotFound
+ConflictError = Conflict
+
+
+# --- stores and bays -------------------------------------------------------------------------
+
+
+def create_store(session: Session, code: str, name: str, region: str | None = None) -> models.Store:
+    if session.scalar(select(models.Store).where(models.Store.code == code)):
+        raise Conflict("conflict", f"store {code!r} already exists")
+    store = models.Store(code=code, name=name, region=region)
+    session.add(store)
+    session.flush()
+    return store
+
+
+def get_store(session: Session, code: str) -> models.Store:
+    store = session.scalar(select(models.Store).where(models.Store.code == code))
+    if store is None:
+        raise NotFound("not_found", f"store {code!r} not found")
+    return store
+
+
+def list_stores(session: Session) -> list[models.Store]:
+    return list(session.scalars(select(models.Store).order_by(models.Store.code)))
+
+
+def create_bay(
+    session: Session, store: models.Store, code: str, name: str | None = None
+) -> models.Bay:
+    existing = session.scalar(
+        select(models.Bay).where(models.Bay.store_id == store.id, models.Bay.code == code)
+    )
+    if existing:
+        raise Conflict("conflict", f"bay {code!r} already exists in store {store.code!r}")
+    bay = models.Bay(store_id=store.id, code=code, name=name)
+    session.add(bay)
+    session.flush()
+    return bay
+
+
+def get_bay(session: Session, store: models.Store, code: str) -> models.Bay:
+    bay = session.scalar(
+        select(models.Bay).where(models.Bay.store_id == store.id, models.Bay.code == code)
+    )
+    if bay is None:
+        raise NotFound("not_found", f"bay {code!r} not found in store {store.code!r}")
+    return bay
+
+
+def list_bays(session: Session, store: models.Store) -> list[models.Bay]:
+    return list(
+        session.scalars(
+            select(models.Bay).where(models.Bay.store_id == store.id).order_by(models.Bay.code)
+        )
+    )
+
+
+# --- planograms ------------------------------------------------------------------------------
+
+
+def publish_planogram(
+    session: Session,
+    planogram: Planogram,
+    *,
+    source_format: str = "canonical",
+    comment: str | None = None,
+) -> models.PlanogramVersion:
+    """Validate and publish ``planogram`` as the next version of its id.
+
+    Publishing a document identical to the latest version returns that version instead of
+    creating a duplicate, so retried imports are harmless. Invalid planograms store nothing.
+    """
+    problems = validate_planogram(planogram)
+    if problems:
+        raise PlanogramError(problems)
+    text = dump_canonical(planogram)
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    record = session.scalar(select(models.Planogram).where(models.Planogram.key == planogram.id))
+    if record is None:
+        record = models.Planogram(key=planogram.id, name=planogram.name)
+        session.add(record)
+        session.flush()
+    latest = _latest_version(session, record.id)
+    if latest is not None and latest.sha256 == digest:
+        return latest
+    record.name = planogram.name or record.name
+    version = models.PlanogramVersion(
+        planogram_id=record.id,
+        version=(latest.version + 1) if latest else 1,
+        document=planogram_to_dict(planogram),
+        sha256=digest,
+        source_format=source_format,
+        comment=comment,
+    )
+    session.add(version)
+    session.flush()
+    for product in planogram.products:
+        catalog_product = _upsert_catalog_product(session, planogram, product.id)
+        session.add(
+            models.PlanogramVersionProduct(
+                planogram_version_id=version.id,
+                product_key=product.id,
+                catalog_product_id=catalog_product.id,
+            )
+        )
+    session.flush()
+    return version
+
+
+def _upsert_catalog_product(
+    session: Session, planogram: Planogram, product_id: str
+) -> models.CatalogProduct:
+    """The product master entry: matched by GTIN, else by name among products without one."""
+    product = planogram.product_by_id()[product_id]
+    if product.gtin:
+        query = select(models.CatalogProduct).where(models.CatalogProduct.gtin == product.gtin)
+    else:
+        query = select(models.CatalogProduct).where(
+            models.CatalogProduct.gtin.is_(None), models.CatalogProduct.name == product.name
+        )
+    entry = session.scalar(query)
+    if entry is None:
+        entry = models.CatalogProduct(gtin=product.gtin, name=product.name)
+        session.add(entry)
+    entry.name = product.name
+    entry.brand = product.brand or entry.brand
+    entry.category = product.category or entry.category
+    entry.width, entry.height, entry.depth = product.w, product.h, product.depth
+    entry.unit = planogram.unit.value
+    session.flush()
+    return entry
+
+
+def _latest_version(session: Session, planogram_pk: int) -> models.PlanogramVersion | None:
+    return session.scalar(
+        select(models.PlanogramVersion)
+        .where(models.PlanogramVersion.planogram_id == planogram_pk)
+        .order_by(models.PlanogramVersion.version.desc())
+        .limit(1)
+    )
+
+
+def list_planograms(session: Session) -> list[tuple[models.Planogram, int]]:
+    """Every planogram with its latest version number."""
+    latest = (
+        select(
+            models.PlanogramVersion.planogram_id,
+            func.max(models.PlanogramVersion.version).label("latest"),
+        )
+        .group_by(models.PlanogramVersion.planogram_id)
+        .subquery()
+    )
+    rows = session.execute(
+        select(models.Planogram, latest.c.latest)
+        .join(latest, latest.c.planogram_id == models.Planogram.id)
+        .order_by(models.Planogram.key)
+    )
+    return [(planogram, int(version)) for planogram, version in rows]
+
+
+def get_planogram_version(
+    session: Session, key: str, version: int | None = None
+) -> models.PlanogramVersion:
+    record = session.scalar(select(models.Planogram).where(models.Planogram.key == key))
+    if record is None:
+        raise NotFound("not_found", f"planogram {key!r} not found")
+    if version is None:
+        found = _latest_version(session, record.id)
+    else:
+        found = session.scalar(
+            select(models.PlanogramVersion).where(
+                models.PlanogramVersion.planogram_id == record.id,
+                models.PlanogramVersion.version == version,
+            )
+        )
+    if found is None:
+        raise NotFound("not_found", f"planogram {key!r} has no version {version}")
+    return found
+
+
+def list_versions(session: Session, key: str) -> list[models.PlanogramVersion]:
+    record = session.scalar(select(models.Planogram).where(models.Planogram.key == key))
+    if record is None:
+        raise NotFound("not_found", f"planogram {key!r} not found")
+    return list(record.versions)
+
+
+def planogram_from_version(version: models.PlanogramVersion | dict[str, Any]) -> Planogram:
+    """The planogram a stored version holds (its row or its ``document``), validated; the one
+    way every caller (routes, the worker, the CLI) rebuilds it."""
+    document = version if isinstance(version, dict) else version.document
+    return planogram_from_dict(document)
+
+
+# --- bay assignments -------------------------------------------------------------------------
+
+
+def assign_planogram(
+    session: Session,
+    bay: models.Bay,
+    version: models.PlanogramVersion,
+    effective_from: date,
+    effective_to: date | None = None,
+) -> models.BayAssignment:
+    """Measure ``bay`` against ``version`` from ``effective_from``.
+
+    An open-ended earlier assignment is closed the day the new one starts; assignments that
+    would overlap otherwise are refused.
+    """
+    if effective_to is not None and effective_to <= effective_from:
+        raise Conflict("conflict", "effective_to must be after effective_from")
+    for existing in bay.assignments:
+        if existing.effective_from >= effective_from:
+            if effective_to is None or existing.effective_from < effective_to:
+                raise Conflict(
+                    "conflict",
+                    f"bay {bay.code!r} already has an assignment from {existing.effective_from}",
+                )
+            continue
+        existing_end = existing.effective_to
+        if existing_end is None:
+            existing.effective_to = effective_from
+        elif existing_end > effective_from:
+            raise Conflict(
+                "conflict",
+                f"bay {bay.code!r} is assigned until {existing_end}; start on or after it",
+            )
+    assignment = models.BayAssignment(
+        store_id=bay.store_id,
+        bay_id=bay.id,
+        planogram_version_id=version.id,
+        effective_from=effective_from,
+        effective_to=effective_to,
+    )
+    session.add(assignment)
+    session.flush()
+    session.refresh(bay)
+    return assignment
+
+
+def service_date(now: datetime | None = None) -> date:
+    """The day an assignment is looked up for when none is given: the UTC date.
+
+    Stores carry no time zone yet, so every "today" in shelfscan (uploads, the bay pages,
+    the CLI) is the UTC calendar date; once stores have a zone, this is where its local date
+    goes. Between local midnight and UTC midnight a store east or west of UTC is therefore
+    still on the previous (or already on the next) day's assignment.
+    """
+    return (now or datetime.now(UTC)).astimezone(UTC).date()
+
+
+def assignment_in_force(bay_id: Any, on: date, *, columns: Any = None) -> Select[Any]:
+    """The select of a bay's assignment in force on ``on``: ``effective_from <= on <
+    effective_to`` (open-ended when ``effective_to`` is null); when several qualify the latest
+    start wins, then the latest created.
+
+    ``bay_id`` may be a column (a correlated subquery, as the upload look-up uses it) or a
+    value; ``columns`` picks what is selected (default: the assignment row).
+    """
+    return (
+        select(models.BayAssignment if columns is None else columns)
+        .where(
+            models.BayAssignment.bay_id == bay_id,
+            models.BayAssignment.effective_from <= on,
+            or_(
+                models.BayAssignment.effective_to.is_(None), models.BayAssignment.effective_to > on
+            ),
+        )
+        .order_by(models.BayAssignment.effective_from.desc(), models.BayAssignment.id.desc())
+        .limit(1)
+    )
+
+
+def assignment_for_bay(
+    session: Session, bay_id: int, on_date: date | None = None
+) -> models.BayAssignment | None:
+    """The assignment in force on ``on_date`` (default: :func:`service_date`)."""
+    return session.scalar(assignment_in_force(bay_id, on_date or service_date()))
+
+
+def planogram_version_for_bay(
+    session: Session, bay_id: int, on_date: date | None = None
+) -> models.PlanogramVersion | None:
+    assignment = assignment_for_bay(session, bay_id, on_date)
+    return assignment.planogram_version if assignment else None

@@ -4,7 +4,8 @@
 has ``.report`` (a :class:`ComplianceReport`, or its JSON document) and ``.annotated_jpeg``
 (bytes). The default is ``shelfscan.pipeline.analyze_image`` with the configured detector;
 ``SHELFSCAN_SCAN_ANALYZER`` = ``"package.module:factory"`` names another, where
-``factory(settings)`` returns the callable (used by tests and by deployments that bring their own pipeline).
+``factory(settings)`` returns the callable (used by tests and by deployments that bring their
+own pipeline).
 """
 
 from __future__ import annotations

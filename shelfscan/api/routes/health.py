@@ -8,6 +8,7 @@ from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from sqlalchemy import text
 
 from shelfscan import __version__
@@ -16,15 +17,32 @@ from shelfscan.db.session import engine_for
 from shelfscan.model_check import check_model
 
 router = APIRouter(tags=["health"])
+
+
+class HealthOut(BaseModel):
+    status: str
+    version: str
+
+
+class ReadyOut(BaseModel):
+    status: str = Field(description="ready or not_ready (then the answer is 503)")
+    checks: dict[str, dict[str, Any]] = Field(description="database and model, each with ok")
+
+
 log = logging.getLogger(__name__)
 
 
-@router.get("/healthz", summary="The process is alive")
+@router.get("/healthz", response_model=HealthOut, summary="The process is alive")
 def healthz() -> dict[str, str]:
     return {"status": "ok", "version": __version__}
 
 
-@router.get("/readyz", summary="The database answers and the detection model loads")
+@router.get(
+    "/readyz",
+    response_model=ReadyOut,
+    summary="The database answers and the detection model loads",
+    responses={503: {"model": ReadyOut, "description": "Not ready"}},
+)
 def readyz(settings: SettingsDep) -> JSONResponse:
     checks: dict[str, dict[str, Any]] = {}
     started = time.perf_counter()

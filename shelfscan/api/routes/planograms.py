@@ -15,7 +15,7 @@ from shelfscan.planogram import loader
 from shelfscan.planogram.azure_json import export_azure_planogram
 from shelfscan.planogram.errors import PlanogramError, Problem
 from shelfscan.planogram.model import Planogram
-from shelfscan.planogram_store import (
+from shelfscan.services.stores import (
     get_planogram_version,
     list_planograms,
     list_versions,
@@ -135,7 +135,7 @@ def list_all(session: DbSession) -> list[PlanogramSummary]:
     ]
 
 
-@router.get("/{key}", summary="A planogram version as canonical JSON")
+@router.get("/{key}", response_model=Planogram, summary="A planogram version as canonical JSON")
 def get_planogram(key: str, session: DbSession, version: VersionQuery = None) -> JSONResponse:
     found = get_planogram_version(session, key, version)
     return JSONResponse(
@@ -149,7 +149,11 @@ def versions(key: str, session: DbSession) -> list[PlanogramVersionOut]:
     return [_version_out(v) for v in list_versions(session, key)]
 
 
-@router.get("/{key}/export", summary="Export as canonical or Azure planogram JSON")
+@router.get(
+    "/{key}/export",
+    response_model=dict[str, Any],
+    summary="Export as canonical or Azure planogram JSON",
+)
 def export(
     key: str,
     session: DbSession,
@@ -169,7 +173,7 @@ def export(
     "/{key}/render.png",
     summary="The planogram drawn as a PNG",
     response_class=Response,
-    responses={200: {"content": {"image/png": {}}}},
+    responses={200: {"content": {"image/png": {"schema": {"type": "string", "format": "binary"}}}}},
 )
 def render(
     key: str,

@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import math
 import re
-from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
@@ -37,14 +36,6 @@ class JsonProblemKind(StrEnum):
     NOT_FINITE = "not_finite"
 
 
-@dataclass(frozen=True)
-class JsonLimits:
-    """How much structure a JSON document from outside may have."""
-
-    max_depth: int = DEFAULT_MAX_DEPTH
-    max_number_digits: int = DEFAULT_MAX_NUMBER_DIGITS
-
-
 class JsonRejected(ValueError):
     """The document is not acceptable JSON. ``location`` reads ``line 3, column 17``;
     ``offset`` is the character offset in the decoded text (byte offset for encoding errors)."""
@@ -64,7 +55,7 @@ def _location(text: str, offset: int) -> str:
 
 
 def _rejected(kind: JsonProblemKind, text: str, offset: int, problem: str) -> JsonRejected:
-    return JsonRejected(kind, _location(text, offset), f"{problem} (offset {offset})", offset)
+    return JsonRejected(kind, _location(text, offset), problem, offset)
 
 
 _STRUCTURE = b'"[]{}'
@@ -137,13 +128,16 @@ def loads_bounded(
     *,
     max_depth: int = DEFAULT_MAX_DEPTH,
     max_number_digits: int = DEFAULT_MAX_NUMBER_DIGITS,
+    allow_non_finite: bool = False,
 ) -> Any:
     """Decode JSON from outside, refusing what would crash or mislead the caller.
 
     Refused, each as ``JsonRejected`` with a location: bytes that are not UTF-8; invalid JSON;
     arrays/objects nested deeper than ``max_depth``; numbers written with more than
     ``max_number_digits`` digits; numbers that overflow a float (``1e400``); and the
-    non-standard constants ``NaN``, ``Infinity`` and ``-Infinity``.
+    non-standard constants ``NaN``, ``Infinity`` and ``-Infinity``. ``allow_non_finite`` keeps
+    those last two (as ``inf``/``nan``) for callers whose own validation names the field that
+    holds them, as planogram validation does.
     """
     if isinstance(data, bytes | bytearray | memoryview):
         raw = bytes(data)
@@ -188,7 +182,7 @@ def loads_bounded(
                 "are allowed",
             )
         value = float(literal)
-        if not math.isfinite(value):
+        if not math.isfinite(value) and not allow_non_finite:
             raise _NumberRefused(
                 JsonProblemKind.NOT_FINITE,
                 literal,
@@ -197,6 +191,8 @@ def loads_bounded(
         return value
 
     def parse_constant(literal: str) -> float:
+        if allow_non_finite:
+            return float(literal)
         raise _NumberRefused(
             JsonProblemKind.NOT_FINITE, literal, f"{literal} is not a JSON number; use a finite one"
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -12,9 +13,9 @@ from hypothesis import strategies as st
 from shelfscan.safe_json import JsonProblemKind, JsonRejected, loads_bounded
 
 
-def rejected(data: bytes | str, **limits: int) -> JsonRejected:
+def rejected(data: bytes | str, **options: Any) -> JsonRejected:
     with pytest.raises(JsonRejected) as raised:
-        loads_bounded(data, **limits)
+        loads_bounded(data, **options)
     return raised.value
 
 
@@ -131,3 +132,10 @@ def test_arbitrary_bytes_never_raise_anything_but_json_rejected(data: bytes) -> 
         assert error.location and error.problem
     else:
         assert not (isinstance(value, float) and not math.isfinite(value))
+
+
+def test_non_finite_numbers_can_be_kept_for_callers_that_locate_them_by_field() -> None:
+    value = loads_bounded('{"x": NaN, "w": 1e400, "h": -Infinity}', allow_non_finite=True)
+    assert math.isnan(value["x"]) and value["w"] == math.inf and value["h"] == -math.inf
+    # Depth and digit limits still hold.
+    assert rejected("[" * 100, allow_non_finite=True).kind is JsonProblemKind.DEPTH

@@ -17,6 +17,34 @@ class Problem:
         return f"{self.location}: {self.problem}"
 
 
+# A file with one systematic mistake can have a problem per element; past this many the rest
+# are counted rather than listed, so that an answer stays small (1,000 overlapping positions
+# once gave a 46 MB answer).
+DEFAULT_MAX_PROBLEMS = 100
+MORE_PROBLEMS_LOCATION = "planogram"
+
+
+def cap_problems(
+    problems: list[Problem], limit: int | None = DEFAULT_MAX_PROBLEMS
+) -> list[Problem]:
+    """The first ``limit`` problems and, if some were left out, one more that counts them.
+
+    ``None`` keeps them all. The count is the last problem so that callers that show problems
+    as a list need nothing special.
+    """
+    if limit is None or len(problems) <= limit:
+        return problems
+    left_out = len(problems) - limit
+    return [
+        *problems[:limit],
+        Problem(
+            MORE_PROBLEMS_LOCATION,
+            f"and {left_out:,} more problem{'s' if left_out != 1 else ''} not listed: only the "
+            f"first {limit:,} are reported; fix these and check again",
+        ),
+    ]
+
+
 class PlanogramError(ValueError):
     """A planogram could not be imported or is invalid; carries every problem found."""
 

@@ -8,6 +8,8 @@ canonical JSON. File-level checks (size, encoding) live in ``loader``.
 
 from __future__ import annotations
 
+import bisect
+import heapq
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
@@ -16,7 +18,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import shapely
 
-from shelfscan.planogram.errors import Problem
+from shelfscan.identifiers import identifier_problem, label_problem
+from shelfscan.planogram.errors import DEFAULT_MAX_PROBLEMS, Problem, cap_problems
 from shelfscan.planogram.geometry import boxes_from_bounds
 from shelfscan.planogram.model import FixtureType, Planogram, Unit
 
@@ -197,6 +200,8 @@ def _check_duplicates(collect: _Collector, section: str, ids: list[str]) -> None
     for index, ident in enumerate(ids):
         if not ident:
             collect.add(section, index, "id", "id is empty")
+        elif reason := label_problem(ident):
+            collect.add(section, index, "id", f"id {reason}")
         elif ident in first_index:
             first = collect.locate(section, first_index[ident])
             collect.add(section, index, "id", f"duplicate id {ident!r} (first used at {first})")
@@ -209,11 +214,13 @@ def validate_planogram(
     *,
     locate: Locator = CANONICAL_LOCATOR,
     tolerance: float | None = None,
+    max_problems: int | None = DEFAULT_MAX_PROBLEMS,
 ) -> list[Problem]:
     """Every problem in ``planogram``, grouped by element in document order; empty when valid.
 
     ``tolerance`` (planogram units) absorbs rounding when checking overlaps and containment;
-    it defaults to about half a millimetre in the planogram's unit.
+    it defaults to about half a millimetre in the planogram's unit. Past ``max_problems``
+    (None: no limit) the rest are counted in one last problem instead of listed.
     """
     collect = _Collector(locate)
     tol = DEFAULT_TOLERANCE[planogram.unit] if tolerance is None else tolerance
@@ -227,6 +234,9 @@ def validate_planogram(
             planogram_ok = False
     if not planogram.id:
         collect.add("planogram", None, "id", "id is empty")
+    elif reason := identifier_problem(planogram.id):
+        # The id becomes a key in URLs and storage: one grammar, see shelfscan.identifiers.
+        collect.add("planogram", None, "id", f"planogram id {reason}")
     for section in ("products", "fixtures", "positions"):
         if not getattr(planogram, section):
             collect.add(section, None, None, f"the planogram has no {section}")
@@ -369,7 +379,7 @@ def validate_planogram(
     if block_rows:
         _check_fixture_fit(planogram, collect, block_rows, fixture_index, tol)
         _check_overlaps(planogram, collect, tol)
-    return collect.sorted()
+    return cap_problems(collect.sorted(), max_problems)
 
 
 def _vertical_neighbours(planogram: Planogram) -> dict[int, list[int]]:
@@ -394,29 +404,56 @@ def _vertical_neighbours(planogram: Planogram) -> dict[int, list[int]]:
     return neighbours
 
 
-def _space_limit(
+# Positions per numpy chunk in the space check: bounds its positions × neighbours matrix.
+_SPACE_CHUNK = 1_024
+
+
+def _space_limits(
     planogram: Planogram,
-    fixture_index: int,
-    left: float,
-    right: float,
+    blocks: list[tuple[int, float, float, float, float]],
+    fixture_index: dict[str, int],
     tol: float,
-    neighbours: dict[int, list[int]],
-) -> float:
-    """The y limit of the space a fixture offers: the nearest fixture edge above a standing
-    fixture (or the planogram top), below a hanging one (or the planogram bottom)."""
-    fixture = planogram.fixtures[fixture_index]
-    hanging = fixture.type in HANGING_FIXTURES
-    limit = planogram.height if hanging else 0.0
-    for other_index in neighbours.get(fixture_index, ()):
-        other = planogram.fixtures[other_index]
-        if not (other.x < right - tol and other.x + other.w > left + tol):
-            continue
+) -> dict[int, float]:
+    """For each block (by position index), the y limit of the space its fixture offers over
+    the block's width: the nearest fixture edge above a standing fixture (or the planogram
+    top), below a hanging one (or the planogram bottom).
+
+    Vectorised per fixture over its positions × its vertical neighbours, so that a pile of
+    fixtures in one column costs array work rather than a Python loop per pair.
+    """
+    neighbours = _vertical_neighbours(planogram)
+    fixtures = planogram.fixtures
+    members: dict[int, list[tuple[int, float, float]]] = defaultdict(list)
+    for index, left, _top, right, _bottom in blocks:
+        members[fixture_index[planogram.positions[index].fixture_id]].append((index, left, right))
+    limits: dict[int, float] = {}
+    for f_index, on_fixture in members.items():
+        fixture = fixtures[f_index]
+        hanging = fixture.type in HANGING_FIXTURES
+        default = planogram.height if hanging else 0.0
+        others = [fixtures[o] for o in neighbours.get(f_index, ())]
         if hanging:
-            if other.y >= fixture.y + fixture.h - tol:
-                limit = min(limit, other.y)
-        elif other.y + other.h <= fixture.y + tol:
-            limit = max(limit, other.y + other.h)
-    return limit
+            others = [o for o in others if o.y >= fixture.y + fixture.h - tol]
+            edges = np.array([o.y for o in others], dtype=float)
+        else:
+            others = [o for o in others if o.y + o.h <= fixture.y + tol]
+            edges = np.array([o.y + o.h for o in others], dtype=float)
+        if not others:
+            limits.update((index, default) for index, _, _ in on_fixture)
+            continue
+        other_left = np.array([o.x for o in others], dtype=float)
+        other_right = other_left + np.array([o.w for o in others], dtype=float)
+        for start in range(0, len(on_fixture), _SPACE_CHUNK):
+            chunk = on_fixture[start : start + _SPACE_CHUNK]
+            left = np.array([c[1] for c in chunk], dtype=float)[:, None]
+            right = np.array([c[2] for c in chunk], dtype=float)[:, None]
+            over = (other_left < right - tol) & (other_right > left + tol)
+            if hanging:
+                found = np.minimum(np.where(over, edges, np.inf).min(axis=1), default)
+            else:
+                found = np.maximum(np.where(over, edges, -np.inf).max(axis=1), default)
+            limits.update(zip((c[0] for c in chunk), found.tolist(), strict=True))
+    return limits
 
 
 def _check_fixture_fit(
@@ -428,7 +465,7 @@ def _check_fixture_fit(
 ) -> None:
     unit = planogram.unit.value
     products = planogram.product_by_id()
-    neighbours = _vertical_neighbours(planogram)
+    limits = _space_limits(planogram, blocks, fixture_index, tol)
     for index, left, top, right, bottom in blocks:
         position = planogram.positions[index]
         f_index = fixture_index[position.fixture_id]
@@ -443,7 +480,7 @@ def _check_fixture_fit(
                 f"facings span x {_fmt(left)}–{_fmt(right)} but fixture {fixture.id!r} spans "
                 f"x {_fmt(fixture.x)}–{_fmt(fixture_right)}",
             )
-        limit = _space_limit(planogram, f_index, left, right, tol, neighbours)
+        limit = limits[index]
         stack = bottom - top
         if fixture.type in HANGING_FIXTURES:
             hook = fixture.y + fixture.h
@@ -502,59 +539,152 @@ def _check_fixture_fit(
             )
 
 
+class _PrefixMax:
+    """Max-with-argmax over slots ``0..n-1`` with point updates and prefix queries, O(log n).
+
+    The overlap sweep keeps the bottom edge of each active block in the slot of its top edge's
+    rank, so "which active block that starts above y reaches lowest" is one prefix query.
+    """
+
+    def __init__(self, size: int) -> None:
+        self._size = 1
+        while self._size < max(size, 1):
+            self._size *= 2
+        self._value = [-math.inf] * (2 * self._size)
+        self._slot = [-1] * (2 * self._size)
+
+    def set(self, slot: int, value: float) -> None:
+        node = slot + self._size
+        self._value[node], self._slot[node] = value, slot
+        node //= 2
+        while node:
+            left, right = 2 * node, 2 * node + 1
+            best = left if self._value[left] >= self._value[right] else right
+            self._value[node], self._slot[node] = self._value[best], self._slot[best]
+            node //= 2
+
+    def max_before(self, end: int) -> tuple[float, int]:
+        """The largest value in slots ``0..end-1`` and its slot (``-inf, -1`` when empty)."""
+        best, slot = -math.inf, -1
+        low, high = self._size, end + self._size
+        while low < high:
+            if low & 1:
+                if self._value[low] > best:
+                    best, slot = self._value[low], self._slot[low]
+                low += 1
+            if high & 1:
+                high -= 1
+                if self._value[high] > best:
+                    best, slot = self._value[high], self._slot[high]
+            low //= 2
+            high //= 2
+        return best, slot
+
+
+def _overlapping_blocks(blocks: np.ndarray, tol: float) -> list[tuple[int, int]]:
+    """Pairs ``(i, j)`` of rows of ``blocks`` (left, top, right, bottom) that overlap by more
+    than ``tol`` both ways: at least one pair for every block that overlaps a block to its left.
+
+    A sweep from left to right: blocks stay active while they reach past the sweep line, and a
+    prefix-max tree over the active blocks' tops finds, for each new block, the active one that
+    starts above its bottom and reaches lowest. O(n log n) however many blocks overlap, where
+    listing every overlapping pair could take n² time and memory.
+    """
+    count = len(blocks)
+    if count < 2:
+        return []
+    by_left = np.lexsort((np.arange(count), blocks[:, 0]))
+    reach = np.maximum.accumulate(blocks[by_left, 2])
+    if np.all(reach[:-1] <= blocks[by_left[1:], 0] + tol):
+        return []  # side by side: no block reaches into the next one
+    left, top, right, bottom = (column.tolist() for column in blocks.T)
+    top_order = np.argsort(blocks[:, 1], kind="stable").tolist()
+    top_rank = [0] * count
+    for rank, block in enumerate(top_order):
+        top_rank[block] = rank
+    sorted_tops = [top[block] for block in top_order]
+    tree = _PrefixMax(count)
+    active: list[tuple[float, int]] = []  # (right edge, block) min-heap
+    pairs: list[tuple[int, int]] = []
+    for j in by_left.tolist():
+        while active and active[0][0] <= left[j] + tol:
+            _, gone = heapq.heappop(active)
+            tree.set(top_rank[gone], -math.inf)
+        lowest, slot = tree.max_before(bisect.bisect_left(sorted_tops, bottom[j] - tol))
+        if lowest > top[j] + tol:
+            pairs.append((top_order[slot], j))
+        tree.set(top_rank[j], bottom[j])
+        heapq.heappush(active, (right[j], j))
+    return pairs
+
+
+# Facing tilings are walked for reported pairs only; this bounds the walk for absurd facings.
+_MAX_TILING_STEPS = 1_000
+
+
+def _tiling_overlap(a: float, wa: float, na: int, b: float, wb: float, nb: int) -> float:
+    """The largest overlap between one facing of each of two rows of facings (one axis)."""
+    low, high = max(a, b), min(a + na * wa, b + nb * wb)
+    if high <= low:
+        return 0.0
+    best, most = 0.0, min(wa, wb)
+    first = max(int((low - a) // wa), 0)
+    last = min(math.ceil((high - a) / wa), na)
+    for k in range(first, min(last, first + _MAX_TILING_STEPS)):
+        start = a + k * wa
+        end = start + wa
+        first_b = max(int((start - b) // wb), 0)
+        last_b = min(math.ceil((end - b) / wb), nb)
+        for m in range(first_b, min(last_b, first_b + _MAX_TILING_STEPS)):
+            other = b + m * wb
+            best = max(best, min(end, other + wb) - max(start, other))
+            if best >= most:
+                return best
+    return best
+
+
 def _check_overlaps(planogram: Planogram, collect: _Collector, tol: float) -> None:
-    """Facings on one fixture that overlap by more than ``tol`` in both directions."""
-    position_index = {id(p): i for i, p in enumerate(planogram.positions)}
-    facings = planogram.facings()
-    rows = []
-    owners = []
-    # facings() follows position order and skips unknown products; walk both in step.
+    """Facings of different positions on one fixture that overlap by more than ``tol`` both
+    ways. Each overlap is reported through at least one of its positions, naming one position
+    it overlaps (with the largest facing-to-facing overlap between the two), located at the
+    later of the two in document order; a position piled on many others is not listed against
+    every one of them, which would take quadratic time and answer space."""
     products = planogram.product_by_id()
-    facing_iter = iter(facings)
-    for position in planogram.positions:
+    by_fixture: dict[str, list[int]] = defaultdict(list)
+    rows: list[tuple[float, float, float, float]] = []
+    owners: list[int] = []
+    for index, position in enumerate(planogram.positions):
         product = products.get(position.product_id)
-        if product is None:
+        if product is None or position.hfacings < 1 or position.vfacings < 1:
             continue
-        count = max(position.hfacings, 0) * max(position.vfacings, 0)
-        for _ in range(count):
-            facing = next(facing_iter)
-            rows.append((facing.x, facing.y, facing.x + facing.w, facing.y + facing.h))
-            owners.append(position_index[id(position)])
-    if not rows:
-        return
-    bounds = np.array(rows, dtype=float)
-    owner = np.array(owners)
-    finite = np.isfinite(bounds).all(axis=1) & (bounds[:, 2] > bounds[:, 0])
-    finite &= bounds[:, 3] > bounds[:, 1]
-    keep = np.flatnonzero(finite)
-    if keep.size < 2:
-        return
-    boxes = boxes_from_bounds(bounds[keep])
-    tree = shapely.STRtree(boxes)
-    left, right = tree.query(boxes, predicate="intersects")
-    pairs = left < right
-    a, b = keep[left[pairs]], keep[right[pairs]]
-    width = np.minimum(bounds[a, 2], bounds[b, 2]) - np.maximum(bounds[a, 0], bounds[b, 0])
-    height = np.minimum(bounds[a, 3], bounds[b, 3]) - np.maximum(bounds[a, 1], bounds[b, 1])
-    overlapping = (width > tol) & (height > tol) & (owner[a] != owner[b])
-    worst: dict[tuple[int, int], tuple[float, float]] = {}
-    for i, j, w, h in zip(
-        owner[a][overlapping],
-        owner[b][overlapping],
-        width[overlapping],
-        height[overlapping],
-        strict=True,
-    ):
-        first, second = (int(i), int(j)) if i < j else (int(j), int(i))
-        pa, pb = planogram.positions[first], planogram.positions[second]
-        if pa.fixture_id != pb.fixture_id:
+        block = (
+            position.x,
+            position.y,
+            position.x + position.hfacings * product.w,
+            position.y + position.vfacings * product.h,
+        )
+        # A facing no wider or taller than the tolerance cannot overlap by more than it.
+        if not (all(math.isfinite(v) for v in block) and product.w > tol and product.h > tol):
             continue
-        previous = worst.get((first, second))
-        if previous is None or w * h > previous[0] * previous[1]:
-            worst[(first, second)] = (float(w), float(h))
+        by_fixture[position.fixture_id].append(len(rows))
+        rows.append(block)
+        owners.append(index)
+    found: set[tuple[int, int]] = set()
+    for members in by_fixture.values():
+        if len(members) < 2:
+            continue
+        blocks = np.array([rows[m] for m in members], dtype=float)
+        for i, j in _overlapping_blocks(blocks, tol):
+            first, second = owners[members[i]], owners[members[j]]
+            found.add((min(first, second), max(first, second)))
     unit = planogram.unit.value
-    for (first, second), (w, h) in sorted(worst.items(), key=lambda item: item[0][::-1]):
+    for first, second in sorted(found, key=lambda pair: pair[::-1]):
         pa, pb = planogram.positions[first], planogram.positions[second]
+        product_a, product_b = products[pa.product_id], products[pb.product_id]
+        w = _tiling_overlap(pa.x, product_a.w, pa.hfacings, pb.x, product_b.w, pb.hfacings)
+        h = _tiling_overlap(pa.y, product_a.h, pa.vfacings, pb.y, product_b.h, pb.vfacings)
+        if w <= tol or h <= tol:
+            continue  # the blocks overlap only across facing edges, each by under tol
         collect.add(
             "positions",
             second,

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from shelfscan.planogram.errors import PlanogramError, Problem
 from shelfscan.planogram.model import Planogram
+from shelfscan.safe_json import JsonRejected, loads_bounded
 
 
 def _finite_or_text(value: Any) -> Any:
@@ -71,11 +72,10 @@ def planogram_from_dict(document: Any) -> Planogram:
 
 
 def load_canonical(text: str | bytes) -> Planogram:
-    """Parse canonical JSON text; syntax errors name the line and column."""
+    """Parse canonical JSON text; syntax errors, nesting too deep and numbers too long name
+    the line and column. Non-finite numbers are kept for validation to name their field."""
     try:
-        document = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise PlanogramError(
-            [Problem(f"line {error.lineno}, column {error.colno}", f"invalid JSON: {error.msg}")]
-        ) from None
+        document = loads_bounded(text, allow_non_finite=True)
+    except JsonRejected as error:
+        raise PlanogramError([Problem(error.location, error.problem)]) from None
     return planogram_from_dict(document)

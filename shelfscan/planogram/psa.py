@@ -33,6 +33,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Literal
 
+from shelfscan.identifiers import slugify
 from shelfscan.planogram.errors import PlanogramError, Problem
 from shelfscan.planogram.model import (
     Bay,
@@ -445,7 +446,7 @@ def parse_psa(
         }
     )
     planogram = Planogram(
-        id=planogram_id or name or "psa",
+        id=planogram_id or slugify(name, fallback="psa"),
         name=name,
         unit=unit or declared or Unit.IN,
         width=width,

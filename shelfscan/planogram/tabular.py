@@ -35,9 +35,16 @@ import re
 import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
+from shelfscan.identifiers import slugify
 from shelfscan.planogram.errors import PlanogramError, Problem
+from shelfscan.planogram.limits import (
+    DEFAULT_LIMITS,
+    PlanogramLimits,
+    PlanogramTooLarge,
+    over_limit,
+)
 from shelfscan.planogram.model import Bay, Fixture, FixtureType, Planogram, Position, Product, Unit
 from shelfscan.planogram.source import Imported, decode_text
 from shelfscan.planogram.validation import SourceLocator, check_units, parse_unit
@@ -130,36 +137,123 @@ def _gtin_from_cell(value: str, numeric: bool) -> str:
     return value
 
 
-def _build(
-    rows: list[_Row],
-    headers: dict[str, str],
-    layout: TabularLayout,
-    problems: list[Problem],
-    whole_file: str,
-) -> Imported:
+@dataclass
+class _Table:
+    """The rows of one tabular planogram and what the stages of ``_build`` share.
+
+    Cell readers append located problems instead of raising, so that each stage reports every
+    bad cell it meets; ``raise_problems`` ends the import between stages that need clean input.
+    """
+
+    rows: list[_Row]
+    headers: dict[str, str]
+    layout: TabularLayout
+    whole_file: str
+    problems: list[Problem]
+
+    def header(self, column: str) -> str:
+        return self.headers.get(column, column)
+
+    def raise_problems(self) -> None:
+        if self.problems:
+            raise PlanogramError(self.problems)
+
+    def number(self, row: _Row, column: str, *, default: float | None = None) -> float:
+        raw = row.values.get(column, "")
+        if raw == "":
+            if default is not None:
+                return default
+            self.problems.append(Problem(row.where, f"column {self.header(column)!r} is empty"))
+            return math.nan
+        # European exports write decimal commas ("4,9").
+        text = raw.replace(",", ".") if re.fullmatch(r"-?\d+,\d+", raw) else raw
+        try:
+            return float(text)
+        except ValueError:
+            self.problems.append(
+                Problem(row.where, f"column {self.headers[column]!r} is not a number: {raw!r}")
+            )
+            return math.nan
+
+    def whole(self, row: _Row, column: str, default: int) -> int:
+        raw = row.values.get(column, "")
+        if raw == "":
+            return default
+        try:
+            value = float(raw)
+        except ValueError:
+            value = math.nan
+        if not math.isfinite(value) or value != int(value):
+            self.problems.append(
+                Problem(
+                    row.where, f"column {self.headers[column]!r} is not a whole number: {raw!r}"
+                )
+            )
+            return default
+        return int(value)
+
+
+@dataclass
+class _Shelves:
+    """Rows grouped by (bay, shelf) label, with each row's sequence, facings and product."""
+
+    bay_labels: list[str]
+    members: dict[tuple[str, str], list[int]]
+    sequences: list[int]
+    row_product: list[str]
+    facings: list[int] = field(default_factory=list)
+    vfacings: list[int] = field(default_factory=list)
+
+
+@dataclass
+class _Horizontal:
+    """Where each row's block starts within its bay, and where each bay sits."""
+
+    xs: list[float]
+    bay_x: dict[str, float]
+    bay_w: dict[str, float]
+    width: float
+
+
+@dataclass
+class _Vertical:
+    """The y of each shelf label's top surface (shared by the bays), top to bottom."""
+
+    top_down: list[str]
+    shelf_y: dict[str, float]
+    height: float
+
+
+def _check_required_columns(table: _Table) -> None:
+    headers, whole_file = table.headers, table.whole_file
     for column in ("shelf", "sequence"):
         if column not in headers:
-            problems.append(Problem(whole_file, f"column {column!r} is missing"))
+            table.problems.append(Problem(whole_file, f"column {column!r} is missing"))
     if "product" not in headers and "gtin" not in headers:
-        problems.append(Problem(whole_file, "a 'product' or 'gtin' column is needed"))
-    if not layout.catalog:
+        table.problems.append(Problem(whole_file, "a 'product' or 'gtin' column is needed"))
+    if not table.layout.catalog:
         for column in ("width", "height"):
             if column not in headers:
-                problems.append(
+                table.problems.append(
                     Problem(
                         whole_file,
                         f"column {column!r} is missing: product sizes are needed to lay the "
                         "shelves out (or pass a product catalogue)",
                     )
                 )
-    if problems:
-        raise PlanogramError(problems)
+    table.raise_problems()
 
-    if "planogram" in headers:
-        names = sorted({row.values.get("planogram", "") for row in rows})
+
+def _select_planogram_rows(table: _Table) -> None:
+    """Keep the rows of the one planogram in the file (or the one the layout selects)."""
+    layout, whole_file = table.layout, table.whole_file
+    if "planogram" in table.headers:
+        names = sorted({row.values.get("planogram", "") for row in table.rows})
         if layout.select_planogram is not None:
-            rows = [row for row in rows if row.values.get("planogram") == layout.select_planogram]
-            if not rows:
+            table.rows = [
+                row for row in table.rows if row.values.get("planogram") == layout.select_planogram
+            ]
+            if not table.rows:
                 raise PlanogramError(
                     [Problem(whole_file, f"no rows for planogram {layout.select_planogram!r}")]
                 )
@@ -173,83 +267,64 @@ def _build(
                     )
                 ]
             )
-    if not rows:
+    if not table.rows:
         raise PlanogramError([Problem(whole_file, "no data rows")])
 
-    def number(row: _Row, column: str, *, default: float | None = None) -> float:
-        raw = row.values.get(column, "")
-        if raw == "":
-            if default is not None:
-                return default
-            problems.append(Problem(row.where, f"column {headers.get(column, column)!r} is empty"))
-            return math.nan
-        # European exports write decimal commas ("4,9").
-        text = raw.replace(",", ".") if re.fullmatch(r"-?\d+,\d+", raw) else raw
-        try:
-            return float(text)
-        except ValueError:
-            problems.append(
-                Problem(row.where, f"column {headers[column]!r} is not a number: {raw!r}")
-            )
-            return math.nan
 
-    def whole(row: _Row, column: str, default: int) -> int:
-        raw = row.values.get(column, "")
-        if raw == "":
-            return default
-        try:
-            value = float(raw)
-        except ValueError:
-            value = math.nan
-        if not math.isfinite(value) or value != int(value):
-            problems.append(
-                Problem(row.where, f"column {headers[column]!r} is not a whole number: {raw!r}")
-            )
-            return default
-        return int(value)
-
-    # Units: one per file.
-    if "unit" in headers:
-        problems.extend(
+def _unit_of(table: _Table) -> Unit:
+    """One unit per file: the rows agree with each other and with the one asked for."""
+    rows, layout = table.rows, table.layout
+    if "unit" in table.headers:
+        table.problems.extend(
             check_units((row.where, row.values["unit"]) for row in rows if row.values.get("unit"))
         )
     declared = next(
         (parse_unit(row.values["unit"]) for row in rows if row.values.get("unit")), None
     )
     if layout.unit is not None and declared is not None and declared != layout.unit:
-        problems.append(
+        table.problems.append(
             Problem(
-                whole_file,
+                table.whole_file,
                 f"mixed units: the rows say {declared.value!r} but {layout.unit.value!r} was "
                 "asked for",
             )
         )
-    unit = layout.unit or declared or Unit.IN
+    return layout.unit or declared or Unit.IN
 
-    # Products, defined by their first row; later rows must agree.
+
+def _product_of_row(table: _Table, row: _Row, ident: str) -> Product:
+    catalog = table.layout.catalog
+    known = catalog.get(ident) or catalog.get(row.values.get("gtin", ""))
+    w = table.number(row, "width", default=known.w if known else None)
+    h = table.number(row, "height", default=known.h if known else None)
+    depth_text = row.values.get("depth", "")
+    depth = table.number(row, "depth") if depth_text else (known.depth if known else None)
+    return Product(
+        id=ident,
+        gtin=row.values.get("gtin") or (known.gtin if known else None),
+        name=row.values.get("name") or (known.name if known else ident),
+        brand=row.values.get("brand") or (known.brand if known else None),
+        category=row.values.get("category") or (known.category if known else None),
+        w=w,
+        h=h,
+        depth=depth,
+        packshots=list(known.packshots) if known else [],
+    )
+
+
+def _collect_products(table: _Table) -> tuple[dict[str, Product], dict[str, _Row], list[str]]:
+    """Products, each defined by its first row (later rows must agree), and each row's product.
+
+    Returns the products by id, the row that defined each, and the product id of every row.
+    """
     products: dict[str, Product] = {}
     product_rows: dict[str, _Row] = {}
     row_product: list[str] = []
-    for row in rows:
+    for row in table.rows:
         ident = row.values.get("product") or row.values.get("gtin") or ""
         if not ident:
-            problems.append(Problem(row.where, "no product id or GTIN"))
-        known = layout.catalog.get(ident) or layout.catalog.get(row.values.get("gtin", ""))
-        w = number(row, "width", default=known.w if known else None)
-        h = number(row, "height", default=known.h if known else None)
-        depth_text = row.values.get("depth", "")
-        depth = number(row, "depth") if depth_text else (known.depth if known else None)
-        candidate = Product(
-            id=ident,
-            gtin=row.values.get("gtin") or (known.gtin if known else None),
-            name=row.values.get("name") or (known.name if known else ident),
-            brand=row.values.get("brand") or (known.brand if known else None),
-            category=row.values.get("category") or (known.category if known else None),
-            w=w,
-            h=h,
-            depth=depth,
-            packshots=list(known.packshots) if known else [],
-        )
+            table.problems.append(Problem(row.where, "no product id or GTIN"))
+        candidate = _product_of_row(table, row, ident)
         row_product.append(ident)
         if ident not in products:
             products[ident] = candidate
@@ -262,29 +337,33 @@ def _build(
                 isinstance(mine, float) and math.isnan(mine) and math.isnan(theirs)
             )
             if not same:
-                problems.append(
+                table.problems.append(
                     Problem(
                         row.where,
-                        f"product {ident!r}: {headers.get(column, column)} {mine!r} differs from "
+                        f"product {ident!r}: {table.header(column)} {mine!r} differs from "
                         f"{theirs!r} given at {product_rows[ident].where}",
                     )
                 )
+    return products, product_rows, row_product
 
-    # Group rows by bay and shelf.
+
+def _group_shelves(table: _Table, row_product: list[str]) -> _Shelves:
+    """Rows by (bay, shelf); each (bay, shelf, sequence) used once."""
+    rows, headers = table.rows, table.headers
     bay_labels = sorted({row.values.get("bay", "") for row in rows}, key=_sort_key)
-    shelves: dict[tuple[str, str], list[int]] = {}
+    members: dict[tuple[str, str], list[int]] = {}
     seen_sequence: dict[tuple[str, str, int], _Row] = {}
     sequences: list[int] = []
     for index, row in enumerate(rows):
         bay = row.values.get("bay", "")
         shelf = row.values.get("shelf", "")
         if not shelf:
-            problems.append(Problem(row.where, f"column {headers['shelf']!r} is empty"))
-        sequence = whole(row, "sequence", 0)
+            table.problems.append(Problem(row.where, f"column {headers['shelf']!r} is empty"))
+        sequence = table.whole(row, "sequence", 0)
         if row.values.get("sequence", "") == "":
-            problems.append(Problem(row.where, f"column {headers['sequence']!r} is empty"))
+            table.problems.append(Problem(row.where, f"column {headers['sequence']!r} is empty"))
         elif (bay, shelf, sequence) in seen_sequence:
-            problems.append(
+            table.problems.append(
                 Problem(
                     row.where,
                     f"sequence {sequence} on shelf {shelf!r} is also used at "
@@ -294,53 +373,58 @@ def _build(
         else:
             seen_sequence[(bay, shelf, sequence)] = row
         sequences.append(sequence)
-        shelves.setdefault((bay, shelf), []).append(index)
-    if problems:
-        raise PlanogramError(problems)
+        members.setdefault((bay, shelf), []).append(index)
+    return _Shelves(bay_labels, members, sequences, row_product)
 
-    # Horizontal layout, bay by bay.
-    facings = [whole(row, "facings", 1) for row in rows]
-    vfacings = [whole(row, "vfacings", 1) for row in rows]
+
+def _lay_out_bays(table: _Table, shelves: _Shelves, products: dict[str, Product]) -> _Horizontal:
+    """Blocks left to right along each shelf in sequence order; bays side by side."""
+    rows, layout = table.rows, table.layout
+    shelves.facings = [table.whole(row, "facings", 1) for row in rows]
+    shelves.vfacings = [table.whole(row, "vfacings", 1) for row in rows]
     xs: list[float] = [0.0] * len(rows)
     bay_x: dict[str, float] = {}
     bay_w: dict[str, float] = {}
     cursor = 0.0
-    for bay in bay_labels:
+    for bay in shelves.bay_labels:
         run_end = 0.0
-        for (row_bay, _), members in shelves.items():
+        for (row_bay, _), members in shelves.members.items():
             if row_bay != bay:
                 continue
             running = layout.left_margin
-            for index in sorted(members, key=lambda i: sequences[i]):
-                product = products[row_product[index]]
+            for index in sorted(members, key=lambda i: shelves.sequences[i]):
+                product_w = products[shelves.row_product[index]].w
                 explicit = rows[index].values.get("x", "")
-                x = number(rows[index], "x") if explicit else running
+                x = table.number(rows[index], "x") if explicit else running
                 xs[index] = x
-                running = x + facings[index] * product.w + layout.gap
-                run_end = max(run_end, x + facings[index] * product.w)
+                running = x + shelves.facings[index] * product_w + layout.gap
+                run_end = max(run_end, x + shelves.facings[index] * product_w)
         width = (
             layout.bay_width
-            or (layout.width / len(bay_labels) if layout.width else None)
+            or (layout.width / len(shelves.bay_labels) if layout.width else None)
             or run_end + layout.left_margin
         )
         bay_x[bay], bay_w[bay] = cursor, width
         cursor += width
-    if problems:
-        raise PlanogramError(problems)
+    return _Horizontal(xs, bay_x, bay_w, layout.width or cursor)
 
-    # Vertical layout: every shelf label gets one height shared by the bays.
-    shelf_labels = sorted({shelf for _, shelf in shelves}, key=_sort_key)
+
+def _lay_out_shelves(table: _Table, shelves: _Shelves, products: dict[str, Product]) -> _Vertical:
+    """Every shelf label gets one height shared by the bays: from ``shelf_y``, evenly over the
+    planogram height, or stacked to fit its tallest block plus a clearance."""
+    rows, layout, headers = table.rows, table.layout, table.headers
+    shelf_labels = sorted({shelf for _, shelf in shelves.members}, key=_sort_key)
     top_down = shelf_labels if layout.shelf_order == "top-down" else shelf_labels[::-1]
     thickness = layout.shelf_thickness
     shelf_y: dict[str, float] = {}
     if "shelf_y" in headers:
-        for (_, shelf), members in shelves.items():
+        for (_, shelf), members in shelves.members.items():
             for index in members:
-                value = number(rows[index], "shelf_y")
+                value = table.number(rows[index], "shelf_y")
                 if shelf not in shelf_y:
                     shelf_y[shelf] = value
                 elif value != shelf_y[shelf]:
-                    problems.append(
+                    table.problems.append(
                         Problem(
                             rows[index].where,
                             f"shelf {shelf!r}: {headers['shelf_y']} {value!r} differs from "
@@ -355,74 +439,33 @@ def _build(
         height = layout.height
     else:
         stack: dict[str, float] = dict.fromkeys(shelf_labels, 0.0)
-        for (_, shelf), members in shelves.items():
+        for (_, shelf), members in shelves.members.items():
             for index in members:
-                product_h = products[row_product[index]].h
-                stack[shelf] = max(stack[shelf], vfacings[index] * product_h)
+                product_h = products[shelves.row_product[index]].h
+                stack[shelf] = max(stack[shelf], shelves.vfacings[index] * product_h)
         y = 0.0
         for shelf in top_down:
             y += stack[shelf] * (1 + layout.clearance)
             shelf_y[shelf] = y
             y += thickness
         height = y
-    if problems:
-        raise PlanogramError(problems)
+    return _Vertical(top_down, shelf_y, height)
 
-    single_bay = len(bay_labels) == 1
-    bays = [] if single_bay else [Bay(id=b, name=b, x=bay_x[b], w=bay_w[b]) for b in bay_labels]
-    locator = SourceLocator(whole_file=whole_file)
-    fixtures: list[Fixture] = []
-    fixture_of: dict[tuple[str, str], str] = {}
-    for bay in bay_labels:
-        for shelf in top_down:
-            members = shelves.get((bay, shelf))
-            if not members:
-                continue
-            fixture_id = shelf if single_bay else f"{bay}/{shelf}"
-            fixture_of[(bay, shelf)] = fixture_id
-            locator.lines[("fixtures", len(fixtures))] = rows[members[0]].where
-            fixtures.append(
-                Fixture(
-                    id=fixture_id,
-                    type=FixtureType.SHELF,
-                    x=bay_x[bay],
-                    y=shelf_y[shelf],
-                    w=bay_w[bay],
-                    h=thickness,
-                    bay_id=None if single_bay else bay,
-                )
-            )
-    positions: list[Position] = []
-    for index, row in enumerate(rows):
-        bay, shelf = row.values.get("bay", ""), row.values["shelf"]
-        product = products[row_product[index]]
-        fixture_id = fixture_of[(bay, shelf)]
-        locator.lines[("positions", len(positions))] = row.where
-        positions.append(
-            Position(
-                id=f"{fixture_id}-{sequences[index]}",
-                product_id=product.id,
-                fixture_id=fixture_id,
-                x=bay_x[bay] + xs[index],
-                y=shelf_y[shelf] - vfacings[index] * product.h,
-                hfacings=facings[index],
-                vfacings=vfacings[index],
-                sequence=sequences[index],
-            )
-        )
-    for index, ident in enumerate(products):
-        locator.lines[("products", index)] = product_rows[ident].where
-    locator.field_names = {
+
+def _source_field_names(headers: dict[str, str]) -> dict[str, dict[str, str]]:
+    """Canonical field names → the file's column names, for located problems."""
+    product_column = headers.get("product", headers.get("gtin", "product"))
+    return {
         "products": {
             "w": headers.get("width", "width"),
             "h": headers.get("height", "height"),
             "depth": headers.get("depth", "depth"),
             "gtin": headers.get("gtin", "gtin"),
-            "id": headers.get("product", headers.get("gtin", "product")),
+            "id": product_column,
             "name": headers.get("name", "name"),
         },
         "positions": {
-            "product_id": headers.get("product", headers.get("gtin", "product")),
+            "product_id": product_column,
             "fixture_id": headers["shelf"],
             "hfacings": headers.get("facings", "facings"),
             "vfacings": headers.get("vfacings", "vfacings"),
@@ -432,21 +475,106 @@ def _build(
         },
         "fixtures": {"y": headers.get("shelf_y", "shelf_y"), "id": headers["shelf"]},
     }
+
+
+def _assemble(
+    table: _Table,
+    unit: Unit,
+    products: dict[str, Product],
+    product_rows: dict[str, _Row],
+    shelves: _Shelves,
+    across: _Horizontal,
+    down: _Vertical,
+) -> Imported:
+    """The model: a fixture per (bay, shelf), a position per row, each mapped to its row."""
+    rows, layout = table.rows, table.layout
+    single_bay = len(shelves.bay_labels) == 1
+    bays = (
+        []
+        if single_bay
+        else [Bay(id=b, name=b, x=across.bay_x[b], w=across.bay_w[b]) for b in shelves.bay_labels]
+    )
+    locator = SourceLocator(whole_file=table.whole_file)
+    fixtures: list[Fixture] = []
+    fixture_of: dict[tuple[str, str], str] = {}
+    for bay in shelves.bay_labels:
+        for shelf in down.top_down:
+            members = shelves.members.get((bay, shelf))
+            if not members:
+                continue
+            fixture_id = shelf if single_bay else f"{bay}/{shelf}"
+            fixture_of[(bay, shelf)] = fixture_id
+            locator.lines[("fixtures", len(fixtures))] = rows[members[0]].where
+            fixtures.append(
+                Fixture(
+                    id=fixture_id,
+                    type=FixtureType.SHELF,
+                    x=across.bay_x[bay],
+                    y=down.shelf_y[shelf],
+                    w=across.bay_w[bay],
+                    h=layout.shelf_thickness,
+                    bay_id=None if single_bay else bay,
+                )
+            )
+    positions: list[Position] = []
+    for index, row in enumerate(rows):
+        bay, shelf = row.values.get("bay", ""), row.values["shelf"]
+        product = products[shelves.row_product[index]]
+        fixture_id = fixture_of[(bay, shelf)]
+        locator.lines[("positions", len(positions))] = row.where
+        positions.append(
+            Position(
+                id=f"{fixture_id}-{shelves.sequences[index]}",
+                product_id=product.id,
+                fixture_id=fixture_id,
+                x=across.bay_x[bay] + across.xs[index],
+                y=down.shelf_y[shelf] - shelves.vfacings[index] * product.h,
+                hfacings=shelves.facings[index],
+                vfacings=shelves.vfacings[index],
+                sequence=shelves.sequences[index],
+            )
+        )
+    for index, ident in enumerate(products):
+        locator.lines[("products", index)] = product_rows[ident].where
+    locator.field_names = _source_field_names(table.headers)
     planogram_name = layout.name or next(
         (row.values["planogram"] for row in rows if row.values.get("planogram")), ""
     )
     planogram = Planogram(
-        id=layout.planogram_id or planogram_name or "tabular",
+        id=layout.planogram_id or slugify(planogram_name, fallback="tabular"),
         name=planogram_name,
         unit=unit,
-        width=layout.width or cursor,
-        height=height,
+        width=across.width,
+        height=down.height,
         bays=bays,
         fixtures=fixtures,
         products=list(products.values()),
         positions=positions,
     )
     return Imported(planogram, locator, "tabular")
+
+
+def _build(
+    rows: list[_Row],
+    headers: dict[str, str],
+    layout: TabularLayout,
+    problems: list[Problem],
+    whole_file: str,
+) -> Imported:
+    """Rows to a planogram, stage by stage; each stage reports every problem it finds, and
+    the import stops after a stage whose output the next one cannot use."""
+    table = _Table(rows, headers, layout, whole_file, problems)
+    _check_required_columns(table)
+    _select_planogram_rows(table)
+    unit = _unit_of(table)
+    products, product_rows, row_product = _collect_products(table)
+    shelves = _group_shelves(table, row_product)
+    table.raise_problems()
+    across = _lay_out_bays(table, shelves, products)
+    table.raise_problems()
+    down = _lay_out_shelves(table, shelves, products)
+    table.raise_problems()
+    return _assemble(table, unit, products, product_rows, shelves, across, down)
 
 
 def parse_csv(data: bytes | str, layout: TabularLayout | None = None) -> Imported:
@@ -502,13 +630,129 @@ def _cell_text(value: object) -> tuple[str, bool]:
     return str(value).strip(), False
 
 
+def get_column_letter(column: int) -> str:
+    """Spreadsheet column letters: 1 → ``A``, 27 → ``AA``, 16384 → ``XFD``."""
+    letters = ""
+    while column > 0:
+        column, remainder = divmod(column - 1, 26)
+        letters = chr(ord("A") + remainder) + letters
+    return letters or "A"
+
+
+def _check_unpacked_size(data: bytes, limits: PlanogramLimits) -> None:
+    """Refuse a workbook whose parts unpack to more than the limit (a zip bomb)."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            unpacked = sum(info.file_size for info in archive.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError) as error:
+        raise PlanogramError([Problem("file", f"not a readable .xlsx workbook: {error}")]) from None
+    if unpacked > limits.max_unpacked_bytes:
+        raise PlanogramTooLarge(
+            [
+                over_limit(
+                    "file",
+                    "bytes unpacked",
+                    unpacked,
+                    limits.max_unpacked_bytes,
+                    "max_unpacked_bytes",
+                )
+            ]
+        )
+
+
+def _check_sheet_dimension(worksheet: Any, prefix: str, limits: PlanogramLimits) -> None:
+    """Refuse a sheet whose declared used range is absurd, before reading a cell of it.
+
+    Reading pads every row to the sheet's width and fills every missing row, so one cell at
+    ``XFD20000`` would cost hundreds of millions of empty cells.
+    """
+    max_row, max_column = worksheet.max_row, worksheet.max_column
+    for count, limit, what, setting in (
+        (max_row, limits.max_sheet_rows, "rows", "max_sheet_rows"),
+        (max_column, limits.max_sheet_columns, "columns", "max_sheet_columns"),
+    ):
+        if count is not None and count > limit:
+            corner = f"{get_column_letter(max_column or 1)}{max_row or 1}"
+            raise PlanogramTooLarge(
+                [
+                    Problem(
+                        f"{prefix} cell {corner}",
+                        f"the sheet's cells reach {corner}, {count:,} {what}: more than the "
+                        f"limit of {limit:,} {what} ({setting}); delete the cells outside the "
+                        "table or copy the table to a new sheet",
+                    )
+                ]
+            )
+
+
+def _sheet_rows(
+    worksheet: Any, prefix: str, limits: PlanogramLimits
+) -> tuple[list[str], list[tuple[int, list[tuple[str, bool]]]]]:
+    """The header texts and the non-empty data rows (row number, cell texts), reading no
+    further right than the header and no lower than the row limit."""
+    header_cells = next(
+        worksheet.iter_rows(
+            min_row=1, max_row=1, max_col=limits.max_sheet_columns + 1, values_only=True
+        ),
+        (),
+    )
+    header = [_cell_text(value)[0] for value in header_cells]
+    while header and not header[-1]:
+        header.pop()
+    if len(header) > limits.max_sheet_columns:
+        corner = f"{get_column_letter(len(header))}1"
+        raise PlanogramTooLarge(
+            [
+                Problem(
+                    f"{prefix} cell {corner}",
+                    f"the header reaches column {corner[:-1]}: more than the limit of "
+                    f"{limits.max_sheet_columns:,} columns (max_sheet_columns)",
+                )
+            ]
+        )
+    rows: list[tuple[int, list[tuple[str, bool]]]] = []
+    width = max(len(header), 1)
+    # No max_row: the reader then stops at the sheet's last row (or its declared dimension,
+    # already checked), and the loop stops at the limit, so missing rows cost nothing past it.
+    for number, cells in enumerate(
+        worksheet.iter_rows(min_row=2, max_col=width, values_only=True), start=2
+    ):
+        if number > limits.max_sheet_rows:
+            raise PlanogramTooLarge(
+                [
+                    Problem(
+                        f"{prefix} row {number}",
+                        f"the sheet goes on past row {limits.max_sheet_rows:,}: more than the "
+                        f"limit of {limits.max_sheet_rows:,} rows (max_sheet_rows)",
+                    )
+                ]
+            )
+        if not any(value is not None and value != "" for value in cells):
+            continue
+        texts = [_cell_text(value) for value in cells]
+        if not any(text for text, _ in texts):
+            continue
+        rows.append((number, texts))
+    return header, rows
+
+
 def parse_xlsx(
-    data: bytes, layout: TabularLayout | None = None, *, sheet: str | int = 0
+    data: bytes,
+    layout: TabularLayout | None = None,
+    *,
+    sheet: str | int = 0,
+    limits: PlanogramLimits = DEFAULT_LIMITS,
 ) -> Imported:
-    """Read an XLSX planogram from its first sheet (or ``sheet``, by name or index)."""
+    """Read an XLSX planogram from its first sheet (or ``sheet``, by name or index).
+
+    Reading is bounded by ``limits``: what the file unpacks to, the sheet's declared used
+    range, and the rows and columns actually read (columns beyond the header's last cell are
+    not read at all).
+    """
     from openpyxl import load_workbook  # an adapter dependency, only needed here
 
     layout = layout or TabularLayout()
+    _check_unpacked_size(data, limits)
     try:
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except (zipfile.BadZipFile, KeyError, OSError, ValueError) as error:
@@ -525,13 +769,13 @@ def parse_xlsx(
                 [Problem("file", f"no sheet {sheet!r}; sheets: {workbook.sheetnames}")]
             )
         prefix = f"sheet {worksheet.title!r}"
-        all_rows = list(worksheet.iter_rows(values_only=True))
+        _check_sheet_dimension(worksheet, prefix, limits)
+        header, sheet_rows = _sheet_rows(worksheet, prefix, limits)
     finally:
         workbook.close()
-    if not all_rows:
+    if not header and not sheet_rows:
         raise PlanogramError([Problem(prefix, "the sheet is empty")])
     problems: list[Problem] = []
-    header = [_cell_text(value)[0] for value in all_rows[0]]
     headers = _columns(header, f"{prefix} row 1", problems)
     by_position = {
         index: column
@@ -540,10 +784,7 @@ def parse_xlsx(
         if name == h
     }
     rows: list[_Row] = []
-    for number, cells in enumerate(all_rows[1:], start=2):
-        texts = [_cell_text(value) for value in cells]
-        if not any(text for text, _ in texts):
-            continue
+    for number, texts in sheet_rows:
         values = {}
         for index, column in by_position.items():
             if index < len(texts):

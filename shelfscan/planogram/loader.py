@@ -353,10 +353,9 @@ def _read_planogram(
         return LoadResult(None, list(error.problems), chosen)
     if too_big := size_problems(imported.planogram, limits):
         return LoadResult(imported.planogram, too_big, chosen, imported.locate, too_large=True)
+    # Uncapped here: read_planogram caps every path's problems once.
     problems = (
-        validate_planogram(
-            imported.planogram, locate=imported.locate, max_problems=limits.max_problems
-        )
+        validate_planogram(imported.planogram, locate=imported.locate, max_problems=None)
         if validate
         else []
     )

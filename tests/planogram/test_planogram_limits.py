@@ -19,6 +19,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from shelfscan.planogram.canonical import planogram_to_dict
 from shelfscan.planogram.errors import DEFAULT_MAX_PROBLEMS, PlanogramError
 from shelfscan.planogram.limits import PlanogramLimits, PlanogramTooLarge
 from shelfscan.planogram.loader import (
@@ -128,6 +129,14 @@ def test_positions_piled_on_one_shelf_give_a_capped_answer() -> None:
     # The cap is configurable and None lists everything.
     assert len(validate_planogram(planogram, max_problems=10)) == 11
     assert len(validate_planogram(planogram, max_problems=None)) == 999
+
+
+def test_loader_counts_what_it_leaves_out_once() -> None:
+    data = json.dumps(planogram_to_dict(one_shelf([(0.0, 8_980.0, 1, 1)] * 1_000))).encode()
+    problems = problems_of(data, "pile.json")
+    assert len(problems) == DEFAULT_MAX_PROBLEMS + 1
+    assert problems[-1].problem.startswith(f"and {999 - DEFAULT_MAX_PROBLEMS:,} more problems")
+    assert sum("not listed" in p.problem for p in problems) == 1
 
 
 def test_loader_caps_importer_problems_too() -> None:

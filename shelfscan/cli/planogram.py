@@ -204,6 +204,36 @@ def _publish(planogram: Planogram, *, source_format: str, comment: str | None) -
         typer.echo(f"published {planogram.id} version {version.version}", err=True)
 
 
+@app.command("list")
+def list_command(
+    as_json: bool = typer.Option(False, "--json", help="Print the list as JSON."),
+) -> None:
+    """The published planograms: id (the key `store assign` takes), latest version, name."""
+    import json
+
+    from shelfscan.db.migrate import upgrade
+    from shelfscan.db.session import session_scope
+    from shelfscan.planogram_store import list_planograms
+    from shelfscan.settings import get_settings
+
+    url = get_settings().resolved_database_url
+    upgrade(url)
+    with session_scope(url) as session:
+        rows = [
+            {"id": planogram.key, "latest_version": version, "name": planogram.name}
+            for planogram, version in list_planograms(session)
+        ]
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        typer.echo("no planograms published yet: `shelfscan planogram import FILE --publish`")
+        return
+    width = max(len(row["id"]) for row in rows)
+    for row in rows:
+        typer.echo(f"{row['id']:<{width}}  v{row['latest_version']:<4} {row['name']}")
+
+
 @app.command("validate")
 def validate_command(
     files: list[Path] = typer.Argument(..., help="Planogram files to check."),

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -66,3 +67,18 @@ def test_publish_refuses_a_bad_file_and_stores_nothing(database: str, tmp_path: 
     from shelfscan.db.migrate import current_revision
 
     assert current_revision(database) is None, "a refused import must not even touch the database"
+
+
+def test_planogram_list_names_the_ids_store_assign_takes(database: str, tmp_path: Path) -> None:
+    empty = runner.invoke(app, ["planogram", "list"])
+    assert empty.exit_code == 0 and "no planograms published yet" in empty.output
+    source = tmp_path / "cereal.json"
+    source.write_text(dump_canonical(small_planogram()))
+    for _ in range(2):  # an identical re-publish keeps version 1
+        assert runner.invoke(app, ["planogram", "import", str(source), "--publish"]).exit_code == 0
+    listing = runner.invoke(app, ["planogram", "list"])
+    assert listing.exit_code == 0, listing.output
+    assert listing.output.split()[:2] == ["cereal-1", "v1"]
+    as_json = runner.invoke(app, ["planogram", "list", "--json"])
+    rows = json.loads(as_json.stdout)
+    assert [(row["id"], row["latest_version"]) for row in rows] == [("cereal-1", 1)]

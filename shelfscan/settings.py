@@ -25,6 +25,15 @@ AZURE_SAMPLE_DIR = Path(
 ).resolve()
 
 
+def default_data_dir() -> Path:
+    """A data directory that does not depend on where the command runs: a relative ``var``
+    silently started an empty database whenever shelfscan ran from another directory."""
+    if (PROJECT_ROOT / "pyproject.toml").is_file():
+        return PROJECT_ROOT / "var"
+    xdg = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(xdg) / "shelfscan"
+
+
 class DetectorBackend(StrEnum):
     YOLO = "yolo"
     CUSTOMVISION = "customvision"
@@ -41,7 +50,13 @@ class Settings(BaseSettings):
         env_prefix="SHELFSCAN_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
     )
 
-    data_dir: Path = Field(default=Path("var"), description="Root for the SQLite file and files")
+    data_dir: Path = Field(
+        default_factory=default_data_dir,
+        description=(
+            "Root for the SQLite file and files; default: var/ in the checkout (or "
+            "$XDG_DATA_HOME/shelfscan for an installed package), whatever the working directory"
+        ),
+    )
     database_url: str | None = Field(
         default=None, description="SQLAlchemy URL; default sqlite:///{data_dir}/shelfscan.db"
     )

@@ -68,3 +68,15 @@ def test_dockerfile_installs_cpu_torch_at_the_locked_versions() -> None:
     assert re.search(r"^USER (?!root)\w+", dockerfile, re.M), "must not run as root"
     assert "HEALTHCHECK" in dockerfile and "/healthz" in dockerfile
     assert 'CMD ["shelfscan", "serve"' in dockerfile
+
+
+def test_default_data_dir_does_not_depend_on_the_working_directory(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("SHELFSCAN_DATA_DIR", raising=False)
+    monkeypatch.chdir(tmp_path)
+    from_elsewhere = Settings(_env_file=None).data_dir
+    assert from_elsewhere.is_absolute()
+    assert from_elsewhere == ROOT / "var"  # a checkout keeps its data beside the code
+    monkeypatch.chdir(ROOT)
+    assert Settings(_env_file=None).data_dir == from_elsewhere

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from alembic import context
 
+from shelfscan.auth import models as auth_models  # noqa: F401  (access-control tables)
 from shelfscan.db import models  # noqa: F401  (registers the tables on Base.metadata)
 from shelfscan.db.base import Base
 from shelfscan.db.session import make_engine

@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import inspect
 
+from shelfscan.auth import models as auth_models  # noqa: F401
 from shelfscan.db import models  # noqa: F401
 from shelfscan.db.base import Base
 from shelfscan.db.migrate import current_revision, downgrade, head_revision, upgrade

@@ -7,7 +7,7 @@ import socket
 import typer
 
 from shelfscan import __version__
-from shelfscan.cli import analyze, db, demo, doctor, match, planogram, stores, train, worker
+from shelfscan.cli import analyze, auth, db, demo, doctor, match, planogram, stores, train, worker
 from shelfscan.cli.errors import CliError, FriendlyErrorsGroup
 
 app = typer.Typer(
@@ -21,6 +21,10 @@ app = typer.Typer(
 app.add_typer(db.app, name="db")
 app.add_typer(planogram.app, name="planogram")
 app.add_typer(stores.app, name="store")
+app.add_typer(auth.user_app, name="user")
+app.add_typer(auth.apikey_app, name="apikey")
+app.add_typer(auth.device_app, name="device")
+app.add_typer(auth.region_app, name="region")
 app.command("analyze")(analyze.analyze)
 app.command("match")(match.match)
 app.command("demo")(demo.demo)

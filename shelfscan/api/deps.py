@@ -17,10 +17,14 @@ def get_settings_dep(request: Request) -> Settings:
 
 
 def get_db(request: Request) -> Iterator[Session]:
-    """One session per request, committed when the route returns, rolled back if it raises."""
+    """One session per request, committed when the route returns, rolled back if it raises.
+
+    Used with ``scope="function"`` (below): the commit runs before the response is sent, so a
+    client that follows a 201 always finds what it created, and a commit that fails (a
+    uniqueness race) is answered as an error rather than after a success was already sent."""
     with session_scope(request.app.state.settings.resolved_database_url) as session:
         yield session
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
-DbSession = Annotated[Session, Depends(get_db)]
+DbSession = Annotated[Session, Depends(get_db, scope="function")]

@@ -15,9 +15,11 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError
 
 from shelfscan.planogram.errors import PlanogramError
-from shelfscan.services.errors import ShelfscanError
+from shelfscan.planogram.limits import PlanogramTooLarge
+from shelfscan.services.errors import Conflict, ShelfscanError
 
 AZURE_PREFIX = "/computervision/"
 
@@ -87,13 +89,36 @@ def validation_error(error: RequestValidationError) -> ShelfscanError:
     return failure
 
 
+def integrity_conflict(error: IntegrityError) -> Conflict:
+    """A constraint the database enforced: two requests raced to create the same thing (the
+    look-up before the insert saw neither), or a row something else still refers to. Either
+    way the request conflicts with what is stored: 409, naming the constraint."""
+    detail = str(error.orig).strip().splitlines()[0] if error.orig is not None else str(error)
+    return Conflict(
+        "conflict",
+        f"the request conflicts with what is stored (a concurrent request may have created "
+        f"the same record): {detail[:200]}",
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(IntegrityError)
+    async def constraint_violated(request: Request, error: IntegrityError) -> JSONResponse:
+        return render_error(request, integrity_conflict(error))
+
     @app.exception_handler(ShelfscanError)
     async def refused(request: Request, error: ShelfscanError) -> JSONResponse:
         return render_error(request, error)
 
     @app.exception_handler(PlanogramError)
     async def invalid_planogram(_: Request, error: PlanogramError) -> JSONResponse:
+        if isinstance(error, PlanogramTooLarge):  # each problem names the limit and count
+            return error_response(
+                413,
+                "planogram_too_large",
+                f"the planogram is over a size limit: {error.problems[0]}",
+                problems=[p.as_dict() for p in error.problems],
+            )
         return error_response(
             422,
             "invalid_planogram",

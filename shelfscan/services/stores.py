@@ -12,7 +12,7 @@ import hashlib
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from shelfscan.db import models
@@ -235,6 +235,10 @@ def assign_planogram(
     """
     if effective_to is not None and effective_to <= effective_from:
         raise Conflict("conflict", "effective_to must be after effective_from")
+    # Two assignments racing would each see the other's dates free: take the bay's row lock
+    # (a no-op update; on SQLite the database's write lock) before reading its assignments.
+    session.execute(update(models.Bay).where(models.Bay.id == bay.id).values(code=models.Bay.code))
+    session.expire(bay, ["assignments"])
     for existing in bay.assignments:
         if existing.effective_from >= effective_from:
             if effective_to is None or existing.effective_from < effective_to:

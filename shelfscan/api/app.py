@@ -9,14 +9,18 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shelfscan import __version__
 from shelfscan.api.errors import install_error_handlers
+from shelfscan.api.limits import BodyLimitMiddleware
+from shelfscan.api.model_loading import ModelLoader
 from shelfscan.api.routes import (
+    auth,
+    docs,
     health,
     planogram_compliance,
     planograms,
@@ -25,6 +29,7 @@ from shelfscan.api.routes import (
     stores,
     web,
 )
+from shelfscan.api.security import authorize, install_security
 from shelfscan.logging import configure_logging, request_id_var
 from shelfscan.services.background import start_scan_runner, stop_scan_runner
 from shelfscan.settings import Settings, get_settings
@@ -45,19 +50,33 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         start_scan_runner(app, settings)
         # The first uploads after a start should not pay for imports and connections.
         await run_in_threadpool(scans.warm_up, settings)
+        # Nor the first scan for the model: it loads in the background (/readyz: loading).
+        if settings.load_model_on_start:
+            app.state.model_loader = ModelLoader(settings)
+            app.state.model_loader.start()
         yield
         stop_scan_runner(app)
+        if getattr(app.state, "heavy_work", None) is not None:
+            app.state.heavy_work.shutdown()
 
     app = FastAPI(
         title="shelfscan",
         version=__version__,
         summary="Shelf photo → product detections → planogram compliance report.",
         lifespan=lifespan,
+        # Every route: 401/403/404 per shelfscan.api.security.ROUTE_PERMISSIONS.
+        dependencies=[Depends(authorize)],
+        # Served by routes.docs from the package's own copies of Swagger UI and ReDoc.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
 
+    # Outermost last: every answer, a refused body's included, carries the request id.
+    app.add_middleware(BodyLimitMiddleware, settings=settings)
     app.add_middleware(RequestContextMiddleware)
     install_error_handlers(app)
+    install_security(app, settings)
     for router in (
         health.router,
         planograms.router,
@@ -66,6 +85,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         planogram_compliance.router,
         scans.router,
         web.router,
+        docs.router,
+        auth.router,
+        auth.store_router,
     ):
         app.include_router(router)
     return app

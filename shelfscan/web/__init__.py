@@ -3,3 +3,5 @@
 from pathlib import Path
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
+# Third-party assets of the API documentation pages (Swagger UI, ReDoc); see its README.md.
+VENDOR_DIR = Path(__file__).resolve().parent / "vendor"

@@ -151,6 +151,58 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = True
 
+    # Request limits (docs/limits.md): body sizes per route, heavy work's pool and budget,
+    # planogram sizes, the HTTP server's header size and timeouts.
+    max_json_body_bytes: int = Field(
+        default=256 * 1024, ge=1024, description="JSON bodies of stores, bays, assignments …"
+    )
+    max_planogram_bytes: int = Field(
+        default=10 * 1024 * 1024, ge=1024, description="A planogram file (import, validate)"
+    )
+    max_match_body_bytes: int = Field(
+        default=10 * 1024 * 1024, ge=1024, description="The Azure :match body"
+    )
+    max_image_body_bytes: int = Field(
+        default=20 * 1024 * 1024, ge=1024, description="The Azure product recognition image"
+    )
+    max_planogram_positions: int = Field(default=20_000, ge=1)
+    max_planogram_facings: int = Field(default=100_000, ge=1)
+    heavy_workers: int = Field(
+        default=2, ge=1, description="Threads for planogram import/validation and matching"
+    )
+    heavy_queue: int = Field(
+        default=8, ge=0, description="Heavy requests waiting for a thread; more answer 503"
+    )
+    request_time_budget_s: float = Field(
+        default=30.0, gt=0, description="A heavy request over this answers 503"
+    )
+    http_max_header_bytes: int = Field(
+        default=32 * 1024, ge=4096, description="Largest request head `shelfscan serve` takes"
+    )
+    http_keep_alive_s: float = Field(default=5.0, gt=0, description="Idle keep-alive timeout")
+    load_model_on_start: bool = Field(
+        default=True, description="Load the detection model in the background at start"
+    )
+    # Scheduled store audits (shelfscan.audits)
+    audit_scheduler: bool = Field(
+        default=True, description="Run the audit ticker and webhook sender inside serve"
+    )
+    audit_tick_interval_s: float = Field(default=60.0, gt=0, description="Audit ticker period")
+    audit_due_soon_minutes: int = Field(
+        default=60, ge=0, description="Send occurrence.due_soon this long before the due time"
+    )
+    audit_task_due_hours: float = Field(
+        default=24.0, gt=0, description="Corrective task due time after the scan that found it"
+    )
+    audit_out_of_stock_due_hours: float = Field(
+        default=4.0, gt=0, description="Due time of a task for a product out of stock"
+    )
+    webhook_allow_private: bool = Field(
+        default=False, description="Allow webhook targets on loopback or private addresses"
+    )
+    webhook_timeout_s: float = Field(default=10.0, gt=0, description="Webhook request timeout")
+
+
     @property
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.data_dir / 'shelfscan.db').as_posix()}"

@@ -10,6 +10,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from shelfscan.services.scans import ScanStatus
 
 
+# Version numbers are stored as 32-bit integers; a larger one can name no version, and would
+# overflow the database's parameter (2**63 once answered 500).
+MAX_VERSION = 2**31 - 1
+
+
 class _Out(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -47,7 +52,9 @@ class BayOut(BaseModel):
 
 class AssignmentIn(BaseModel):
     planogram: str = Field(description="Planogram id")
-    version: int | None = Field(default=None, ge=1, description="Default: the latest version")
+    version: int | None = Field(
+        default=None, ge=1, le=MAX_VERSION, description="Default: the latest version"
+    )
     effective_from: date
     effective_to: date | None = None
 

@@ -27,13 +27,33 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def admin_headers(settings: Settings) -> dict[str, str]:
+    """Credentials of a chain-wide admin API key when the app requires authentication (the
+    access-control work, issue 14), else none."""
+    try:
+        from shelfscan.auth.roles import Grant, Role, ScopeKind
+        from shelfscan.auth.service import create_api_key
+    except ImportError:
+        return {}
+    from shelfscan.db.migrate import upgrade
+    from shelfscan.db.session import session_scope
+
+    upgrade(settings.resolved_database_url)
+    with session_scope(settings.resolved_database_url) as session:
+        _, secret = create_api_key(
+            session, "hardening tests", Grant(Role.ADMIN, ScopeKind.CHAIN), actor="tests"
+        )
+    return {"Authorization": f"Bearer {secret}"}
+
+
 @dataclass
 class LiveServer:
     base_url: str
     settings: Settings
+    headers: dict[str, str]
 
     def client(self, **options: object) -> httpx.Client:
-        return httpx.Client(base_url=self.base_url, timeout=60, **options)  # type: ignore[arg-type]
+        return httpx.Client(base_url=self.base_url, timeout=60, headers=self.headers, **options)  # type: ignore[arg-type]
 
 
 def serve_in_thread(settings: Settings) -> Iterator[LiveServer]:
@@ -50,7 +70,7 @@ def serve_in_thread(settings: Settings) -> Iterator[LiveServer]:
             raise RuntimeError("the test server did not start")
         time.sleep(0.02)
     try:
-        yield LiveServer(f"http://127.0.0.1:{port}", settings)
+        yield LiveServer(f"http://127.0.0.1:{port}", settings, admin_headers(settings))
     finally:
         server.should_exit = True
         thread.join(timeout=30)

@@ -6,13 +6,14 @@ import logging
 import time
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import text
 
 from shelfscan import __version__
 from shelfscan.api.deps import SettingsDep
+from shelfscan.api.model_loading import ModelState
 from shelfscan.db.session import engine_for
 from shelfscan.model_check import check_model
 
@@ -25,7 +26,7 @@ class HealthOut(BaseModel):
 
 
 class ReadyOut(BaseModel):
-    status: str = Field(description="ready or not_ready (then the answer is 503)")
+    status: str = Field(description="ready, or loading / not_ready (then the answer is 503)")
     checks: dict[str, dict[str, Any]] = Field(description="database and model, each with ok")
 
 
@@ -43,7 +44,23 @@ def healthz() -> dict[str, str]:
     summary="The database answers and the detection model loads",
     responses={503: {"model": ReadyOut, "description": "Not ready"}},
 )
-def readyz(settings: SettingsDep) -> JSONResponse:
+def readyz(request: Request, settings: SettingsDep) -> JSONResponse:
+    loader = getattr(request.app.state, "model_loader", None)
+    if loader is not None and loader.state is ModelState.LOADING:
+        # Not ready until the model is in memory; the check below would wait for the load.
+        return JSONResponse(
+            status_code=503,
+            content={
+                "status": "loading",
+                "checks": {
+                    "model": {
+                        "ok": False,
+                        "backend": settings.detector_backend.value,
+                        "detail": loader.detail,
+                    }
+                },
+            },
+        )
     checks: dict[str, dict[str, Any]] = {}
     started = time.perf_counter()
     try:

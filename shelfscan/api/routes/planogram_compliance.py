@@ -9,18 +9,19 @@ and Azure-style errors (``{"error": {code, message, target, details, innererror}
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from fastapi import APIRouter, Header, Query, Request
 from pydantic import BaseModel, ConfigDict
-from starlette.concurrency import run_in_threadpool
 
+from shelfscan.api.limits import app_settings, heavy_work, planogram_limits
 from shelfscan.compliance.azure_compat import matching_result_per_position
 from shelfscan.compliance.engine import match_planogram
 from shelfscan.detections import Detections, DetectionsFormatError
 from shelfscan.planogram.errors import PlanogramError
+from shelfscan.planogram.limits import PlanogramLimits, PlanogramTooLarge
 from shelfscan.planogram.loader import load_planogram_document
+from shelfscan.safe_json import JsonRejected, loads_bounded
 from shelfscan.services.errors import ShelfscanError
 
 SUPPORTED_API_VERSIONS = ("2023-04-01-preview",)
@@ -94,12 +95,27 @@ async def planogram_compliance_match(
             target="api-version",
         )
     raw = await request.body()
+    return await heavy_work(request.app.state).run(
+        "matching", _match, raw, planogram_limits(app_settings(request.app.state))
+    )
+
+
+def _match(raw: bytes, limits: PlanogramLimits) -> dict[str, Any]:
+    """Decode (bounded), validate and match: CPU work, run in the heavy-work pool."""
     try:
-        body = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        # Non-finite numbers are kept so that validation names the field that holds them.
+        body = loads_bounded(
+            raw,
+            max_depth=limits.max_json_depth,
+            max_number_digits=limits.max_number_digits,
+            allow_non_finite=True,
+        )
+    except JsonRejected as error:
         raise _invalid(
-            "InvalidRequest", f"The request body is not valid JSON: {error}", target="body"
-        ) from error
+            "InvalidRequest",
+            f"The request body is not valid JSON at {error.location}: {error.problem}",
+            target="body",
+        ) from None
     if not isinstance(body, dict):
         raise _invalid("InvalidRequest", "The request body must be a JSON object")
     missing = [key for key in ("detectedProducts", "planogram") if body.get(key) is None]
@@ -125,8 +141,8 @@ async def planogram_compliance_match(
             inner_code="InvalidDetectedProducts",
         ) from error
     try:
-        planogram = load_planogram_document(body["planogram"])
-        report = await run_in_threadpool(match_planogram, planogram, detections)
+        planogram = load_planogram_document(body["planogram"], limits=limits)
+        report = match_planogram(planogram, detections)
     except PlanogramError as error:
         details = [
             {
@@ -136,11 +152,16 @@ async def planogram_compliance_match(
             }
             for problem in error.problems
         ]
-        raise _invalid(
+        refusal = _invalid(
             "InvalidRequest",
             f"planogram is invalid: {error}",
             target=details[0]["target"] if details else "planogram",
             details=details,
             inner_code="InvalidPlanogram",
-        ) from error
+        )
+        if isinstance(error, PlanogramTooLarge):  # a size limit, named in the message
+            refusal.code = refusal.header_code = "PayloadTooLarge"
+            refusal.inner_code = "PlanogramTooLarge"
+            refusal.http_status = 413  # type: ignore[misc]
+        raise refusal from error
     return matching_result_per_position(report)

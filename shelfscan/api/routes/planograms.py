@@ -7,9 +7,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
 from shelfscan.api.deps import DbSession, SettingsDep
-from shelfscan.api.schemas import PlanogramSummary, PlanogramVersionOut, ValidationOut
+from shelfscan.api.limits import heavy_work, planogram_limits
+from shelfscan.api.schemas import MAX_VERSION, PlanogramSummary, PlanogramVersionOut, ValidationOut
 from shelfscan.db import models
 from shelfscan.planogram import loader
 from shelfscan.planogram.azure_json import export_azure_planogram
@@ -22,6 +24,7 @@ from shelfscan.services.stores import (
     planogram_from_version,
     publish_planogram,
 )
+from shelfscan.settings import Settings
 
 router = APIRouter(prefix="/api/v1/planograms", tags=["planograms"])
 
@@ -33,7 +36,9 @@ FormatQuery = Annotated[
     str | None,
     Query(description="canonical, azure, psa, csv or xlsx; default: from the file name/content"),
 ]
-VersionQuery = Annotated[int | None, Query(ge=1, description="Default: the latest version")]
+VersionQuery = Annotated[
+    int | None, Query(ge=1, le=MAX_VERSION, description="Default: the latest version")
+]
 
 _IMPORT_BODY: dict[str, Any] = {
     "requestBody": {
@@ -64,16 +69,21 @@ async def _read_upload(request: Request) -> tuple[bytes, str | None]:
 
 
 async def _parse(
-    request: Request, format_name: str | None, planogram_id: str | None
+    request: Request, settings: Settings, format_name: str | None, planogram_id: str | None
 ) -> tuple[Planogram, str]:
-    """Read and validate the uploaded planogram; every problem found is raised at once."""
+    """Read and validate the uploaded planogram in the heavy-work pool (within the request's
+    time budget); every problem found is raised at once, size limits as 413."""
     data, filename = await _read_upload(request)
-    result = loader.read_planogram(
-        data, format=format_name, filename=filename, planogram_id=planogram_id
+    imported = await heavy_work(request.app.state).run(
+        "reading and validating the planogram",
+        loader.load_planogram_bytes,
+        data,
+        format=format_name,
+        filename=filename,
+        planogram_id=planogram_id,
+        limits=planogram_limits(settings),
     )
-    if result.problems or result.planogram is None:
-        raise PlanogramError(result.problems or [Problem("file", "no planogram found")])
-    return result.planogram, (result.format.value if result.format else "unknown")
+    return imported.planogram, imported.format
 
 
 def _version_out(version: models.PlanogramVersion) -> PlanogramVersionOut:
@@ -104,13 +114,16 @@ def _version_out(version: models.PlanogramVersion) -> PlanogramVersionOut:
 async def import_planogram(
     request: Request,
     session: DbSession,
+    settings: SettingsDep,
     format: FormatQuery = None,
     id: IdQuery = None,
     comment: Annotated[str | None, Query(max_length=2000)] = None,
 ) -> PlanogramVersionOut:
-    planogram, source_format = await _parse(request, format, id)
-    version = publish_planogram(session, planogram, source_format=source_format, comment=comment)
-    return _version_out(version)
+    planogram, source_format = await _parse(request, settings, format, id)
+    version = await run_in_threadpool(
+        publish_planogram, session, planogram, source_format=source_format, comment=comment
+    )
+    return await run_in_threadpool(_version_out, version)
 
 
 @router.post(
@@ -121,9 +134,9 @@ async def import_planogram(
     responses={422: {"description": "Every problem found, each with its location"}},
 )
 async def validate_only(
-    request: Request, format: FormatQuery = None, id: IdQuery = None
+    request: Request, settings: SettingsDep, format: FormatQuery = None, id: IdQuery = None
 ) -> ValidationOut:
-    await _parse(request, format, id)
+    await _parse(request, settings, format, id)
     return ValidationOut(valid=True, problems=[])
 
 

@@ -34,6 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from shelfscan.detection.base import Detector, DetectorError
 from shelfscan.images import ImageDecodeError, load_image
+from shelfscan.imaging.validation import UploadLimits, UploadRejected, precheck_photo
 from shelfscan.services.errors import ShelfscanError
 from shelfscan.settings import Settings, get_settings
 
@@ -44,6 +45,8 @@ MAX_NAME_LENGTH = 255
 MAX_IMAGE_BYTES = 20 * 1024 * 1024
 MIN_SIDE_PX, MAX_SIDE_PX = 50, 16_000
 MAX_RUNS_KEPT = 1000
+# The upload route's limits (shelfscan.imaging): the same on every route that takes an image.
+UPLOAD_LIMITS = UploadLimits(max_bytes=MAX_IMAGE_BYTES, min_side=MIN_SIDE_PX, max_side=MAX_SIDE_PX)
 
 router = APIRouter(prefix="/computervision", tags=["product recognition (Azure-compatible)"])
 
@@ -289,7 +292,34 @@ def get_executor() -> RunExecutor:
 RUN_PATH = "/productrecognition/{modelName}/runs/{runName}"
 
 
+# The scan upload route's checks, by the code the preview service answered each with.
+_AZURE_IMAGE_CODES = {
+    "file_too_large": "InvalidImageSize",
+    "image_too_small": "InvalidImageDimension",
+    "image_too_large": "InvalidImageDimension",
+    "decompression_bomb": "InvalidImageDimension",
+}
+
+
+def _precheck(body: bytes) -> None:
+    """The upload route's structural checks on the header, before a pixel is decoded: size,
+    format, 50–16,000 px a side and the pixel budget (a 31 KB PNG claiming 16,000×16,000 px
+    once took 3 GB to decode)."""
+    try:
+        # No declared type: Azure's clients send application/octet-stream for every image.
+        precheck_photo(body, None, field_name="body", limits=UPLOAD_LIMITS)
+    except UploadRejected as error:
+        raise azure_error(
+            400,
+            "InvalidRequest",
+            error.message,
+            target="body",
+            inner_code=_AZURE_IMAGE_CODES.get(error.code, "InvalidImageFormat"),
+        ) from None
+
+
 def _decode(body: bytes) -> Any:
+    _precheck(body)
     try:
         image = load_image(body)
     except ImageDecodeError as error:
@@ -387,6 +417,7 @@ async def create_run(
     _check_name(modelName, "modelName")
     _check_name(runName, "runName")
     body = await _read_image_body(request)
+    await asyncio.to_thread(_precheck, body)  # header checks first: a bomb costs nothing
     detector = await asyncio.to_thread(models.get, modelName)
     if detector is None:
         available = ", ".join(await asyncio.to_thread(models.names))

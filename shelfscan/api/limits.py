@@ -1,0 +1,224 @@
+"""Request limits as one policy: how large a body each route takes, which JSON it decodes,
+and how much CPU time and how many threads heavy work may use.
+
+* :class:`BodyLimitMiddleware` reads a request's body up to its route's limit before the app
+  sees it (answering 413 naming the limit and the setting that holds it) and refuses hostile
+  JSON (too deep, numbers too long or overflowing) on shelfscan's own JSON routes with a located
+  400, whichever framework code would have decoded it. Scan uploads stream their multipart
+  body under their own limit and are passed through.
+* :class:`HeavyWork` runs CPU-heavy work (planogram import and validation, matching, image
+  checks) in a bounded thread pool, off the event loop, with a time budget per request: over
+  budget, the request is answered 503 and the work abandoned (its result thrown away; a
+  thread cannot be killed, so its slot stays taken until it ends, which bounds CPU use).
+
+Every number comes from :class:`~shelfscan.settings.Settings`; ``docs/limits.md`` lists them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from typing import Any, TypeVar
+
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from shelfscan.api.errors import AZURE_PREFIX, azure_error_response, error_response
+from shelfscan.planogram.limits import DEFAULT_LIMITS, PlanogramLimits
+from shelfscan.safe_json import JsonRejected, loads_bounded
+from shelfscan.services.errors import ShelfscanError, TooLarge, Unavailable
+from shelfscan.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+# Routes that stream and bound their own body (multipart scan uploads).
+_STREAMING_ROUTES = re.compile(r"^/api/v1/stores/[^/]+/bays/[^/]+/scans$")
+_PLANOGRAM_ROUTES = re.compile(r"^/api/v1/planograms(:validate)?$")
+_IMAGE_ROUTES = re.compile(r"^/computervision/productrecognition/")
+_MATCH_ROUTE = "/computervision/planogramcompliance:match"
+
+
+@dataclass(frozen=True)
+class BodyRule:
+    limit: int
+    setting: str
+    # Decode JSON bodies here with the bounded decoder (routes that decode it themselves, with
+    # their own located errors, say False).
+    check_json: bool
+
+
+def body_rule(path: str, settings: Settings) -> BodyRule | None:
+    """The body limit of the route at ``path``; None for routes that bound their own."""
+    if _STREAMING_ROUTES.match(path):
+        return None
+    if _PLANOGRAM_ROUTES.match(path):
+        return BodyRule(settings.max_planogram_bytes, "SHELFSCAN_MAX_PLANOGRAM_BYTES", False)
+    if path == _MATCH_ROUTE:
+        return BodyRule(settings.max_match_body_bytes, "SHELFSCAN_MAX_MATCH_BODY_BYTES", False)
+    if _IMAGE_ROUTES.match(path):
+        return BodyRule(settings.max_image_body_bytes, "SHELFSCAN_MAX_IMAGE_BODY_BYTES", False)
+    return BodyRule(settings.max_json_body_bytes, "SHELFSCAN_MAX_JSON_BODY_BYTES", True)
+
+
+def _too_large(size: int, rule: BodyRule, *, declared: bool) -> ShelfscanError:
+    said = "declares" if declared else "is over"
+    amount = f"{size:,} bytes" if declared else f"{rule.limit:,} bytes"
+    return TooLarge(
+        "request_too_large",
+        f"the request body {said} {amount}; this route takes at most {rule.limit:,} bytes "
+        f"({rule.setting})",
+        field="body",
+    )
+
+
+class BodyLimitMiddleware:
+    """Bound every request body by its route's rule; refuse hostile JSON before parsing."""
+
+    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+        self.app = app
+        self.settings = settings
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS", "DELETE"):
+            await self.app(scope, receive, send)
+            return
+        rule = body_rule(scope["path"], self.settings)
+        if rule is None:
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        declared = headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > rule.limit:
+            await self._refuse(scope, receive, send, _too_large(int(declared), rule, declared=True))
+            return
+        chunks: list[bytes] = []
+        size = 0
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > rule.limit:
+                await self._refuse(scope, receive, send, _too_large(size, rule, declared=False))
+                return
+            chunks.append(chunk)
+            more = message.get("more_body", False)
+        body = b"".join(chunks)
+        if rule.check_json and body and "json" in headers.get("content-type", ""):
+            try:
+                loads_bounded(body)
+            except JsonRejected as error:
+                refusal = ShelfscanError(
+                    "invalid_json",
+                    f"the request body is not acceptable JSON at {error.location}: {error.problem}",
+                    field="body",
+                    http_status=400,
+                )
+                await self._refuse(scope, receive, send, refusal)
+                return
+
+        delivered = False
+
+        async def replay() -> Message:
+            nonlocal delivered
+            if not delivered:
+                delivered = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+    async def _refuse(
+        self, scope: Scope, receive: Receive, send: Send, error: ShelfscanError
+    ) -> None:
+        if scope["path"].startswith(AZURE_PREFIX):
+            response = azure_error_response(error)
+        else:
+            response = error_response(
+                error.http_status, error.code, error.message, field=error.field
+            )
+        await response(scope, receive, send)
+
+
+class HeavyWork:
+    """A bounded pool for CPU-heavy request work with a time budget per request."""
+
+    def __init__(self, workers: int, queued: int, budget_s: float) -> None:
+        self.workers = workers
+        self.capacity = workers + queued
+        self.budget_s = budget_s
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="heavy")
+        self._lock = threading.Lock()
+        self._in_flight = 0
+
+    async def run(self, what: str, work: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """``work(*args, **kwargs)`` in the pool; 503 when the pool and its queue are full or
+        the work takes longer than the budget."""
+        with self._lock:
+            if self._in_flight >= self.capacity:
+                raise Unavailable(
+                    "busy",
+                    f"the server is busy with {self._in_flight} heavy requests (at most "
+                    f"{self.capacity}, SHELFSCAN_HEAVY_WORKERS + SHELFSCAN_HEAVY_QUEUE); "
+                    "retry shortly",
+                )
+            self._in_flight += 1
+        try:
+            future = self._pool.submit(work, *args, **kwargs)
+        except BaseException:
+            self._done()
+            raise
+        future.add_done_callback(lambda _: self._done())
+        try:
+            return await asyncio.wait_for(asyncio.wrap_future(future), self.budget_s)
+        except TimeoutError:
+            future.cancel()  # still queued: never starts; running: its result is dropped
+            log.warning("heavy work over budget", extra={"work": what, "s": self.budget_s})
+            raise Unavailable(
+                "time_budget_exceeded",
+                f"{what} took longer than the {self.budget_s:g} s budget "
+                "(SHELFSCAN_REQUEST_TIME_BUDGET_S) and was abandoned; send less at a time",
+            ) from None
+
+    def _done(self) -> None:
+        with self._lock:
+            self._in_flight -= 1
+
+    def shutdown(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def app_settings(app_state: Any) -> Settings:
+    """The app's settings (an app assembled without them, as some tests do: the defaults)."""
+    settings = getattr(app_state, "settings", None)
+    return settings if settings is not None else get_settings()
+
+
+def heavy_work(app_state: Any) -> HeavyWork:
+    """The app's pool (made on first use from its settings)."""
+    pool = getattr(app_state, "heavy_work", None)
+    if pool is None:
+        settings = app_settings(app_state)
+        pool = HeavyWork(
+            settings.heavy_workers, settings.heavy_queue, settings.request_time_budget_s
+        )
+        app_state.heavy_work = pool
+    return pool
+
+
+def planogram_limits(settings: Settings) -> PlanogramLimits:
+    """The planogram size policy with the configured values."""
+    return replace(
+        DEFAULT_LIMITS,
+        max_bytes=settings.max_planogram_bytes,
+        max_positions=settings.max_planogram_positions,
+        max_facings=settings.max_planogram_facings,
+    )

@@ -148,6 +148,32 @@ class Settings(BaseSettings):
         description="Niceness added to analysis threads/processes so uploads stay responsive",
     )
 
+    # Access control (docs/security.md).
+    session_ttl_s: float = Field(default=12 * 3600, gt=0, description="Web session lifetime")
+    cookie_secure: bool = Field(
+        default=True,
+        description="Session cookie only over HTTPS; false only for plain-http development",
+    )
+    auth_require_totp_for: str = Field(
+        default="",
+        description="Comma-separated roles that must use a TOTP second factor, e.g. "
+        "'admin,hq_analyst'",
+    )
+    login_max_failures_per_account: int = Field(default=5, ge=1)
+    login_max_failures_per_address: int = Field(default=20, ge=1)
+    login_lockout_s: float = Field(
+        default=30.0, gt=0, description="First lock-out; doubles per further failure"
+    )
+    login_lockout_max_s: float = Field(default=900.0, gt=0)
+    oidc_issuer: str | None = Field(default=None, description="OpenID Connect issuer URL")
+    oidc_client_id: str | None = None
+    oidc_audience: str | None = Field(default=None, description="Default: the client id")
+    oidc_role_claim: str = "roles"
+    oidc_scope_claim: str = "shelfscan_scope"
+    cors_origins: str = Field(
+        default="", description="Comma-separated origins allowed by CORS; empty = CORS off"
+    )
+
     log_level: str = "INFO"
     log_json: bool = True
 

@@ -103,3 +103,78 @@ def azure_sample() -> Path:
     if not (AZURE_SAMPLE / "sample_planogram.json").exists():
         pytest.skip(f"Azure sample data not found at {AZURE_SAMPLE}")
     return AZURE_SAMPLE
+
+
+# --- credentials ---------------------------------------------------------------------------------
+# A fresh install answers 401 to anonymous requests. Tests written before access control call
+# routes through ``TestClient`` without credentials; by default every TestClient sends this
+# chain-wide admin API key, whose row is created (with its real hash) in the app's database the
+# first time it is presented, so the real key look-up runs. Access-control tests opt out with
+# ``@pytest.mark.no_default_credentials`` (tests/auth/ does for the whole folder).
+TEST_ADMIN_KEY = "ssk_testadmn_" + "T" * 43
+
+
+@pytest.fixture(autouse=True)
+def _default_credentials(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    if request.node.get_closest_marker("no_default_credentials"):
+        return
+    from fastapi.testclient import TestClient
+
+    from shelfscan.auth import service
+
+    original_init = TestClient.__init__
+    original_resolve = service.resolve_bearer_secret
+
+    def init_with_key(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        original_init(self, *args, **kwargs)
+        self.headers.setdefault("Authorization", f"Bearer {TEST_ADMIN_KEY}")
+
+    def resolve(session, token):  # type: ignore[no-untyped-def]
+        if token == TEST_ADMIN_KEY:
+            _ensure_test_admin_key(session)
+        return original_resolve(session, token)
+
+    monkeypatch.setattr(TestClient, "__init__", init_with_key)
+    monkeypatch.setattr(service, "resolve_bearer_secret", resolve)
+
+
+def _ensure_test_admin_key(session) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy import select
+
+    from shelfscan.auth import tokens
+    from shelfscan.auth.models import ApiKey
+
+    prefix = TEST_ADMIN_KEY.split("_")[1]
+    if session.scalar(select(ApiKey.id).where(ApiKey.prefix == prefix)) is None:
+        session.add(
+            ApiKey(
+                name="tests' default admin key",
+                prefix=prefix,
+                key_hash=tokens.digest(TEST_ADMIN_KEY),
+                role="admin",
+                scope_kind="chain",
+            )
+        )
+        session.flush()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "no_default_credentials: TestClient sends no credentials unless told to"
+    )
+
+
+def make_api_key(
+    database_url: str, role: str = "admin", store: str | None = None, region: str | None = None
+) -> str:
+    """A real API key in a (migrated) database, for clients that talk to a running server."""
+    from shelfscan.auth import service
+    from shelfscan.auth.roles import Role
+    from shelfscan.db.migrate import upgrade
+    from shelfscan.db.session import session_scope
+
+    upgrade(database_url)
+    with session_scope(database_url) as session:
+        grant = service.make_grant(session, Role(role), store, region)
+        _, secret = service.create_api_key(session, f"test {role}", grant, actor="tests")
+    return secret

@@ -21,12 +21,21 @@ from PIL import Image
 from shelfscan.api.app import create_app
 from shelfscan.detection.factory import clear_detector_cache
 from shelfscan.settings import DetectorBackend, Settings
+from tests.conftest import make_api_key
 
 samples = pytest.importorskip("cognitive_service_vision_model_customization_python_samples")
 
 
 @pytest.fixture
-def shelfscan_endpoint(settings: Settings, azure_sample: Path) -> Iterator[str]:
+def subscription_key(settings: Settings) -> str:
+    """An API key, used as the sample client's subscription key."""
+    return make_api_key(settings.resolved_database_url, "hq_analyst")
+
+
+@pytest.fixture
+def shelfscan_endpoint(
+    settings: Settings, azure_sample: Path, subscription_key: str
+) -> Iterator[str]:
     clear_detector_cache()
     app = create_app(
         settings.model_copy(
@@ -53,10 +62,12 @@ def shelfscan_endpoint(settings: Settings, azure_sample: Path) -> Iterator[str]:
 
 
 def test_product_recognition_then_planogram_matching_with_the_official_client(
-    shelfscan_endpoint: str, azure_sample: Path
+    shelfscan_endpoint: str, azure_sample: Path, subscription_key: str
 ) -> None:
     resource = samples.ResourceType.MULTI_SERVICE_RESOURCE
-    recognition = samples.ProductRecognitionClient(resource, None, shelfscan_endpoint, "any-key")
+    recognition = samples.ProductRecognitionClient(
+        resource, None, shelfscan_endpoint, subscription_key
+    )
     photo = (azure_sample / "sample_image.jpg").read_bytes()
 
     run = samples.ProductRecognition("migration-check", "ms-pretrained-product-detection")
@@ -70,7 +81,9 @@ def test_product_recognition_then_planogram_matching_with_the_official_client(
     recognition.delete_run(run.name, run.model_name)
 
     planogram = json.loads((azure_sample / "sample_planogram.json").read_text())
-    compliance = samples.PlanogramComplianceClient(resource, None, shelfscan_endpoint, "any-key")
+    compliance = samples.PlanogramComplianceClient(
+        resource, None, shelfscan_endpoint, subscription_key
+    )
     response = compliance.match_planogram(
         samples.PlanogramMatchingRequest(finished.result, planogram)
     )
@@ -87,3 +100,16 @@ def test_product_recognition_then_planogram_matching_with_the_official_client(
     misplaced = sorted(line.split()[4].rstrip(",") for line in lines if "Misplaced" in line)
     assert missing == ["0003", "0030", "0056"]
     assert misplaced == ["0012", "0020", "0021", "0022", "0023"]
+
+
+def test_the_official_client_is_refused_with_a_wrong_key(
+    shelfscan_endpoint: str, azure_sample: Path
+) -> None:
+    resource = samples.ResourceType.MULTI_SERVICE_RESOURCE
+    recognition = samples.ProductRecognitionClient(
+        resource, None, shelfscan_endpoint, "ssk_wrongkey_" + "x" * 43
+    )
+    run = samples.ProductRecognition("refused", "ms-pretrained-product-detection")
+    with pytest.raises(Exception) as refused:
+        recognition.create_run(run, (azure_sample / "sample_image.jpg").read_bytes(), "image/jpeg")
+    assert "401" in str(refused.value)

@@ -10,6 +10,7 @@ as forbidden, so store codes and object ids do not leak.
 from __future__ import annotations
 
 from sqlalchemy import ColumnElement, Select, false, or_, select, true
+from sqlalchemy.orm import Session
 
 from shelfscan.auth.errors import Forbidden
 from shelfscan.auth.roles import Permission, Principal, ScopeKind
@@ -71,3 +72,14 @@ def ensure_store_visible(
     if permission != Permission.STORES_READ and store_visible(principal, store):
         raise Forbidden(f"{permission} is not granted for store {store.code!r}")
     raise NotFound("not_found", f"store {store.code!r} not found")
+
+
+def visible_stores(
+    session: Session, principal: Principal, permission: Permission | str = Permission.STORES_READ
+) -> list[Store]:
+    """The stores in the principal's scope, by code."""
+    return list(
+        session.scalars(
+            select(Store).where(store_filter(principal, permission)).order_by(Store.code)
+        )
+    )

@@ -28,3 +28,9 @@ def db(database_url: str) -> Iterator[Session]:
         yield session
     finally:
         session.close()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "/tests/auth/" in str(item.path):
+            item.add_marker(pytest.mark.no_default_credentials)

@@ -29,6 +29,7 @@ from shelfscan.detection.base import Detector, DetectorError, DetectorInfo
 from shelfscan.detection.replay import ReplayDetector
 from shelfscan.detections import Detections
 from shelfscan.settings import AZURE_SAMPLE_DIR as AZURE_SAMPLE
+from tests.conftest import make_api_key
 
 SAMPLE_DIR = AZURE_SAMPLE
 API = {"api-version": "2023-04-01-preview"}
@@ -357,12 +358,14 @@ def free_port() -> int:
 
 @pytest.fixture
 def live_server(settings):
-    """The whole shelfscan application, as deployed, with the sample's detections replayed."""
+    """The whole shelfscan application, as deployed, with the sample's detections replayed;
+    yields its endpoint and an API key to use as the subscription key."""
     from shelfscan.api.app import create_app
     from shelfscan.detection.factory import clear_detector_cache
     from shelfscan.settings import DetectorBackend
 
     clear_detector_cache()
+    key = make_api_key(settings.resolved_database_url, "hq_analyst")
     app = create_app(
         settings.model_copy(
             update={
@@ -382,7 +385,7 @@ def live_server(settings):
             break
         time.sleep(0.02)
     # An endpoint with a path, as users paste it: urljoin drops it, as the sample client does.
-    yield f"http://127.0.0.1:{port}/some/base/"
+    yield f"http://127.0.0.1:{port}/some/base/", key
     server.should_exit = True
     thread.join(10)
     clear_detector_cache()
@@ -390,7 +393,8 @@ def live_server(settings):
 
 @pytest.mark.skipif(not SAMPLE_DIR.exists(), reason="shared Azure sample not present")
 def test_official_sample_client_flow_against_shelfscan(live_server):
-    client = SampleStyleClient(live_server, resource_key="anything")
+    endpoint, key = live_server
+    client = SampleStyleClient(endpoint, resource_key=key)
     photo = (SAMPLE_DIR / "sample_image.jpg").read_bytes()
 
     created = client.create_run("sample-run", PRETRAINED_MODEL, photo)

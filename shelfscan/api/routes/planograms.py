@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from shelfscan.api.deps import DbSession, SettingsDep
 from shelfscan.api.limits import heavy_work, planogram_limits
 from shelfscan.api.schemas import MAX_VERSION, PlanogramSummary, PlanogramVersionOut, ValidationOut
+from shelfscan.auth.audit import record as audit_record
 from shelfscan.db import models
 from shelfscan.planogram import loader
 from shelfscan.planogram.azure_json import export_azure_planogram
@@ -122,6 +123,12 @@ async def import_planogram(
     planogram, source_format = await _parse(request, settings, format, id)
     version = await run_in_threadpool(
         publish_planogram, session, planogram, source_format=source_format, comment=comment
+    )
+    audit_record(
+        session,
+        "planogram_published",
+        actor=getattr(getattr(request.state, "principal", None), "actor", None),
+        target=f"planogram:{planogram.id}@{version.version}",
     )
     return await run_in_threadpool(_version_out, version)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from typing import Annotated, Any, TypeVar
 from urllib.parse import quote
@@ -194,7 +195,10 @@ async def upload_scan(request: Request, store_code: str, bay_code: str) -> JSONR
     def receive() -> PhotosReceived:
         if body_error is not None:
             raise body_error
-        return _photos_of(parts)
+        received = _photos_of(parts)
+        if received.taken_by is None and associate:  # a store phone: who is using it now
+            return replace(received, taken_by=associate)
+        return received
 
     def accept(session: Session) -> Any:
         created = accept_upload(
@@ -213,6 +217,7 @@ async def upload_scan(request: Request, store_code: str, bay_code: str) -> JSONR
 
     # One thread-pool hop and one database session for everything that blocks: the event
     # loop only moves bytes.
+    associate = getattr(getattr(request.state, "principal", None), "associate", None)
     created = await run_in_threadpool(_call, request, accept)
     document = ScanAcceptedOut(
         **_summary(request, store_code, bay_code, created.scan), created=created.created

@@ -8,6 +8,8 @@ from fastapi import APIRouter
 
 from shelfscan.api.deps import DbSession
 from shelfscan.api.schemas import AssignmentIn, AssignmentOut, BayIn, BayOut, StoreIn, StoreOut
+from shelfscan.api.security import CurrentPrincipal
+from shelfscan.auth.scope import visible_stores
 from shelfscan.db import models
 from shelfscan.services.stores import (
     assign_planogram,
@@ -18,7 +20,6 @@ from shelfscan.services.stores import (
     get_planogram_version,
     get_store,
     list_bays,
-    list_stores,
     service_date,
 )
 
@@ -50,9 +51,9 @@ def create(body: StoreIn, session: DbSession) -> models.Store:
     return create_store(session, body.code, body.name, body.region)
 
 
-@router.get("", response_model=list[StoreOut], summary="List stores")
-def list_all(session: DbSession) -> list[models.Store]:
-    return list_stores(session)
+@router.get("", response_model=list[StoreOut], summary="List the stores in the caller's scope")
+def list_all(session: DbSession, principal: CurrentPrincipal) -> list[models.Store]:
+    return visible_stores(session, principal)
 
 
 @router.get("/{store_code}", response_model=StoreOut, summary="A store")

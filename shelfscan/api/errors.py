@@ -83,6 +83,12 @@ def validation_error(error: RequestValidationError) -> ShelfscanError:
         failure = ShelfscanError(
             "invalid_query", _problem_message(first), field=str(location[-1]), http_status=422
         )
+    elif location and location[0] == "body" and len(location) > 1:
+        # Name the body field at fault (``code``, ``name``), as for a query parameter.
+        field = ".".join(str(part) for part in location[1:])
+        failure = ShelfscanError(
+            "invalid_request", f"{field}: {first['msg']}", field=field, http_status=422
+        )
     else:
         failure = ShelfscanError("invalid_request", "the request is invalid", http_status=422)
     failure.details = problems

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+import unicodedata
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from shelfscan.identifiers import IDENTIFIER_CHARACTERS, identifier_problem
 from shelfscan.services.scans import ScanStatus
 
 
@@ -19,10 +21,40 @@ class _Out(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
 
-class StoreIn(BaseModel):
-    code: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-    name: str = Field(min_length=1, max_length=255)
-    region: str | None = Field(default=None, max_length=128)
+def _identifier(value: str) -> str:
+    if (problem := identifier_problem(value)) is not None:
+        raise ValueError(f"{problem} (identifiers: {IDENTIFIER_CHARACTERS})")
+    return value
+
+
+def _text(value: str | None) -> str | None:
+    """Free text (names) may hold anything printable, never control characters (NUL, escapes,
+    newlines), which end up in logs, CSV exports and HTML."""
+    if value is not None and any(unicodedata.category(c) == "Cc" for c in value):
+        raise ValueError("must not contain control characters (NUL, newlines, escapes)")
+    return value
+
+
+# Codes follow shelfscan's one identifier grammar (shelfscan.identifiers); the pattern is for
+# the OpenAPI document, the validator gives the reason.
+Identifier = Annotated[
+    str,
+    Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$"),
+    AfterValidator(_identifier),
+]
+Text = Annotated[str, AfterValidator(_text)]
+
+
+class _In(BaseModel):
+    """shelfscan's own request bodies: a misspelt field is an error, not silently ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class StoreIn(_In):
+    code: Identifier
+    name: Text = Field(min_length=1, max_length=255)
+    region: Text | None = Field(default=None, max_length=128)
 
 
 class StoreOut(_Out):
@@ -31,9 +63,9 @@ class StoreOut(_Out):
     region: str | None
 
 
-class BayIn(BaseModel):
-    code: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-    name: str | None = Field(default=None, max_length=255)
+class BayIn(_In):
+    code: Identifier
+    name: Text | None = Field(default=None, max_length=255)
 
 
 class AssignmentOut(BaseModel):
@@ -50,8 +82,8 @@ class BayOut(BaseModel):
     assignments: list[AssignmentOut] = Field(default_factory=list)
 
 
-class AssignmentIn(BaseModel):
-    planogram: str = Field(description="Planogram id")
+class AssignmentIn(_In):
+    planogram: str = Field(min_length=1, max_length=128, description="Planogram id")
     version: int | None = Field(
         default=None, ge=1, le=MAX_VERSION, description="Default: the latest version"
     )

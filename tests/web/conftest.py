@@ -90,3 +90,13 @@ def serve(app: Any, lifespan: str = "on") -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=15)
+
+
+def api_headers() -> dict[str, str]:
+    """Credentials for the browser context and httpx: the suite's admin API key when the app
+    has access control (tests/conftest.py resolves it), nothing otherwise. A stand-in until
+    the page's own login step is exercised here."""
+    from tests import conftest as suite
+
+    key = getattr(suite, "TEST_ADMIN_KEY", None)
+    return {"Authorization": f"Bearer {key}"} if key else {}

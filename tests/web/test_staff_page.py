@@ -30,6 +30,7 @@ from shelfscan.planogram.model import Planogram
 from shelfscan.planogram_store import assign_planogram, create_bay, create_store, publish_planogram
 from shelfscan.settings import PROJECT_ROOT, DetectorBackend, Settings
 from shelfscan.synth.scene import FacingStatus, SceneConfig, ShelfRenderer
+from tests.web.conftest import api_headers
 
 STORE, BAY = "DEMO-001", "cereal"
 PHONE = {"width": 390, "height": 844}
@@ -119,7 +120,11 @@ def test_upload_from_a_phone_sized_chromium_ends_in_a_done_scan(
             args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
         )
         context = browser.new_context(
-            viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True
+            viewport=PHONE,
+            device_scale_factor=2,
+            is_mobile=True,
+            has_touch=True,
+            extra_http_headers=api_headers(),
         )
         page = context.new_page()
         outside: list[str] = []
@@ -148,11 +153,24 @@ def test_upload_from_a_phone_sized_chromium_ends_in_a_done_scan(
         expect(page.locator("#result")).to_be_visible(timeout=60_000)
         assert int(page.locator("#progress").get_attribute("data-events") or 0) >= 1
         expect(page.locator("#status")).to_have_text("Done.")
-        fixes = page.locator("#fixes li")
-        expect(fixes).to_have_count(len(demo_server.gaps) + len(demo_server.misplaced))
-        gap_items = page.locator("#fixes li.gap").all_inner_texts()
-        assert len(gap_items) == len(demo_server.gaps)
-        assert all("fill with" in text for text in gap_items)
+        # Every gap and misplaced facing of the render is in exactly one action on the page;
+        # a gap is filled (or a product moved into it), a misplaced facing replaced or moved.
+        facings_by_kind: dict[str, list[str]] = {}
+        for kind, ids in page.eval_on_selector_all(
+            "#actions li", "items => items.map(li => [li.dataset.kind, li.dataset.facingIds])"
+        ):
+            facings_by_kind.setdefault(kind, []).extend(ids.split())
+        listed = [facing for ids in facings_by_kind.values() for facing in ids]
+        assert len(listed) == len(set(listed))
+        assert demo_server.gaps <= set(
+            facings_by_kind.get("fill", []) + facings_by_kind.get("move", [])
+        )
+        assert demo_server.misplaced <= set(
+            facings_by_kind.get("replace", []) + facings_by_kind.get("move", [])
+        )
+        assert set(listed) == demo_server.gaps | demo_server.misplaced
+        fill_items = page.locator("#actions li.fill").all_inner_texts()
+        assert all(text.startswith("Fill") or "Fill" in text for text in fill_items)
         annotated_width = page.eval_on_selector(
             "#annotated", "img => img.complete ? img.naturalWidth : 0"
         )
@@ -163,14 +181,16 @@ def test_upload_from_a_phone_sized_chromium_ends_in_a_done_scan(
     assert outside == [], f"the page fetched from outside the app: {outside}"
     assert annotated_width is not None
 
-    scan = httpx.get(f"{demo_server.base_url}/api/v1/stores/{STORE}/scans/{scan_id}").json()
+    scan = httpx.get(
+        f"{demo_server.base_url}/api/v1/stores/{STORE}/scans/{scan_id}", headers=api_headers()
+    ).json()
     assert scan["status"] == "done"
     report = scan["report"]
     found_gaps = {f["facing_id"] for f in report["facings"] if f["status"] == "gap"}
     found_misplaced = {f["facing_id"] for f in report["facings"] if f["status"] == "misplaced"}
     assert found_gaps == demo_server.gaps
     assert found_misplaced == demo_server.misplaced
-    annotated = httpx.get(demo_server.base_url + scan["annotated_url"])
+    annotated = httpx.get(demo_server.base_url + scan["annotated_url"], headers=api_headers())
     assert annotated.status_code == 200 and annotated.content[:3] == b"\xff\xd8\xff"
     assert (artifacts_dir / "staff-page-phone.png").stat().st_size > 10_000
 
@@ -200,7 +220,9 @@ def test_a_dark_photo_shows_the_retake_hint_on_the_phone(
             headless=True,
             args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
         )
-        page = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True).new_page()
+        page = browser.new_context(
+            viewport=PHONE, is_mobile=True, has_touch=True, extra_http_headers=api_headers()
+        ).new_page()
         page.goto(demo_server.base_url + "/")
         page.select_option("#store", STORE)
         expect(page.locator("#bay option[value='cereal']")).to_have_count(1)
@@ -217,7 +239,9 @@ def test_a_dark_photo_shows_the_retake_hint_on_the_phone(
         scan_id = page.locator("#result").get_attribute("data-scan-id") or ""
         browser.close()
 
-    listing = httpx.get(f"{demo_server.base_url}/api/v1/stores/{STORE}/scans").json()
+    listing = httpx.get(
+        f"{demo_server.base_url}/api/v1/stores/{STORE}/scans", headers=api_headers()
+    ).json()
     dark_scan = next(s for s in listing["scans"] if not scan_id or s["id"] == scan_id)
     assert dark_scan["quality"]["ok"] is False
     codes = {issue["code"] for photo in dark_scan["quality"]["photos"] for issue in photo["issues"]}

@@ -1,9 +1,34 @@
-// shelfscan staff page: choose store and bay, take a photo, upload with progress, show fixes.
+// shelfscan staff page: choose store and bay, take a photo, upload with progress, then either
+// the retake instruction (a photo that cannot be trusted: no fixes shown) or the list of
+// actions with their evidence crops, three scores and the annotated photo.
 "use strict";
 
 const $ = (id) => document.getElementById(id);
 const api = "/api/v1/stores";
-let idempotencyKey = null; // one per photo: a retried upload never makes a second scan
+let idempotencyKey = null; // one per photo and bay: a retried upload never makes a second scan
+let lastScan = null;
+
+// --- Talking to the API ----------------------------------------------------------------------
+// Every request goes through apiHeaders() and apiFetch() (the upload, which needs progress
+// events, through XMLHttpRequest with apiHeaders()): credentials, CSRF tokens and the handling
+// of an expired login belong here and nowhere else.
+
+function apiHeaders(extra = {}) {
+  return Object.assign({ Accept: "application/json" }, extra);
+}
+
+async function apiFetch(url, options = {}) {
+  return fetch(url, Object.assign({ credentials: "same-origin" }, options, {
+    headers: apiHeaders(options.headers || {}),
+  }));
+}
+
+async function getJson(url) {
+  const response = await apiFetch(url);
+  const body = await response.json().catch(() => ({}));
+  if (!response.ok) throw new Error((body.error && body.error.message) || `HTTP ${response.status}`);
+  return body;
+}
 
 function newKey() {
   // crypto.randomUUID needs a secure context; a store LAN over plain http is not one.
@@ -11,21 +36,42 @@ function newKey() {
   return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
+// --- Small DOM helpers -------------------------------------------------------------------------
+
 function say(text) { $("status").textContent = text; }
 
-async function getJson(url) {
-  const response = await fetch(url, { headers: { Accept: "application/json" } });
-  const body = await response.json().catch(() => ({}));
-  if (!response.ok) throw new Error((body.error && body.error.message) || `HTTP ${response.status}`);
-  return body;
+function element(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined) node.textContent = text;
+  return node;
 }
 
 function option(value, text) {
-  const element = document.createElement("option");
-  element.value = value;
-  element.textContent = text;
-  return element;
+  const node = element("option", "", text);
+  node.value = value;
+  return node;
 }
+
+// The page's states: setup → ready (photo chosen) → uploading → result | retake | failed.
+// CSS hides the form in result and retake; the bottom bar shows the next step of each state.
+function setState(state) {
+  document.body.dataset.state = state;
+  const after = state === "result" || state === "retake" || state === "failed";
+  $("upload").hidden = after;
+  $("new-photo").hidden = !after;
+  $("again").hidden = !after;
+  if (state !== "uploading") $("progress").hidden = true;
+  updateButton();
+}
+
+function showWhere() {
+  const store = $("store").value;
+  const bay = $("bay").value;
+  $("where").textContent = store && bay ? `Store ${store} · bay ${bay}` : "Photograph a bay, get the list of fixes.";
+}
+
+// --- Store and bay -----------------------------------------------------------------------------
 
 async function loadStores() {
   try {
@@ -55,9 +101,9 @@ async function loadBays() {
     select.replaceChildren(option("", "Choose a bay"));
     for (const bay of bays) {
       const planned = bay.current_planogram ? "" : " (no planogram)";
-      const element = option(bay.code, `${bay.code}${bay.name ? " – " + bay.name : ""}${planned}`);
-      element.disabled = !bay.current_planogram;
-      select.append(element);
+      const node = option(bay.code, `${bay.code}${bay.name ? " – " + bay.name : ""}${planned}`);
+      node.disabled = !bay.current_planogram;
+      select.append(node);
     }
     select.disabled = false;
   } catch (error) {
@@ -66,18 +112,31 @@ async function loadBays() {
   updateButton();
 }
 
+function bayChosen() {
+  // The same photo for another bay is another scan.
+  if ($("photo").files.length) idempotencyKey = newKey();
+  showWhere();
+  updateButton();
+}
+
 function updateButton() {
   $("upload").disabled = !($("store").value && $("bay").value && $("photo").files.length);
 }
+
+// --- Photo and upload --------------------------------------------------------------------------
 
 function photoChosen() {
   const file = $("photo").files[0];
   idempotencyKey = file ? newKey() : null;
   const preview = $("preview");
   if (file) {
+    if (preview.src.startsWith("blob:")) URL.revokeObjectURL(preview.src);
     preview.src = URL.createObjectURL(file);
     preview.hidden = false;
     $("photo-label").textContent = "Retake the photo";
+    clearOutcome();
+    setState("ready");
+    say($("bay").value ? "" : "Choose the bay, then upload.");
   }
   updateButton();
 }
@@ -89,8 +148,8 @@ function upload(attempt = 1) {
   form.append("photos", $("photo").files[0]);
   const request = new XMLHttpRequest();
   request.open("POST", `${api}/${encodeURIComponent(store)}/bays/${encodeURIComponent(bay)}/scans`);
-  request.setRequestHeader("Idempotency-Key", idempotencyKey);
-  request.setRequestHeader("Accept", "application/json");
+  const headers = apiHeaders({ "Idempotency-Key": idempotencyKey });
+  for (const [name, value] of Object.entries(headers)) request.setRequestHeader(name, value);
   request.responseType = "json";
   const bar = $("progress");
   bar.hidden = false;
@@ -111,7 +170,7 @@ function upload(attempt = 1) {
       say("Uploaded. Checking the bay…");
       poll(body.url);
     } else {
-      $("upload").disabled = false;
+      setState("ready");
       say(body.error ? body.error.message : `Upload failed (HTTP ${request.status})`);
     }
   };
@@ -121,7 +180,7 @@ function upload(attempt = 1) {
       say(`Connection lost, retrying (${attempt})…`);
       setTimeout(() => upload(attempt + 1), 1000 * attempt);
     } else {
-      $("upload").disabled = false;
+      setState("ready");
       say("Could not upload. Check the connection and try again.");
     }
   };
@@ -148,53 +207,173 @@ async function poll(url) {
   }
   // With fast upload checks the worker assesses the photo first: show its hints at once.
   if (scan.quality) showQuality(scan.quality);
-  if (scan.status === "done") return showResult(scan);
+  if (scan.status === "done" || scan.status === "inconclusive") return showOutcome(scan);
   if (scan.status === "failed") return showFailure(scan);
   say(scan.status === "processing" ? "Analysing the photo…" : "Queued for analysis…");
   setTimeout(() => poll(url), 1000);
 }
 
-function fixesFrom(report) {
-  const fixes = [];
-  for (const facing of report.facings || []) {
-    const where = facing.fixture_id ? `Shelf ${facing.fixture_id}, position ${facing.position_id || facing.facing_id}` : `Facing ${facing.facing_id}`;
-    const product = facing.product_name || facing.product_id || "the planned product";
-    if (facing.status === "gap") {
-      fixes.push({ kind: "gap", text: `${where}: fill with ${product}.` });
-    } else if (facing.status === "misplaced") {
-      const found = facing.found_label || facing.found_product_id || "another product";
-      fixes.push({ kind: "misplaced", text: `${where}: replace ${found} with ${product}.` });
+// --- The outcome: retake first, or the actions ---------------------------------------------------
+
+function trustOf(scan) {
+  return scan.trust || (scan.report && scan.report.trust) || null;
+}
+
+function clearOutcome() {
+  for (const id of ["result", "retake", "failed", "unreliable", "likely-bay", "show-anyway"]) $(id).hidden = true;
+  $("actions").replaceChildren();
+  $("kpis").replaceChildren();
+}
+
+function showOutcome(scan) {
+  lastScan = scan;
+  clearOutcome();
+  const trust = trustOf(scan);
+  const inconclusive = scan.status === "inconclusive" || (trust && trust.conclusive === false);
+  const badPhoto = scan.quality && scan.quality.ok === false;
+  if (inconclusive || badPhoto) {
+    showRetake(scan, trust, inconclusive);
+  } else {
+    showResult(scan);
+  }
+  window.scrollTo(0, 0);
+}
+
+function showRetake(scan, trust, inconclusive) {
+  const instruction = (trust && trust.instruction)
+    || (scan.quality && scan.quality.retake_hint)
+    || "This photo cannot be read reliably. Take it again.";
+  $("retake-instruction").textContent = instruction;
+  $("retake").dataset.reason = (trust && trust.reason) || (inconclusive ? "inconclusive" : "photo_quality");
+  const likely = trust && trust.likely_bay;
+  const current = $("bay").value;
+  const switchable = likely && likely.bay && likely.bay !== current
+    && Array.from($("bay").options).some((o) => o.value === likely.bay && !o.disabled);
+  if (likely && likely.bay && likely.bay !== current) {
+    const name = likely.planogram_name ? `${likely.bay} (${likely.planogram_name})` : likely.bay;
+    $("likely-bay-name").textContent = name;
+    // The instruction may already say it ("This looks like bay drinks…"): not twice.
+    $("likely-bay-text").hidden = instruction.includes(`bay ${likely.bay}`);
+    $("switch-bay").textContent = `Switch to bay ${likely.bay} and check this photo there`;
+    $("switch-bay").dataset.bay = likely.bay;
+    $("switch-bay").hidden = !switchable;
+    $("likely-bay").hidden = false;
+  }
+  // A conclusive scan of a poor photo may be right: it can be opened, clearly marked.
+  $("show-anyway").hidden = inconclusive || !(scan.actions || (scan.report && scan.report.actions));
+  $("retake").hidden = false;
+  setState("retake");
+  say(inconclusive ? "No result: retake the photo." : "The photo has problems: retake it.");
+}
+
+function switchBay() {
+  const bay = $("switch-bay").dataset.bay;
+  $("bay").value = bay;
+  bayChosen();
+  clearOutcome();
+  $("quality").hidden = true;
+  setState("ready");
+  say(`Bay ${bay} chosen. Upload to check this photo there.`);
+}
+
+function showAnyway() {
+  clearOutcome();
+  showResult(lastScan);
+  $("unreliable").hidden = false;
+}
+
+const KIND_NAMES = { fill: "Fill", move: "Move", replace: "Replace", remove: "Remove", photograph: "Photograph" };
+
+function actionsOf(scan) {
+  return scan.actions || (scan.report && scan.report.actions) || [];
+}
+
+function evidenceOf(scan, action) {
+  // The API lists each action's crops; older answers only map facing ids to crop URLs.
+  if (Array.isArray(action.evidence)) return action.evidence.map((e) => e.url);
+  const byFacing = scan.evidence || {};
+  return (action.facing_ids || []).map((id) => byFacing[id]).filter(Boolean);
+}
+
+function actionItem(scan, action, index) {
+  const kind = action.kind || "fix";
+  const item = element("li", `action ${kind}`);
+  item.dataset.kind = kind;
+  item.dataset.facingIds = (action.facing_ids || []).join(" ");
+  item.append(element("span", "number", String(action.number || index + 1)));
+  item.setAttribute("aria-label", `${KIND_NAMES[kind] || kind}: ${action.text || ""}`);
+  // The sentence ends with its location ("… — shelf 2 from the top, 3rd from the left"): the
+  // location gets its own line, where the eye looks for it, and is not said twice.
+  let text = action.text || "";
+  const location = action.location_text || "";
+  if (location && text.endsWith(location)) text = text.slice(0, -location.length).replace(/[\s—–,:-]+$/, "");
+  item.append(element("div", "what", text));
+  if (location) item.append(element("div", "where", location));
+  const crops = evidenceOf(scan, action);
+  if (crops.length) {
+    const strip = element("div", "crops");
+    for (const url of crops.slice(0, 3)) {
+      const link = element("a");
+      link.href = url;
+      link.target = "_blank";
+      link.rel = "noopener";
+      const img = element("img");
+      img.src = url;
+      img.alt = `What the camera saw for action ${action.number || index + 1}`;
+      img.loading = "lazy";
+      link.append(img);
+      strip.append(link);
     }
+    if (crops.length > 3) strip.append(element("span", "more", `+${crops.length - 3} more`));
+    item.append(strip);
   }
-  for (const item of report.unexpected || []) {
-    fixes.push({ kind: "unexpected", text: `Remove ${item.label}: ${item.reason || "not in the planogram"}.` });
+  return item;
+}
+
+// At most three scores, each with its one-line meaning (docs/kpis.md). Facings compliance is
+// left out: it can read 100 % on a bay with a gap (it counts facings per product, not place).
+const KPIS = [
+  ["on_shelf_availability", "On-shelf availability", "Planned spots in the photo that hold their product."],
+  ["out_of_stock_rate", "Out of stock", "Planned spots in the photo that are empty (lower is better)."],
+  ["planogram_compliance", "Planogram compliance", "How exactly the shelf matches the plan; extra products count against it."],
+];
+
+function showKpis(scores) {
+  const list = $("kpis");
+  for (const [field, name, explanation] of KPIS) {
+    if (typeof scores[field] !== "number") continue;
+    const item = element("li");
+    item.dataset.kpi = field;
+    item.append(
+      element("span", "value", `${Math.round(scores[field] * 100)} %`),
+      element("span", "name", name),
+      element("span", "explain", explanation),
+    );
+    list.append(item);
   }
-  return fixes;
 }
 
 function showResult(scan) {
-  $("progress").hidden = true;
-  $("failed").hidden = true;
-  const fixes = fixesFrom(scan.report || {});
-  const list = $("fixes");
-  list.replaceChildren();
-  for (const fix of fixes) {
-    const item = document.createElement("li");
-    item.className = fix.kind;
-    const tag = document.createElement("span");
-    tag.className = `tag ${fix.kind}`;
-    tag.textContent = fix.kind;
-    item.append(tag, document.createTextNode(fix.text));
-    list.append(item);
+  const actions = actionsOf(scan);
+  const list = $("actions");
+  list.replaceChildren(...actions.map((action, index) => actionItem(scan, action, index)));
+  const toFix = actions.filter((a) => a.kind !== "photograph").length;
+  const toPhotograph = actions.length - toFix;
+  let summary = toFix ? `${toFix} thing${toFix === 1 ? "" : "s"} to fix, most urgent first.` : "Nothing to fix in the photo.";
+  if (toPhotograph) summary += " Part of the bay is not in the photo: see the last step.";
+  $("summary").textContent = summary;
+  $("result-title").textContent = $("bay").value ? `Bay ${$("bay").value}` : "This bay";
+  showKpis((scan.report && scan.report.scores) || {});
+  if (scan.annotated_url) {
+    $("annotated").src = scan.annotated_url;
+    $("annotated-figure").hidden = false;
+  } else {
+    $("annotated-figure").hidden = true;
   }
-  const scores = (scan.report && scan.report.scores) || {};
-  const compliance = typeof scores.position_compliance === "number" ? ` Position compliance ${Math.round(scores.position_compliance * 100)} %.` : "";
-  $("summary").textContent = fixes.length ? `${fixes.length} fix${fixes.length === 1 ? "" : "es"} needed.${compliance}` : `Nothing to fix.${compliance}`;
-  $("annotated").src = scan.annotated_url;
   $("result").hidden = false;
   $("result").dataset.scanId = scan.id;
+  setState("result");
   say("Done.");
-  $("result").scrollIntoView({ behavior: "smooth" });
 }
 
 const PHOTO_REJECTED = new Set([
@@ -203,7 +382,7 @@ const PHOTO_REJECTED = new Set([
 ]);
 
 function showFailure(scan) {
-  $("progress").hidden = true;
+  clearOutcome();
   const unusable = PHOTO_REJECTED.has(scan.error_code);
   $("failed-reason").textContent = unusable
     ? `The photo could not be used (${scan.error}). Take it again and upload the new photo.`
@@ -213,14 +392,17 @@ function showFailure(scan) {
   $("retry").hidden = unusable;
   $("failed").hidden = false;
   $("failed").dataset.url = scan.url;
+  setState("failed");
   say("");
+  window.scrollTo(0, 0);
 }
 
 async function retry() {
   const url = $("failed").dataset.url;
-  const response = await fetch(`${url}/retry`, { method: "POST" });
+  const response = await apiFetch(`${url}/retry`, { method: "POST" });
   if (response.status === 202) {
     $("failed").hidden = true;
+    setState("uploading");
     say("Queued again…");
     poll(url);
   } else {
@@ -230,26 +412,49 @@ async function retry() {
 }
 
 function reset() {
-  $("result").hidden = true;
+  clearOutcome();
   $("quality").hidden = true;
   $("preview").hidden = true;
   $("photo").value = "";
   $("photo-label").textContent = "Take a photo of the whole bay";
-  $("progress").hidden = true;
   say("");
-  updateButton();
+  setState("setup");
   window.scrollTo(0, 0);
 }
 
-$("store").addEventListener("change", loadBays);
-$("bay").addEventListener("change", updateButton);
+// --- Full-size photo ---------------------------------------------------------------------------
+
+function openViewer() {
+  $("viewer-image").src = $("annotated").src;
+  $("photo-viewer").hidden = false;
+  $("close-viewer").focus();
+}
+
+function closeViewer() {
+  $("photo-viewer").hidden = true;
+  $("open-photo").focus();
+}
+
+$("store").addEventListener("change", () => { loadBays(); showWhere(); });
+$("bay").addEventListener("change", bayChosen);
 $("photo").addEventListener("change", photoChosen);
 $("scan-form").addEventListener("submit", (event) => {
   event.preventDefault();
+  if ($("upload").disabled) return;
   $("upload").disabled = true;
-  $("result").hidden = true;
+  clearOutcome();
+  $("quality").hidden = true;
+  setState("uploading");
+  $("upload").disabled = true;
   upload();
 });
 $("retry").addEventListener("click", retry);
 $("again").addEventListener("click", reset);
+$("switch-bay").addEventListener("click", switchBay);
+$("show-anyway").addEventListener("click", showAnyway);
+$("open-photo").addEventListener("click", openViewer);
+$("close-viewer").addEventListener("click", closeViewer);
+document.addEventListener("keydown", (event) => {
+  if (event.key === "Escape" && !$("photo-viewer").hidden) closeViewer();
+});
 loadStores();

@@ -160,6 +160,9 @@ class Scan(Base):
         doc="The exact planogram version this scan is checked against",
     )
     idempotency_key: Mapped[str | None] = mapped_column(String(255))
+    # SHA-256 of what the request with that key sent (bay, photos, taken_by): a retry must
+    # send the same, or it is refused rather than answered with another request's scan.
+    request_fingerprint: Mapped[str | None] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(16), default=ScanStatus.QUEUED.value)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     taken_by: Mapped[str | None] = mapped_column(String(255))

@@ -211,6 +211,21 @@ def _key_conflict(key: str | None) -> Conflict:
     )
 
 
+def check_same_request(scan: Scan, key: str | None, fingerprint: str | None) -> None:
+    """A replay must repeat the request that made ``scan``: the same key with other photos
+    (or another bay or photographer) is refused, as the IETF Idempotency-Key draft and Stripe
+    do, rather than silently answered with the first request's scan. Scans from before
+    fingerprints were kept have none and replay as before."""
+    if fingerprint is None or scan.request_fingerprint in (None, fingerprint):
+        return
+    raise Conflict(
+        "idempotency_key_reused",
+        f"Idempotency-Key {key!r} was already used with a different request (other photos or "
+        "fields); send a new key for a new request",
+        field="Idempotency-Key",
+    )
+
+
 def find_by_idempotency_key(session: Session, store_id: int, key: str) -> Scan | None:
     return session.scalar(
         select(Scan)
@@ -246,6 +261,7 @@ def create_scan(
     quality: dict[str, Any] | None = None,
     deadline_s: float = 300.0,
     write_lock: AbstractContextManager[Any] | None = None,
+    request_fingerprint: str | None = None,
 ) -> CreatedScan:
     """Store the photos, then commit the scan; exactly one scan per idempotency key.
 
@@ -272,6 +288,7 @@ def create_scan(
             bay_id=target.bay_id,
             planogram_version_id=target.version_id,
             idempotency_key=idempotency_key,
+            request_fingerprint=request_fingerprint,
             status=ScanStatus.QUEUED,
             attempts=0,
             taken_by=taken_by,
@@ -302,6 +319,7 @@ def create_scan(
         winner = find_by_idempotency_key(session, target.store_id, idempotency_key or "")
         if winner is None:
             raise
+        check_same_request(winner, idempotency_key, request_fingerprint)
         return CreatedScan(winner, created=False)
     except BaseException:
         session.rollback()

@@ -8,6 +8,7 @@ and calls :func:`accept_upload` in a worker thread with one database session.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import threading
@@ -31,6 +32,7 @@ from shelfscan.imaging import (
 from shelfscan.services.scans import (
     CreatedScan,
     ScanTarget,
+    check_same_request,
     create_scan,
     find_by_idempotency_key,
     resolve_target,
@@ -71,17 +73,20 @@ def accept_upload(
     full_validation: bool,
     deadline_s: float,
 ) -> CreatedScan:
-    """The scan for this upload: the earlier one for a replayed ``idempotency_key``, else a new
-    queued one. Errors come in a fixed order: unknown store or bay, then the body (whatever
-    ``receive`` raises), then each photo."""
+    """The scan for this upload: the earlier one for a replayed ``idempotency_key`` (when the
+    request is the same; another request with that key is refused), else a new queued one.
+    Errors come in a fixed order: unknown store or bay, then the body (whatever ``receive``
+    raises), then a key reused for another request, then each photo."""
     target, earlier_id = resolve_target(
         session, store_code, bay_code, idempotency_key=idempotency_key
     )
+    received = receive()
+    fingerprint = request_fingerprint(bay_code, received) if idempotency_key else None
     if earlier_id is not None and idempotency_key is not None:
         earlier = find_by_idempotency_key(session, target.store_id, idempotency_key)
         if earlier is not None:
+            check_same_request(earlier, idempotency_key, fingerprint)
             return CreatedScan(earlier, created=False)  # its photos came with it
-    received = receive()
     photos: list[ValidatedPhoto] | list[CheckedPhoto]
     quality: dict[str, Any] | None
     if full_validation:
@@ -100,9 +105,21 @@ def accept_upload(
         quality=quality,
         deadline_s=deadline_s,
         write_lock=_write_lock(session),
+        request_fingerprint=fingerprint,
     )
     _ = created.scan.photos  # loaded before the session closes
     return created
+
+
+def request_fingerprint(bay_code: str, received: PhotosReceived) -> str:
+    """What identifies an upload for its Idempotency-Key: the bay, who took the photos and
+    each photo's bytes, in order (a retry sends the same; a new photo is a new request)."""
+    digest = hashlib.sha256()
+    for part in (bay_code, received.taken_by or "", *(p.field for p in received.photos)):
+        digest.update(part.encode() + b"\0")
+    for photo in received.photos:
+        digest.update(hashlib.sha256(photo.data).digest())
+    return digest.hexdigest()
 
 
 def quality_summary(per_photo: list[dict[str, Any]]) -> dict[str, Any]:

@@ -1,7 +1,10 @@
 """Draw a compliance result over the shelf photo: each planogram facing coloured by status, the
-boxes the detector found that the planogram did not expect, and a legend.
+boxes the detector found that the planogram did not expect, a numbered marker per action (the
+numbers of the action list) and a legend.
 
-Pillow only, with its built-in font: nothing is downloaded."""
+Drawn for a phone: the photo is drawn at display size (long side at most 2048 px) and text
+and markers are sized to the photo's width as a phone shows it (390 px), so that they stay
+readable without zooming. Pillow only, with its built-in font: nothing is downloaded."""
 
 from __future__ import annotations
 
@@ -36,10 +39,29 @@ class Overlay:
     label: str = ""
 
 
+@dataclass(frozen=True)
+class Marker:
+    """A numbered disc on the box of an action (the action's number in the list)."""
+
+    number: int
+    box: tuple[float, float, float, float]
+    kind: str = ""
+
+
+PHONE_WIDTH_PX = 390  # CSS pixels across a phone screen: text is sized to stay readable there
+MARKER_COLOUR = (17, 24, 39)
+
+
 def annotate(
-    image: Image.Image, overlays: Sequence[Overlay], *, max_side: int = 2048
+    image: Image.Image,
+    overlays: Sequence[Overlay],
+    *,
+    max_side: int = 2048,
+    markers: Sequence[Marker] = (),
+    notice: str | None = None,
 ) -> Image.Image:
-    """A copy of ``image`` (downscaled to ``max_side``) with the overlays and a legend."""
+    """A copy of ``image`` (downscaled to ``max_side``) with the overlays, numbered markers
+    and a legend; ``notice`` (e.g. why the result is inconclusive) is written above it."""
     scale = min(1.0, max_side / max(image.size))
     canvas = image.convert("RGB")
     if scale < 1.0:
@@ -47,7 +69,9 @@ def annotate(
             (round(image.width * scale), round(image.height * scale)), Image.Resampling.LANCZOS
         )
     line = max(2, round(min(canvas.size) / 300))
-    font = ImageFont.load_default(size=max(12, round(min(canvas.size) / 60)))
+    # One CSS pixel of a phone showing the photo full width, in pixels of the canvas.
+    css_px = canvas.width / PHONE_WIDTH_PX
+    font = ImageFont.load_default(size=max(12, round(12 * css_px)))
     tint = Image.new("RGBA", canvas.size, (0, 0, 0, 0))
     tint_draw = ImageDraw.Draw(tint)
     for overlay in overlays:
@@ -64,12 +88,36 @@ def annotate(
             text = _fit(draw, overlay.label, font, box[2] - box[0] - 2 * line)
             if text:
                 _label(draw, (box[0] + line, box[1] + line), text, colour, font)
-    return _with_legend(canvas, {o.status for o in overlays}, font)
+    marker_font = ImageFont.load_default(size=max(12, round(13 * css_px)))
+    radius = max(10, round(11 * css_px))
+    for marker in markers:
+        x1, y1, x2, _ = _scaled(marker.box, scale)
+        cx = min(max((x1 + x2) / 2, radius), canvas.width - radius)
+        cy = min(max(y1 + radius, radius), canvas.height - radius)
+        draw.ellipse(
+            (cx - radius, cy - radius, cx + radius, cy + radius),
+            fill=MARKER_COLOUR,
+            outline=(255, 255, 255),
+            width=max(2, round(css_px)),
+        )
+        draw.text((cx, cy), str(marker.number), fill=(255, 255, 255), font=marker_font, anchor="mm")
+    return _with_legend(
+        canvas, {o.status for o in overlays}, font, markers=bool(markers), notice=notice
+    )
 
 
-def annotate_jpeg(image: Image.Image, overlays: Sequence[Overlay], *, quality: int = 85) -> bytes:
+def annotate_jpeg(
+    image: Image.Image,
+    overlays: Sequence[Overlay],
+    *,
+    quality: int = 85,
+    markers: Sequence[Marker] = (),
+    notice: str | None = None,
+) -> bytes:
     buffer = io.BytesIO()
-    annotate(image, overlays).save(buffer, format="JPEG", quality=quality, optimize=True)
+    annotate(image, overlays, markers=markers, notice=notice).save(
+        buffer, format="JPEG", quality=quality, optimize=True
+    )
     return buffer.getvalue()
 
 
@@ -108,20 +156,68 @@ def _with_legend(
     canvas: Image.Image,
     statuses: set[str],
     font: ImageFont.FreeTypeFont | ImageFont.ImageFont,
+    *,
+    markers: bool = False,
+    notice: str | None = None,
 ) -> Image.Image:
-    shown = [s for s in STATUS_COLOURS if s in statuses] or ["ok"]
+    """The legend under the photo, wrapped to its width: the status colours, what the
+    numbered markers are, and the notice (if any) first."""
+    shown = [s for s in STATUS_COLOURS if s in statuses]
+    if not shown and notice is None:
+        shown = ["ok"]
     probe = ImageDraw.Draw(canvas)
-    row_height = probe.textbbox((0, 0), "Ag", font=font)[3] + 10
-    legend = Image.new("RGB", (canvas.width, row_height + 10), (255, 255, 255))
+    text_h = probe.textbbox((0, 0), "Ag", font=font)[3]
+    pad = max(8, text_h // 2)
+    row_height = text_h + pad
+    items: list[tuple[tuple[int, int, int] | None, str]] = [
+        (STATUS_COLOURS[s], STATUS_LABELS[s]) for s in shown
+    ]
+    if markers:
+        items.append((MARKER_COLOUR, "1, 2, … = the actions, in list order"))
+    lines: list[list[tuple[tuple[int, int, int] | None, str]]] = []
+    if notice:
+        for text in _wrap(probe, notice, font, canvas.width - 2 * pad):
+            lines.append([(None, text)])
+    x = pad
+    for colour, label in items:
+        width = row_height + probe.textlength(label, font=font) + 2 * pad
+        if not lines or lines[-1][0][0] is None or x + width > canvas.width:
+            lines.append([])
+            x = pad
+        lines[-1].append((colour, label))
+        x += width
+    legend = Image.new("RGB", (canvas.width, len(lines) * row_height + pad), (255, 255, 255))
     draw = ImageDraw.Draw(legend)
-    x = 10
-    for status in shown:
-        colour = STATUS_COLOURS[status]
-        draw.rectangle((x, 8, x + row_height - 6, row_height), fill=colour)
-        x += row_height + 2
-        draw.text((x, 8), STATUS_LABELS[status], fill=(20, 20, 20), font=font)
-        x += draw.textbbox((0, 0), STATUS_LABELS[status], font=font)[2] + 24
+    for row, line_items in enumerate(lines):
+        y = pad + row * row_height
+        x = pad
+        for colour, label in line_items:
+            if colour is not None:
+                draw.rectangle((x, y, x + text_h, y + text_h), fill=colour)
+                x += text_h + pad // 2
+            draw.text((x, y), label, fill=(20, 20, 20), font=font)
+            x += probe.textlength(label, font=font) + 2 * pad
     combined = Image.new("RGB", (canvas.width, canvas.height + legend.height), (255, 255, 255))
     combined.paste(canvas, (0, 0))
     combined.paste(legend, (0, canvas.height))
     return combined
+
+
+def _wrap(
+    draw: ImageDraw.ImageDraw,
+    text: str,
+    font: ImageFont.FreeTypeFont | ImageFont.ImageFont,
+    max_width: float,
+) -> list[str]:
+    lines: list[str] = []
+    current = ""
+    for word in text.split():
+        candidate = f"{current} {word}".strip()
+        if current and draw.textlength(candidate, font=font) > max_width:
+            lines.append(current)
+            current = word
+        else:
+            current = candidate
+    if current:
+        lines.append(current)
+    return lines

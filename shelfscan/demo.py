@@ -112,6 +112,72 @@ def seed_demo_store(session: Any, planograms: dict[str, Planogram]) -> dict[str,
     return versions
 
 
+TRUTH_STATUSES = ("ok", "gap", "misplaced", "not_visible")
+
+
+@dataclass(frozen=True)
+class TruthComparison:
+    """A report's verdicts against a rendered photo's truth.
+
+    ``per_status``: truth status → (facings the report agrees on, facings), where a facing
+    the truth has out of frame counts as ``not_visible``. Agreement is over the facings *in
+    view*: in frame in the truth and judged by the report (not ``not_visible``); ``unjudged``
+    counts the in-frame facings the report left unjudged (partly outside the photo, so the
+    report says to photograph them). A false gap is a gap reported where the truth has a
+    product (ok or misplaced)."""
+
+    per_status: dict[str, tuple[int, int]]
+    in_view: int
+    agreed: int
+    unjudged: int
+    false_gaps: list[str]
+
+    @property
+    def agreement(self) -> float | None:
+        return None if self.in_view == 0 else self.agreed / self.in_view
+
+    def status_line(self) -> str:
+        parts = [
+            f"{status.replace('_', ' ')} {agreed}/{total}"
+            for status, (agreed, total) in self.per_status.items()
+        ]
+        return ", ".join(parts)
+
+
+def compare_with_truth(report_facings: list[Any], truth_path: Path) -> TruthComparison | None:
+    """``report_facings`` (``FacingResult``s) against ``<bay>.truth.json``; None without one."""
+    if not truth_path.exists():
+        return None
+    truth = {f["facing_id"]: f for f in json.loads(truth_path.read_text())["facings"]}
+    per_status = {status: [0, 0] for status in TRUTH_STATUSES}
+    in_view = agreed = unjudged = 0
+    false_gaps: list[str] = []
+    for facing in report_facings:
+        expected = truth.get(facing.facing_id)
+        if expected is None:
+            continue
+        want = expected["status"] if expected["in_frame"] else "not_visible"
+        got = facing.status.value
+        counts = per_status.setdefault(want, [0, 0])
+        counts[1] += 1
+        counts[0] += got == want
+        if expected["in_frame"]:
+            if got == "not_visible":
+                unjudged += 1
+            else:
+                in_view += 1
+                agreed += got == want
+        if got == "gap" and expected["status"] in ("ok", "misplaced"):
+            false_gaps.append(facing.facing_id)
+    return TruthComparison(
+        per_status={k: (v[0], v[1]) for k, v in per_status.items()},
+        in_view=in_view,
+        agreed=agreed,
+        unjudged=unjudged,
+        false_gaps=false_gaps,
+    )
+
+
 def truth_agreement(report_facings: list[Any], truth_path: Path) -> float | None:
     """Share of the facings inside the photo whose reported status equals the rendered truth."""
     if not truth_path.exists():

@@ -5,14 +5,22 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from PIL import Image, ImageOps
 
-from shelfscan.annotate import Overlay, annotate_jpeg
+from shelfscan.annotate import Marker, Overlay, annotate_jpeg
+from shelfscan.compliance.actions import conclude
 from shelfscan.compliance.engine import MatchOptions, match_planogram
 from shelfscan.compliance.labels import LabelResolver
-from shelfscan.compliance.report import Box, ComplianceReport, DetectorLabels, FacingStatus
+from shelfscan.compliance.report import (
+    Box,
+    ComplianceReport,
+    DetectorLabels,
+    FacingStatus,
+)
 from shelfscan.detection.base import Detector
 from shelfscan.detection.labels import LabelMap
 from shelfscan.detections import Detections
@@ -35,25 +43,52 @@ def _xyxy(box: Box) -> tuple[float, float, float, float]:
     return (box.x, box.y, box.x + box.w, box.y + box.h)
 
 
+QUALITY_PREVIEW_LONG_SIDE = 1024  # what upload validation hands the quality check
+
+
+def photo_quality(image: Image.Image) -> dict[str, Any]:
+    """The upload check's quality metrics for ``image``, on a preview made the way upload
+    validation makes it (the trust check's brightness and sharpness thresholds were measured
+    on those)."""
+    from shelfscan.imaging.quality import assess_quality
+
+    preview = image.convert("RGB")
+    preview.thumbnail(
+        (QUALITY_PREVIEW_LONG_SIDE, QUALITY_PREVIEW_LONG_SIDE), Image.Resampling.BILINEAR
+    )
+    return assess_quality(preview, full_width=image.width, full_height=image.height).as_dict()
+
+
 def overlays_for(report: ComplianceReport) -> list[Overlay]:
-    """What the annotated photo shows: every visible facing by status, and unexpected boxes."""
+    """What the annotated photo shows: every visible facing by status, and unexpected boxes.
+    An inconclusive report shows none: its verdicts are not to be acted on."""
     overlays: list[Overlay] = []
-    names = {p.product_id: p.product_name for p in report.products}
+    if report.trust is not None and not report.trust.conclusive:
+        return overlays
     for facing in report.facings:
         if facing.status is FacingStatus.NOT_VISIBLE:
             continue
-        if facing.status is FacingStatus.MISPLACED:
-            found = names.get(facing.found_product_id or "", facing.found_label or "?")
-            label = f"{facing.facing_id}: {found}"
-        elif facing.status is FacingStatus.GAP:
-            label = f"{facing.facing_id}: gap"
-        else:
-            label = ""
-        overlays.append(Overlay(facing.status.value, _xyxy(facing.expected_box), label))
-    overlays.extend(
-        Overlay("unexpected", _xyxy(item.box), f"extra: {item.label}") for item in report.unexpected
-    )
+        # No text on the boxes: numbered markers (``markers_for``) key them to the actions.
+        overlays.append(Overlay(facing.status.value, _xyxy(facing.expected_box)))
+    overlays.extend(Overlay("unexpected", _xyxy(item.box)) for item in report.unexpected)
     return overlays
+
+
+def markers_for(report: ComplianceReport) -> list[Marker]:
+    """One numbered marker per action, on its first facing (or box) in the photo: the same
+    numbers as the action list of the API and report.txt."""
+    boxes = {f.facing_id: f.expected_box for f in report.facings}
+    boxes.update({u.detection_id: u.box for u in report.unexpected})
+    markers: list[Marker] = []
+    for action in report.actions:
+        if action.kind == "photograph":
+            continue  # not in the photo
+        for key in [*action.facing_ids, *action.detection_ids]:
+            box = boxes.get(key)
+            if box is not None:
+                markers.append(Marker(action.number, _xyxy(box), action.kind.value))
+                break
+    return markers
 
 
 def analyze_detections(
@@ -63,8 +98,17 @@ def analyze_detections(
     *,
     label_map: LabelMap | None = None,
     options: MatchOptions | None = None,
+    image_quality: Mapping[str, Any] | None = None,
+    candidates: Mapping[str, Planogram] | None = None,
 ) -> Analysis:
-    """Match detections already made on ``image`` and draw the result.
+    """Match detections already made on ``image``, check that the result can be trusted,
+    list the actions and draw the result.
+
+    ``image_quality`` is the photo's quality (``shelfscan.imaging.quality``; measured here
+    when not given) and ``candidates`` the store's other bays (bay code → planogram): the
+    trust check (:func:`shelfscan.compliance.trust.assess`) names the one a wrong-bay photo
+    most likely shows. An inconclusive report (``report.trust.conclusive`` false) has no
+    actions and its annotated photo shows no verdicts.
 
     With a ``label_map``, the detector's class names are first translated to the planogram's
     products (by :class:`~shelfscan.compliance.labels.LabelResolver`, the rules every path
@@ -89,7 +133,19 @@ def analyze_detections(
             resolved=resolution.resolved, unmapped=resolution.unmapped, ignored=resolution.ignored
         )
     started = time.perf_counter()
-    annotated = annotate_jpeg(image, overlays_for(report))
+    if image_quality is None:
+        image_quality = photo_quality(image)
+    verdict = conclude(
+        report, detections, planogram, image_quality=image_quality, candidates=candidates
+    )
+    report.timings_ms["trust"] = round((time.perf_counter() - started) * 1000, 1)
+    started = time.perf_counter()
+    annotated = annotate_jpeg(
+        image,
+        overlays_for(report),
+        markers=markers_for(report),
+        notice=None if verdict.conclusive else f"INCONCLUSIVE: {verdict.instruction}",
+    )
     report.timings_ms["annotate"] = round((time.perf_counter() - started) * 1000, 1)
     report.timings_ms.update({f"detect.{k}": v for k, v in detections.timings_ms.items()})
     return Analysis(detections=detections, report=report, annotated_jpeg=annotated)
@@ -102,6 +158,8 @@ def analyze_image(
     *,
     label_map: LabelMap | None = None,
     options: MatchOptions | None = None,
+    image_quality: Mapping[str, Any] | None = None,
+    candidates: Mapping[str, Planogram] | None = None,
 ) -> Analysis:
     """Detect products on a shelf photo and check them against ``planogram``.
 
@@ -114,7 +172,15 @@ def analyze_image(
     started = time.perf_counter()
     detections = detector.detect(upright)
     detections.timings_ms.setdefault("total", round((time.perf_counter() - started) * 1000, 1))
-    return analyze_detections(upright, planogram, detections, label_map=label_map, options=options)
+    return analyze_detections(
+        upright,
+        planogram,
+        detections,
+        label_map=label_map,
+        options=options,
+        image_quality=image_quality,
+        candidates=candidates,
+    )
 
 
 @dataclass(frozen=True)
@@ -132,7 +198,20 @@ class Analyzer:
 
         return cls(get_detector(settings), label_map_for(settings))
 
-    def __call__(self, image: Image.Image, planogram: Planogram) -> Analysis:
+    def __call__(
+        self,
+        image: Image.Image,
+        planogram: Planogram,
+        *,
+        image_quality: Mapping[str, Any] | None = None,
+        candidates: Mapping[str, Planogram] | None = None,
+    ) -> Analysis:
         return analyze_image(
-            image, planogram, self.detector, label_map=self.label_map, options=self.options
+            image,
+            planogram,
+            self.detector,
+            label_map=self.label_map,
+            options=self.options,
+            image_quality=image_quality,
+            candidates=candidates,
         )

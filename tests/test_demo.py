@@ -61,3 +61,46 @@ def test_demo_refuses_an_unknown_bay(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["demo", "--out", str(tmp_path), "--bay", "garden"])
     assert result.exit_code == 2
     assert "no such demo bay: garden" in result.output
+
+
+def test_truth_comparison_counts_agreement_per_status_and_false_gaps(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from shelfscan.compliance.report import FacingStatus
+    from shelfscan.demo import compare_with_truth
+
+    truth = tmp_path / "t.truth.json"
+    truth.write_text(
+        json.dumps(
+            {
+                "facings": [
+                    {"facing_id": "a", "status": "ok", "in_frame": True},
+                    {"facing_id": "b", "status": "ok", "in_frame": True},
+                    {"facing_id": "c", "status": "gap", "in_frame": True},
+                    {"facing_id": "d", "status": "misplaced", "in_frame": True},
+                    {"facing_id": "e", "status": "ok", "in_frame": False},
+                    {"facing_id": "f", "status": "ok", "in_frame": True},
+                ]
+            }
+        )
+    )
+    reported = {
+        "a": "ok",
+        "b": "gap",
+        "c": "gap",
+        "d": "gap",
+        "e": "not_visible",
+        "f": "not_visible",
+    }
+    facings = [SimpleNamespace(facing_id=k, status=FacingStatus(v)) for k, v in reported.items()]
+    comparison = compare_with_truth(facings, truth)
+    assert comparison is not None
+    assert comparison.per_status == {
+        "ok": (1, 3),
+        "gap": (1, 1),
+        "misplaced": (0, 1),
+        "not_visible": (1, 1),
+    }
+    assert (comparison.agreed, comparison.in_view, comparison.unjudged) == (2, 4, 1)
+    assert comparison.false_gaps == ["b", "d"]
+    assert comparison.agreement == 0.5

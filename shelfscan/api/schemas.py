@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from shelfscan.identifiers import IDENTIFIER_CHARACTERS, identifier_problem
+from shelfscan.compliance.report import Action, TrustSummary
 from shelfscan.services.scans import ScanStatus
 
 
@@ -156,12 +157,33 @@ class ScanAcceptedOut(ScanSummaryOut):
     created: bool = Field(description="False when an earlier upload with this key made it")
 
 
+class EvidenceOut(BaseModel):
+    id: str = Field(description="The facing id, or detection-<id> for a product box")
+    url: str = Field(description="The crop of the photo (JPEG)")
+
+
+class ActionOut(Action):
+    """One action of the report (``docs/report-schema.md``, *Actions*) with its crops."""
+
+    evidence: list[EvidenceOut] = Field(default_factory=list)
+
+
 class ScanOut(ScanSummaryOut):
     report: dict[str, Any] | None = Field(
-        description="The compliance report of the first photo (schema: compliance report)"
+        description="The compliance report of the first photo (schema: compliance report); "
+        "null while not done and when inconclusive (its verdicts are not to be shown)"
     )
     evidence: dict[str, str] = Field(
         description="facing id -> crop of the photo around each facing with a problem"
+    )
+    actions: list[ActionOut] = Field(
+        default_factory=list,
+        description="What to do, in order, each with its evidence crops; empty when inconclusive",
+    )
+    trust: TrustSummary | None = Field(
+        default=None,
+        description="Whether the photo shows this bay readably; when inconclusive its reason, "
+        "retake instruction and the bay the photo most likely shows",
     )
 
 

@@ -22,9 +22,9 @@ def demo(
     from shelfscan.demo import (
         DEMO_STORE_CODE,
         PHOTO_DIR,
+        compare_with_truth,
         demo_planograms,
         seed_demo_store,
-        truth_agreement,
     )
     from shelfscan.detection.base import DetectorError
     from shelfscan.images import load_image
@@ -51,19 +51,37 @@ def demo(
         raise typer.Exit(2) from error
     typer.echo(f"store {DEMO_STORE_CODE}: {len(chosen)} bays; detector {analyzer.detector.info}")
 
-    header = f"{'bay':<10} {'v':>2} {'ok':>4} {'gap':>4} {'mispl':>5} {'unexp':>5}"
-    typer.echo(f"{header} {'position':>8} {'avail':>6} {'truth':>6}  annotated photo")
+    header = f"{'bay':<10} {'v':>2} {'result':<12} {'ok':>4} {'gap':>4} {'mispl':>5} {'unexp':>5}"
+    typer.echo(f"{header} {'OSA':>5} {'OOS':>5} {'plan':>5} {'actions':>7}  annotated photo")
+    comparisons = {}
     for code, planogram in chosen.items():
         photo = PHOTO_DIR / f"{code}.jpg"
-        analysis = analyzer(load_image(photo.read_bytes()), planogram)
+        analysis = analyzer(load_image(photo.read_bytes()), planogram, candidates=planograms)
         paths = write_analysis_outputs(analysis, out, stem=code)
         report = analysis.report
-        agreement = truth_agreement(report.facings, PHOTO_DIR / f"{code}.truth.json")
+        comparisons[code] = compare_with_truth(report.facings, PHOTO_DIR / f"{code}.truth.json")
         c, s = report.counts, report.scores
+        result = "done" if report.trust is None or report.trust.conclusive else "INCONCLUSIVE"
         typer.echo(
-            f"{code:<10} {versions[code]:>2} {c.ok:>4} {c.gap:>4} {c.misplaced:>5} "
-            f"{c.unexpected:>5} {_pct(s.position_compliance):>8} {_pct(s.availability):>6} "
-            f"{_pct(agreement):>6}  {paths['annotated']}"
+            f"{code:<10} {versions[code]:>2} {result:<12} {c.ok:>4} {c.gap:>4} {c.misplaced:>5} "
+            f"{c.unexpected:>5} {_pct(s.on_shelf_availability):>5} "
+            f"{_pct(s.out_of_stock_rate):>5} {_pct(s.planogram_compliance):>5} "
+            f"{len(report.actions):>7}  {paths['annotated']}"
+        )
+        if report.trust is not None and not report.trust.conclusive:
+            typer.echo(f"  INCONCLUSIVE: {report.trust.instruction}")
+    typer.echo("")
+    typer.echo("Agreement with the rendered truth (agreed/facings per true status; in view =")
+    typer.echo("in frame and judged; false gap = a gap reported where a product stands):")
+    for code, comparison in comparisons.items():
+        if comparison is None:
+            continue
+        typer.echo(
+            f"{code:<10} {comparison.status_line()}; in view {comparison.agreed}/"
+            f"{comparison.in_view} = {_pct(comparison.agreement)}; "
+            f"not judged (partly in view) {comparison.unjudged}; "
+            f"false gaps {len(comparison.false_gaps)}"
+            + (f" ({', '.join(comparison.false_gaps)})" if comparison.false_gaps else "")
         )
     typer.echo(f"reports in {out}/ (<bay>.report.json, .report.txt, .annotated.jpg)")
 

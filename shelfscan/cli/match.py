@@ -14,6 +14,7 @@ from pathlib import Path
 import typer
 
 from shelfscan.cli.common import load_planogram_or_exit
+from shelfscan.compliance.actions import conclude
 from shelfscan.compliance.azure_compat import matching_result_per_position
 from shelfscan.compliance.engine import match_planogram
 from shelfscan.compliance.text import render_report_text
@@ -64,6 +65,7 @@ def match(
         raise typer.Exit(2) from error
     try:
         report = match_planogram(plan, found)
+        conclude(report, found, plan)  # the trust verdict and the actions
     except PlanogramError as error:
         typer.echo(f"error: {planogram}: {error}", err=True)
         raise typer.Exit(2) from error

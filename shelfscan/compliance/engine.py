@@ -87,6 +87,11 @@ class MatchOptions:
     extra_cost: float = 0.9
     # A facing with less of its box inside the photo than this is not visible.
     min_visible_fraction: float = 0.5
+    # A facing partly outside the photo (less than this inside) is judged only when its planned
+    # product is seen there: a detector misses products the frame cuts off, so "empty" or
+    # "another product" there is a guess (the demo's drinks bay: gaps on cans cut in half). It
+    # is reported not visible instead, and the actions say to photograph it.
+    min_judged_fraction: float = 0.75
     leftover_min_iou: float = 0.3
     # Share of a facing that a gap box must cover to be its evidence.
     gap_box_overlap: float = 0.3
@@ -306,6 +311,7 @@ def match_planogram(
             gap_evidence=gap_evidence,
             duplicate=duplicate,
             facing_product=facing_product,
+            options=options,
         )
     finally:
         if collecting:
@@ -445,9 +451,12 @@ def _decide_verdicts(
     covered_by: np.ndarray,
     gap_evidence: np.ndarray,
     facing_product: np.ndarray,
+    partly_visible: np.ndarray,
 ) -> _Verdicts:
     """Statuses from the matching: a facing with a box is ok unless the box shows another
-    product (misplaced); without one it is a gap when in view, else not visible."""
+    product (misplaced); without one it is a gap when in view, else not visible. A facing
+    ``partly_visible`` (cut by the frame) is ok or not visible: no gap or misplaced verdict
+    is drawn from a cut-off view, unless the detector itself reports a gap box there."""
     n_f = len(facing_product)
     n_k = len(kept)
     via_cover = (match_of_facing < 0) & (covered_by >= 0)
@@ -466,6 +475,8 @@ def _decide_verdicts(
         np.where(kind == MatchKind.OTHER, _MISPLACED, _OK),
         np.where(visible, _GAP, _NOT_VISIBLE),
     )
+    unsure = partly_visible & ((status == _MISPLACED) | ((status == _GAP) & (gap_evidence < 0)))
+    status = np.where(unsure, _NOT_VISIBLE, status)
     found_of = np.where(status == _OK, facing_product, np.where(status == _MISPLACED, seen_top, -1))
     found_of = np.where(found_of >= 0, found_of, -1)
     detection_row = kept[safe] if n_k else np.zeros(n_f, dtype=np.intp)
@@ -525,6 +536,7 @@ def _facing_results(
     rows: _DetectionRows,
     expected_image: np.ndarray,
     visible_fraction: np.ndarray,
+    min_visible_fraction: float,
 ) -> list[FacingResult]:
     """Stage 2: one ``FacingResult`` per facing, with its evidence and a readable reason."""
     product_names = plan.product_names
@@ -678,7 +690,13 @@ def _facing_results(
                     "confidence": None,
                 }
             )
-            reason = f"outside the photo ({visible_share[f_i]:.0%} of the facing in view)"
+            if visible_share[f_i] >= min_visible_fraction:
+                reason = (
+                    f"partly outside the photo ({visible_share[f_i]:.0%} of the facing in "
+                    "view) and its product not seen: photograph it whole to judge it"
+                )
+            else:
+                reason = f"outside the photo ({visible_share[f_i]:.0%} of the facing in view)"
         elif gap_list[f_i] >= 0:
             evidence = evidence_of_row[gap_list[f_i]]
             reason = f"out of stock: the detector reports a gap where {name} belongs"
@@ -851,10 +869,11 @@ def _compute_scores(
     facing_product: np.ndarray,
     unclaimed: _Unclaimed,
 ) -> _Summaries:
-    """Counts per status and the three scores, for every scope at once (the scan, each
-    fixture, each product). Position compliance: share of visible facings in place.
-    Availability: share of planned products seen at least once. Facings compliance: share
-    of planned facings matched by a facing of the same product."""
+    """Counts per status and the scores, for every scope at once (the scan, each fixture,
+    each product), as ``docs/kpis.md`` defines them: on-shelf availability (ok / in view),
+    out-of-stock rate (gap / in view), planogram compliance (ok / (in view + unexpected; for a
+    product, its extra facings)), facings compliance (planned facings matched by a facing of
+    the same product anywhere). The deprecated position compliance and availability stay."""
     product_names = plan.product_names
     product_ids = plan.product_ids
     n_products = len(product_ids)
@@ -909,6 +928,11 @@ def _compute_scores(
         scope_scores.append(
             Scores.from_trusted_dict(
                 {
+                    "on_shelf_availability": _share(ok, visible_n),
+                    "out_of_stock_rate": _share(gap, visible_n),
+                    "planogram_compliance": _share(ok, visible_n + unexpected_counts[scope])
+                    if visible_n
+                    else None,
                     "position_compliance": _share(ok, visible_n),
                     "availability": _share(available[scope], considered_n[scope]),
                     "facings_compliance": _share(matched_facings[scope], planned_total[scope]),
@@ -928,7 +952,8 @@ def _compute_scores(
 
     per_product = _count2(facing_product, status, n_products, 4)
     found_per_product = np.bincount(found_of[has_found], minlength=n_products)
-    found_per_product += np.bincount(unexpected_product_arr[extra], minlength=n_products)
+    extra_of = np.bincount(unexpected_product_arr[extra], minlength=n_products)
+    found_per_product += extra_of
     product_summaries: list[ProductSummary] = []
     for p, (ok, gap, misplaced, not_visible) in enumerate(per_product.tolist()):
         expected_n = ok + gap + misplaced + not_visible
@@ -949,6 +974,11 @@ def _compute_scores(
                     "misplaced": misplaced,
                     "scores": Scores.from_trusted_dict(
                         {
+                            "on_shelf_availability": _share(ok, visible_n),
+                            "out_of_stock_rate": _share(gap, visible_n),
+                            "planogram_compliance": _share(ok, visible_n + int(extra_of[p]))
+                            if visible_n
+                            else None,
                             "position_compliance": _share(ok, visible_n),
                             "availability": None if visible_n == 0 else float(found > 0),
                             "facings_compliance": _share(min(found, visible_n), visible_n),
@@ -985,6 +1015,7 @@ def _build_report(
     gap_evidence: np.ndarray,
     duplicate: np.ndarray,
     facing_product: np.ndarray,
+    options: MatchOptions,
 ) -> ComplianceReport:
     """Everything is matched by now; this turns the arrays into the report, in stages:
     decide each facing's verdict, describe the facings, collect the unclaimed detections,
@@ -1001,6 +1032,7 @@ def _build_report(
         covered_by=covered_by,
         gap_evidence=gap_evidence,
         facing_product=facing_product,
+        partly_visible=visible & (visible_fraction < options.min_judged_fraction),
     )
     rows = _DetectionRows(detections)
     facings = _facing_results(
@@ -1009,6 +1041,7 @@ def _build_report(
         rows=rows,
         expected_image=expected_image,
         visible_fraction=visible_fraction,
+        min_visible_fraction=options.min_visible_fraction,
     )
     unclaimed = _unclaimed_detections(
         plan=plan,
@@ -1053,6 +1086,8 @@ def _build_report(
             "ignored": unclaimed.ignored,
             "detector_labels": None,
             "timings_ms": {},
+            "actions": [],
+            "trust": None,
         }
     )
 

@@ -118,8 +118,14 @@ class Registration:
         return (x_px - self.level_offset_x[level]) / self.level_scale_x[level]
 
 
-def cluster_1d(values: np.ndarray, tolerance: float) -> tuple[np.ndarray, np.ndarray]:
+def cluster_1d(
+    values: np.ndarray, tolerance: float, local_tolerance: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Split sorted values where consecutive ones differ by more than ``tolerance``.
+
+    With ``local_tolerance`` (one per value), two neighbours split already when they differ by
+    more than the smaller of their own tolerances: boxes of small products stacked on each
+    other are rows of their own, though their bottoms lie closer than the shelf's tall boxes'.
 
     Returns a cluster label per value (clusters numbered in ascending order) and each
     cluster's median.
@@ -128,7 +134,11 @@ def cluster_1d(values: np.ndarray, tolerance: float) -> tuple[np.ndarray, np.nda
         return np.zeros(0, dtype=np.intp), np.zeros(0)
     order = np.argsort(values, kind="stable")
     sorted_values = values[order]
-    breaks = np.flatnonzero(np.diff(sorted_values) > tolerance) + 1
+    limit: float | np.ndarray = tolerance
+    if local_tolerance is not None:
+        local = local_tolerance[order]
+        limit = np.minimum(tolerance, np.minimum(local[:-1], local[1:]))
+    breaks = np.flatnonzero(np.diff(sorted_values) > limit) + 1
     labels_sorted = np.zeros(len(values), dtype=np.intp)
     labels_sorted[breaks] = 1
     labels_sorted = np.cumsum(labels_sorted)
@@ -302,7 +312,9 @@ def register(
     angle = estimate_tilt(products_only, options)
     boxes = bx.rotate_boxes_about_centers(det_boxes, -angle, *center)
     median_det_h = float(bx.median(bx.heights(boxes[product_mask])))
-    row_of_det, row_bottoms = cluster_1d(boxes[:, 3], options.row_split * median_det_h)
+    row_of_det, row_bottoms = cluster_1d(
+        boxes[:, 3], options.row_split * median_det_h, options.row_split * bx.heights(boxes)
+    )
     n_rows = len(row_bottoms)
 
     # --- vertical: rows to levels ---

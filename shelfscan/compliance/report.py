@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-REPORT_SCHEMA_VERSION = "1.1"
+REPORT_SCHEMA_VERSION = "1.2"
 
 
 class FacingStatus(StrEnum):
@@ -133,14 +133,30 @@ class UnexpectedProduct(_Model):
 
 
 class Scores(_Model):
-    """Shares in [0, 1]; null when nothing planned is visible in the scope."""
+    """Shares in [0, 1]; null when nothing planned is visible in the scope. Definitions,
+    with a worked example: ``docs/kpis.md``."""
 
-    position_compliance: float | None = Field(description="ok facings / visible facings")
-    availability: float | None = Field(
-        description="products found at least once / products planned (visible)"
+    on_shelf_availability: float | None = Field(
+        default=None,
+        description="(1.2) on-shelf availability (OSA): ok facings / planned facings in view",
+    )
+    out_of_stock_rate: float | None = Field(
+        default=None, description="(1.2) gap facings / planned facings in view (0 is good)"
+    )
+    planogram_compliance: float | None = Field(
+        default=None,
+        description="(1.2) ok facings / (planned facings in view + unexpected facings)",
     )
     facings_compliance: float | None = Field(
         description="sum of min(found, planned) facings / sum of planned facings (visible)"
+    )
+    position_compliance: float | None = Field(
+        description="Deprecated (1.2): ok facings / visible facings; "
+        "use on_shelf_availability or planogram_compliance"
+    )
+    availability: float | None = Field(
+        description="Deprecated (1.2): products found at least once / products planned "
+        "(visible); not on-shelf availability, use on_shelf_availability"
     )
 
 
@@ -226,6 +242,61 @@ class ImageInfo(_Model):
     height: int
 
 
+class ActionKind(StrEnum):
+    FILL = "fill"
+    REPLACE = "replace"
+    MOVE = "move"
+    REMOVE = "remove"
+    PHOTOGRAPH = "photograph"
+
+
+class Action(_Model):
+    """One thing a clerk does at the shelf (schema 1.2); built by
+    ``shelfscan.compliance.actions.build_actions``."""
+
+    number: int = Field(description="1, 2, ... in list order: the marker on the annotated photo")
+    kind: ActionKind
+    text: str = Field(description="The sentence to show: product names and the location")
+    product_id: str | None
+    product_name: str | None
+    other_product_id: str | None = Field(
+        default=None, description="replace: the product found there instead"
+    )
+    other_product_name: str | None = None
+    count: int = Field(description="Facings concerned")
+    shelf_from_top: int | None = Field(description="1 = top shelf; null when unknown or spanning")
+    positions_from_left: list[int] = Field(
+        description="Facing positions on that shelf, 1 = leftmost"
+    )
+    location_text: str
+    facing_ids: list[str] = Field(default_factory=list)
+    detection_ids: list[str] = Field(default_factory=list)
+    out_of_stock: bool = Field(
+        default=False, description="fill: no facing of the product is seen on the bay"
+    )
+    priority: int = Field(description="0 most urgent; the list is sorted by it")
+
+
+class LikelyBay(_Model):
+    bay: str
+    planogram_id: str
+    planogram_name: str
+    named_boxes: int
+    label_share: float | None
+    product_overlap: float | None
+    explained_share: float | None = None
+
+
+class TrustSummary(_Model):
+    """Whether the photo shows this bay, readably (schema 1.2; ``shelfscan.compliance.trust``)."""
+
+    conclusive: bool
+    reason: str | None = Field(description="Why not conclusive (a TrustReason value)")
+    instruction: str | None = Field(description="What to do: the retake instruction")
+    likely_bay: LikelyBay | None = Field(description="The bay the photo most likely shows")
+    figures: dict[str, Any] = Field(description="What the verdict was decided on")
+
+
 class ComplianceReport(_Model):
     schema_version: str = REPORT_SCHEMA_VERSION
     planogram_id: str
@@ -244,6 +315,13 @@ class ComplianceReport(_Model):
         default=None, description="Set when a label map translated the detector's classes"
     )
     timings_ms: dict[str, float] = Field(default_factory=dict)
+    actions: list[Action] = Field(
+        default_factory=list,
+        description="(1.2) what to do, grouped and sorted; empty when inconclusive",
+    )
+    trust: TrustSummary | None = Field(
+        default=None, description="(1.2) the trust check's verdict; null when none ran"
+    )
 
     def facing(self, facing_id: str) -> FacingResult:
         for result in self.facings:

@@ -55,16 +55,17 @@ class PipelineAnalyzer:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._lock = threading.Lock()
-        self._run: Callable[[Image.Image, Planogram], AnalysisResult] | None = None
+        self._run: Callable[..., AnalysisResult] | None = None
 
-    def __call__(self, image: Image.Image, planogram: Planogram) -> AnalysisResult:
+    def __call__(self, image: Image.Image, planogram: Planogram, **context: Any) -> AnalysisResult:
+        """``context``: ``image_quality`` and ``candidates`` for the trust check."""
         if self._run is None:
             with self._lock:
                 if self._run is None:
                     self._run = self._load()
-        return self._run(image, planogram)
+        return self._run(image, planogram, **context)
 
-    def _load(self) -> Callable[[Image.Image, Planogram], AnalysisResult]:
+    def _load(self) -> Callable[..., AnalysisResult]:
         try:
             from shelfscan.pipeline import Analyzer
         except ImportError as error:

@@ -9,6 +9,7 @@ by the deadline therefore never produces two results.
 
 from __future__ import annotations
 
+import inspect
 import io
 import json
 import logging
@@ -48,7 +49,7 @@ from shelfscan.services.scans import (
     evidence_key,
     scan_prefix,
 )
-from shelfscan.services.stores import planogram_from_version
+from shelfscan.services.stores import other_bays_planograms, planogram_from_version
 from shelfscan.settings import Settings
 from shelfscan.storage import Storage, StorageError
 
@@ -125,13 +126,18 @@ def run_scan(scan_id: str, context: JobContext) -> str:
         return _finish_failed(scan_id, holder, context, f"{type(error).__name__}: {error}")
     heartbeat.stop()
     elapsed_ms = round((time.perf_counter() - started) * 1000, 1)
+    conclusive = (report.get("trust") or {}).get("conclusive", True)
     with session_scope(context.database_url) as session:
-        finished = scans.finish(session, scan_id, holder, report)
+        if conclusive:
+            finished = scans.finish(session, scan_id, holder, report)
+        else:
+            finished = scans.finish_inconclusive(session, scan_id, holder, report)
     if not finished:
         log.warning("scan lease lost before finishing", extra={"scan_id": scan_id})
         return SKIPPED
-    log.info("scan done", extra={"scan_id": scan_id, "ms": elapsed_ms, "attempt": attempts})
-    return ScanStatus.DONE
+    status = ScanStatus.DONE if conclusive else ScanStatus.INCONCLUSIVE
+    log.info(f"scan {status}", extra={"scan_id": scan_id, "ms": elapsed_ms, "attempt": attempts})
+    return status
 
 
 def _deadline_message(context: JobContext) -> str:
@@ -150,6 +156,8 @@ def _analyse(scan_id: str, holder: str, context: JobContext) -> dict[str, Any]:
             )
         )
         rows = photo_rows(session, scan_id)
+        # The store's other bays: a photo of one of them is named as such (trust check).
+        candidates = other_bays_planograms(session, scan.store_id, scan.bay_id)
     if store_code is None or document is None:
         raise RuntimeError(f"scan {scan_id}: its store or planogram version is missing")
     planogram = planogram_from_version(document)
@@ -170,6 +178,8 @@ def _analyse(scan_id: str, holder: str, context: JobContext) -> dict[str, Any]:
     except StorageError as error:
         raise _Transient(f"storage: {error}") from error
     photo_keys = [row.storage_key for row in rows]
+    with session_scope(context.database_url) as session:
+        quality = session.scalar(select(Scan.quality).where(Scan.id == scan_id))
 
     primary: dict[str, Any] | None = None
     for index, key in enumerate(photo_keys):
@@ -179,7 +189,9 @@ def _analyse(scan_id: str, holder: str, context: JobContext) -> dict[str, Any]:
             raise _Transient(f"storage: {error}") from error
         image = load_image(data)
         try:
-            analysis = context.analyzer(image, planogram)
+            analysis = _call_analyzer(
+                context.analyzer, image, planogram, _photo_quality(quality, index), candidates
+            )
         except AnalyzerUnavailable:
             raise
         except Exception as error:
@@ -194,7 +206,9 @@ def _analyse(scan_id: str, holder: str, context: JobContext) -> dict[str, Any]:
             )
             if index == 0:
                 primary = report
-                _save_evidence(context.storage, store_code, scan_id, image, typed)
+                if typed.trust is None or typed.trust.conclusive:
+                    # An inconclusive scan shows no problems, so it has no evidence to show.
+                    _save_evidence(context.storage, store_code, scan_id, image, typed)
             else:
                 # Further photos (close-ups, the other half of a long bay) keep their own report.
                 context.storage.put(
@@ -206,6 +220,34 @@ def _analyse(scan_id: str, holder: str, context: JobContext) -> dict[str, Any]:
             raise _Transient(f"storage: {error}") from error
     assert primary is not None
     return primary
+
+
+def _photo_quality(quality: dict[str, Any] | None, index: int) -> dict[str, Any] | None:
+    """The quality check's result for photo ``index`` of the scan's quality summary."""
+    photos = (quality or {}).get("photos") or []
+    return photos[index] if index < len(photos) and isinstance(photos[index], dict) else None
+
+
+def _call_analyzer(
+    analyzer: Analyzer,
+    image: Image.Image,
+    planogram: Any,
+    quality: dict[str, Any] | None,
+    candidates: dict[str, Any],
+) -> Any:
+    """The analyzer with the photo's quality and the candidate bays when it takes them (the
+    pipeline's does; an analyzer plugged in by ``SHELFSCAN_SCAN_ANALYZER`` may not)."""
+    try:
+        parameters = inspect.signature(analyzer).parameters
+    except (TypeError, ValueError):
+        parameters = {}
+    takes_all = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
+    extra: dict[str, Any] = {}
+    if takes_all or "image_quality" in parameters:
+        extra["image_quality"] = quality
+    if takes_all or "candidates" in parameters:
+        extra["candidates"] = candidates
+    return analyzer(image, planogram, **extra)
 
 
 def _is_transient(error: Exception) -> bool:
@@ -222,9 +264,14 @@ EVIDENCE_MARGIN = 0.15
 def _save_evidence(
     storage: Storage, store_code: str, scan_id: str, image: Image.Image, report: ComplianceReport
 ) -> int:
-    """One JPEG crop per problem facing, a little wider than its box for context."""
+    """One JPEG crop per problem facing, a little wider than its box for context, and one per
+    unexpected product (``detection-<id>``: what a remove action shows)."""
     saved = 0
-    for facing_id, (x1, y1, x2, y2) in evidence_boxes(report).items():
+    boxes = dict(evidence_boxes(report))
+    for item in report.unexpected:
+        box = item.box
+        boxes[f"detection-{item.detection_id}"] = (box.x, box.y, box.x + box.w, box.y + box.h)
+    for facing_id, (x1, y1, x2, y2) in boxes.items():
         margin_x, margin_y = (x2 - x1) * EVIDENCE_MARGIN, (y2 - y1) * EVIDENCE_MARGIN
         box = (
             max(0, round(x1 - margin_x)),

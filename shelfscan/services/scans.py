@@ -539,6 +539,23 @@ def finish(session: Session, scan_id: str, holder: str, report: dict[str, Any]) 
     )
 
 
+def finish_inconclusive(
+    session: Session, scan_id: str, holder: str, report: dict[str, Any]
+) -> bool:
+    """processing → inconclusive: analysed, but the trust check refused the photo; the report
+    (kept for its ``trust`` section and figures) has no actions."""
+    now = utcnow()
+    return _change(
+        session,
+        held_by(scan_id, holder),
+        status=ScanStatus.INCONCLUSIVE,
+        report=report,
+        error=None,
+        finished_at=now,
+        **_lease_released(now),
+    )
+
+
 def fail(session: Session, scan_id: str, holder: str, message: str) -> bool:
     """processing → failed with ``message`` (see :func:`error_code` for its code)."""
     now = utcnow()

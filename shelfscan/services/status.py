@@ -11,4 +11,7 @@ class ScanStatus(StrEnum):
     QUEUED = "queued"
     PROCESSING = "processing"
     DONE = "done"
+    # Analysed, but the photo does not show this bay readably (``compliance.trust``): a retake
+    # instruction instead of results. Terminal, like done and failed.
+    INCONCLUSIVE = "inconclusive"
     FAILED = "failed"

@@ -308,6 +308,25 @@ def assignment_for_bay(
     return session.scalar(assignment_in_force(bay_id, on_date or service_date()))
 
 
+def other_bays_planograms(
+    session: Session, store_id: int, bay_id: int, on_date: date | None = None
+) -> dict[str, Planogram]:
+    """The planograms in force on the store's other bays (bay code → planogram): the
+    candidates a wrong-bay photo is compared with (``compliance.trust.most_likely_bay``)."""
+    on = on_date or service_date()
+    candidates: dict[str, Planogram] = {}
+    bays = session.scalars(
+        select(models.Bay)
+        .where(models.Bay.store_id == store_id, models.Bay.id != bay_id)
+        .order_by(models.Bay.code)
+    )
+    for bay in bays:
+        assignment = assignment_for_bay(session, bay.id, on)
+        if assignment is not None:
+            candidates[bay.code] = planogram_from_version(assignment.planogram_version)
+    return candidates
+
+
 def planogram_version_for_bay(
     session: Session, bay_id: int, on_date: date | None = None
 ) -> models.PlanogramVersion | None:

@@ -45,7 +45,13 @@ def test_statuses_are_stored_as_the_same_strings(database_url: str, scan_id: str
             text("SELECT status FROM scans WHERE id = :id"), {"id": scan_id}
         ).scalar()
     assert stored == "queued" == ScanStatus.QUEUED
-    assert [status.value for status in ScanStatus] == ["queued", "processing", "done", "failed"]
+    assert [status.value for status in ScanStatus] == [
+        "queued",
+        "processing",
+        "done",
+        "inconclusive",
+        "failed",
+    ]
 
 
 def test_claim_finish_and_only_the_holder_moves_the_scan(database_url: str, scan_id: str) -> None:

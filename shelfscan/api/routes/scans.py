@@ -29,6 +29,8 @@ from shelfscan.api.multipart import (
     split_parts,
 )
 from shelfscan.api.schemas import (
+    ActionOut,
+    EvidenceOut,
     ScanAcceptedOut,
     ScanOut,
     ScanPageOut,
@@ -43,6 +45,7 @@ from shelfscan.services.scans import (
     ScanStatus,
     annotated_key,
     check_idempotency_key,
+    compliance_report,
     error_code,
     evidence_boxes,
     evidence_key,
@@ -135,9 +138,29 @@ def scan_summary(
 
 def scan_out(request: Request, store_code: str, bay_code: str | None, scan: Scan) -> ScanOut:
     summary = _summary(request, store_code, bay_code, scan)
-    boxes = evidence_boxes(scan.report) if scan.report else {}
+    report = compliance_report(scan.report) if scan.report else None
+    trust = report.trust if report is not None else None
+    if scan.status == ScanStatus.INCONCLUSIVE:
+        # The verdicts of a photo that does not show this bay are made up: none is shown.
+        return ScanOut(**summary, report=None, evidence={}, actions=[], trust=trust)
+    boxes = evidence_boxes(report) if report is not None else {}
     evidence = {facing: f"{summary['url']}/evidence/{facing}.jpg" for facing in sorted(boxes)}
-    return ScanOut(**summary, report=scan.report, evidence=evidence)
+    crops = dict(evidence)
+    for item in report.unexpected if report is not None else []:
+        key = f"detection-{item.detection_id}"
+        crops[item.detection_id] = f"{summary['url']}/evidence/{quote(key, safe='')}.jpg"
+    actions = [
+        ActionOut(
+            **action.model_dump(),
+            evidence=[
+                EvidenceOut(id=key if key in evidence else f"detection-{key}", url=crops[key])
+                for key in [*action.facing_ids, *action.detection_ids]
+                if key in crops
+            ],
+        )
+        for action in (report.actions if report is not None else [])
+    ]
+    return ScanOut(**summary, report=scan.report, evidence=evidence, actions=actions, trust=trust)
 
 
 async def _read_multipart(request: Request, limit: int, max_parts: int) -> list[Part]:

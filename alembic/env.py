@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from alembic import context
 
+from shelfscan.analytics import models as analytics_models  # noqa: F401  (facts, rollups)
 from shelfscan.audits import models as audit_models  # noqa: F401  (scheduled audits)
 from shelfscan.auth import models as auth_models  # noqa: F401  (access-control tables)
 from shelfscan.db import models  # noqa: F401  (registers the tables on Base.metadata)

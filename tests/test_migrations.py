@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import inspect
 
+from shelfscan.analytics import models as analytics_models  # noqa: F401
 from shelfscan.auth import models as auth_models  # noqa: F401
 from shelfscan.db import models  # noqa: F401
 from shelfscan.db.base import Base

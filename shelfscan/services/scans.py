@@ -526,9 +526,10 @@ def record_quality(session: Session, scan_id: str, holder: str, quality: dict[st
 
 
 def finish(session: Session, scan_id: str, holder: str, report: dict[str, Any]) -> bool:
-    """processing → done with its report."""
+    """processing → done with its report; its facing verdicts become analytics facts in the
+    same transaction (both job runners pass here)."""
     now = utcnow()
-    return _change(
+    finished = _change(
         session,
         held_by(scan_id, holder),
         status=ScanStatus.DONE,
@@ -537,6 +538,11 @@ def finish(session: Session, scan_id: str, holder: str, report: dict[str, Any]) 
         finished_at=now,
         **_lease_released(now),
     )
+    if finished:
+        from shelfscan.analytics.facts import record_finished_scan
+
+        record_finished_scan(session, scan_id, report)
+    return finished
 
 
 def finish_inconclusive(

@@ -1,0 +1,815 @@
+"""Writing facts: a finished scan's facing verdicts as rows, and everything derived from them.
+
+:func:`record_scan` is called by :func:`shelfscan.services.scans.finish` in the same
+transaction (so the in-process runner and Celery both do it) and is idempotent per scan: a
+scan already recorded is left alone. Derived tables are kept equal to an aggregation of the
+facts:
+
+* daily rollups (``analytics_daily_bay``, ``analytics_daily_product``) are re-aggregated for
+  the scan's bay and local day (a few rows) — so replays and late scans cannot double count;
+* facing states (recent verdicts) and problem episodes (time to fix) advance by one scan; a
+  scan older than the bay's newest one replays the bay's history instead.
+
+:func:`rebuild` recomputes every table from the scans' reports (``shelfscan analytics rebuild``,
+the backfill of migration 0004); :func:`refresh_rollups` and :func:`rebuild_history` do the
+derived part in set-based SQL for bulk loads (the synthetic chain, benchmarks).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    and_,
+    bindparam,
+    case,
+    cast,
+    delete,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    union_all,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from shelfscan.analytics.models import (
+    HISTORY_LENGTH,
+    PROBLEM_STATUSES,
+    DailyBay,
+    DailyProduct,
+    DimDate,
+    DimProduct,
+    FacingState,
+    FactFacing,
+    FactScan,
+    ProblemEpisode,
+)
+
+log = logging.getLogger(__name__)
+
+PLANNED_STATUSES = ("ok", "gap", "misplaced")  # a planned facing in view: the denominator V
+HOLDING_STATUSES = ("ok", "misplaced", "unexpected")  # a facing holding some product
+
+
+@dataclass(frozen=True)
+class ScanPlace:
+    """Where and when a scan was taken, as its facts record it."""
+
+    scan_id: str
+    store_id: int
+    region: str | None
+    bay_id: int
+    scanned_at: datetime
+    time_zone: str = "UTC"
+    planogram_version_id: int | None = None
+    photo_key: str | None = None
+    source: str = "scan"
+
+    @property
+    def scan_date(self) -> date:
+        return local_date(self.scanned_at, self.time_zone)
+
+
+@dataclass(frozen=True)
+class ProductInfo:
+    name: str
+    brand: str | None = None
+    category: str | None = None
+
+
+@lru_cache(maxsize=256)
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def local_date(at: datetime, time_zone: str = "UTC") -> date:
+    """The store's calendar day of an instant (naive instants are UTC)."""
+    aware = at if at.tzinfo else at.replace(tzinfo=UTC)
+    return aware.astimezone(_zone(time_zone)).date()
+
+
+def week_start(day: date) -> date:
+    """Monday of the ISO week of ``day``: the key of every weekly figure."""
+    return day - timedelta(days=day.weekday())
+
+
+def date_row(day: date) -> dict[str, Any]:
+    iso = day.isocalendar()
+    return {
+        "day": day,
+        "week_start": week_start(day),
+        "iso_year": iso.year,
+        "iso_week": iso.week,
+        "weekday": iso.weekday,
+        "month": f"{day.year:04d}-{day.month:02d}",
+    }
+
+
+def is_conclusive(report: Mapping[str, Any]) -> bool:
+    """Inconclusive scans (wrong bay, unreadable photo) count for nothing: no score, no fact."""
+    trust = report.get("trust")
+    return not (isinstance(trust, Mapping) and trust.get("conclusive") is False)
+
+
+def fact_rows(
+    place: ScanPlace, report: Mapping[str, Any]
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """A report as one scan row and its facing rows (planned facings, then unexpected
+    products inside the bay). Pure: no database."""
+    day = place.scan_date
+    common = {
+        "scan_id": place.scan_id,
+        "store_id": place.store_id,
+        "region": place.region,
+        "bay_id": place.bay_id,
+        "scanned_at": place.scanned_at,
+        "scan_date": day,
+        "week_start": week_start(day),
+        "planogram_version_id": place.planogram_version_id,
+        "photo_key": place.photo_key,
+    }
+    rows: list[dict[str, Any]] = []
+    counts = dict.fromkeys(("ok", "gap", "misplaced", "not_visible", "unexpected"), 0)
+    for facing in report.get("facings", ()):
+        status = str(facing["status"])
+        counts[status] = counts.get(status, 0) + 1
+        found = facing.get("found_product_id") or facing.get("found_label")
+        if status == "gap":
+            found = None
+        rows.append(
+            common
+            | {
+                "fixture_id": facing.get("fixture_id"),
+                "facing_id": facing.get("facing_id"),
+                "planned_product": facing.get("product_id"),
+                "found_product": found,
+                "status": status,
+                "reason": facing.get("reason"),
+            }
+        )
+    for extra in report.get("unexpected", ()):
+        if not extra.get("fixture_id"):  # outside the bay: not part of any score
+            continue
+        counts["unexpected"] += 1
+        rows.append(
+            common
+            | {
+                "fixture_id": extra.get("fixture_id"),
+                "facing_id": None,
+                "planned_product": None,
+                "found_product": extra.get("product_id") or extra.get("label"),
+                "status": "unexpected",
+                "reason": extra.get("reason"),
+            }
+        )
+    scan = common | {
+        "source": place.source,
+        "facings": len(report.get("facings", ())),
+        "visible": counts["ok"] + counts["gap"] + counts["misplaced"],
+        "ok": counts["ok"],
+        "gap": counts["gap"],
+        "misplaced": counts["misplaced"],
+        "unexpected": counts["unexpected"],
+    }
+    return scan, rows
+
+
+def products_of_report(report: Mapping[str, Any]) -> dict[str, ProductInfo]:
+    products = {}
+    for facing in report.get("facings", ()):
+        products.setdefault(facing["product_id"], ProductInfo(facing.get("product_name") or ""))
+    for extra in report.get("unexpected", ()):
+        key = extra.get("product_id") or extra.get("label")
+        if key:
+            products.setdefault(key, ProductInfo(extra.get("label") or key))
+    return products
+
+
+# --- dialect helpers ---------------------------------------------------------------------------
+
+
+def _insert(session: Session, table: Any) -> Any:
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert(table)
+    if dialect == "sqlite":
+        return sqlite.insert(table)
+    return insert(table)
+
+
+def upsert_products(session: Session, products: Mapping[str, ProductInfo]) -> None:
+    if not products:
+        return
+    statement = _insert(session, DimProduct)
+    statement = statement.on_conflict_do_update(
+        index_elements=[DimProduct.product_key],
+        set_={
+            "name": statement.excluded.name,
+            "brand": func.coalesce(statement.excluded.brand, DimProduct.brand),
+            "category": func.coalesce(statement.excluded.category, DimProduct.category),
+        },
+    )
+    session.execute(
+        statement,
+        [
+            {
+                "product_key": key,
+                "name": info.name[:255],
+                "brand": info.brand,
+                "category": info.category,
+            }
+            for key, info in sorted(products.items())
+        ],
+    )
+
+
+def ensure_dates(session: Session, days: Iterable[date]) -> None:
+    rows = [date_row(day) for day in sorted(set(days))]
+    if rows:
+        session.execute(_insert(session, DimDate).on_conflict_do_nothing(), rows)
+
+
+# --- recording one scan ------------------------------------------------------------------------
+
+
+def _place_of(session: Session, scan_id: str) -> ScanPlace | None:
+    from shelfscan.auth.models import Region
+    from shelfscan.db.models import Scan, ScanPhoto, Store
+
+    photo = (
+        select(ScanPhoto.storage_key)
+        .where(ScanPhoto.scan_id == Scan.id)
+        .order_by(ScanPhoto.index)
+        .limit(1)
+        .scalar_subquery()
+    )
+    row = session.execute(
+        select(
+            Scan.store_id,
+            Store.region,
+            Scan.bay_id,
+            Scan.created_at,
+            Region.time_zone,
+            Scan.planogram_version_id,
+            photo,
+        )
+        .join(Store, Store.id == Scan.store_id)
+        .outerjoin(Region, Region.code == Store.region)
+        .where(Scan.id == scan_id)
+    ).first()
+    if row is None:
+        return None
+    store_id, region, bay_id, created_at, zone, version_id, photo_key = row
+    return ScanPlace(
+        scan_id=scan_id,
+        store_id=store_id,
+        region=region,
+        bay_id=bay_id,
+        scanned_at=created_at,
+        time_zone=zone or "UTC",
+        planogram_version_id=version_id,
+        photo_key=photo_key,
+    )
+
+
+def _catalogue(session: Session, version_id: int | None) -> dict[str, ProductInfo]:
+    """Brand and category of a planogram version's products, from the product master."""
+    if version_id is None:
+        return {}
+    from shelfscan.db.models import CatalogProduct, PlanogramVersionProduct
+
+    rows = session.execute(
+        select(
+            PlanogramVersionProduct.product_key,
+            CatalogProduct.name,
+            CatalogProduct.brand,
+            CatalogProduct.category,
+        )
+        .join(CatalogProduct, CatalogProduct.id == PlanogramVersionProduct.catalog_product_id)
+        .where(PlanogramVersionProduct.planogram_version_id == version_id)
+    )
+    return {key: ProductInfo(name, brand, category) for key, name, brand, category in rows}
+
+
+def record_scan(
+    session: Session,
+    scan_id: str,
+    report: Mapping[str, Any],
+    *,
+    maintain: bool = True,
+) -> bool:
+    """Write a finished scan's facts (and, with ``maintain``, its rollups, facing states and
+    problem episodes). False when it was recorded before, is inconclusive or is gone."""
+    if not is_conclusive(report):
+        return False
+    if session.get(FactScan, scan_id) is not None:
+        return False
+    place = _place_of(session, scan_id)
+    if place is None:
+        return False
+    products = products_of_report(report) | _catalogue(session, place.planogram_version_id)
+    write_facts(session, [(place, report)], products, maintain=maintain)
+    return True
+
+
+def write_facts(
+    session: Session,
+    scans: Sequence[tuple[ScanPlace, Mapping[str, Any]]],
+    products: Mapping[str, ProductInfo],
+    *,
+    maintain: bool = True,
+) -> None:
+    """Insert the facts of ``scans``; with ``maintain``, bring the derived tables up to date
+    for the bays and days they touch (one scan at a time is the fast path)."""
+    if not scans:
+        return
+    scan_rows: list[dict[str, Any]] = []
+    facing_rows: list[dict[str, Any]] = []
+    for place, report in scans:
+        scan_row, rows = fact_rows(place, report)
+        scan_rows.append(scan_row)
+        facing_rows.extend(rows)
+    upsert_products(session, products)
+    ensure_dates(session, (row["scan_date"] for row in scan_rows))
+    session.execute(insert(FactScan), scan_rows)
+    if facing_rows:
+        session.execute(insert(FactFacing), facing_rows)
+    if not maintain:
+        return
+    for bay_id, day in sorted({(row["bay_id"], row["scan_date"]) for row in scan_rows}):
+        refresh_rollups(session, bay_id=bay_id, day=day)
+    for row in scan_rows:
+        bay_rows = [r for r in facing_rows if r["scan_id"] == row["scan_id"]]
+        _advance_history(session, row, bay_rows)
+
+
+# --- rollups -----------------------------------------------------------------------------------
+
+
+def _product_contributions(where: ColumnElement[bool] | None) -> Any:
+    """Per scan and product: planned facings in view, their verdicts, unexpected facings and
+    facings holding the product (anywhere on the bay), and the facings credited to it."""
+    f = FactFacing
+    keys = (f.scan_id, f.scan_date, f.week_start, f.bay_id, f.store_id, f.region)
+    zero = literal(0)
+    planned = select(
+        *keys,
+        f.planned_product.label("product_key"),
+        literal(1).label("visible"),
+        case((f.status == "ok", 1), else_=0).label("ok"),
+        case((f.status == "gap", 1), else_=0).label("gap"),
+        case((f.status == "misplaced", 1), else_=0).label("misplaced"),
+        zero.label("unexpected"),
+        zero.label("seen"),
+    ).where(f.status.in_(PLANNED_STATUSES))
+    holding = select(
+        *keys,
+        f.found_product.label("product_key"),
+        zero,
+        zero,
+        zero,
+        zero,
+        case((f.status == "unexpected", 1), else_=0),
+        literal(1),
+    ).where(f.status.in_(HOLDING_STATUSES), f.found_product.is_not(None))
+    if where is not None:
+        planned = planned.where(where)
+        holding = holding.where(where)
+    both = union_all(planned, holding).subquery("contribution")
+    c = both.c
+    per_scan = (
+        select(
+            c.scan_id,
+            c.scan_date,
+            c.week_start,
+            c.bay_id,
+            c.store_id,
+            c.region,
+            c.product_key,
+            func.sum(c.visible).label("visible"),
+            func.sum(c.ok).label("ok"),
+            func.sum(c.gap).label("gap"),
+            func.sum(c.misplaced).label("misplaced"),
+            func.sum(c.unexpected).label("unexpected"),
+            func.sum(c.seen).label("seen"),
+        )
+        .group_by(
+            c.scan_id, c.scan_date, c.week_start, c.bay_id, c.store_id, c.region, c.product_key
+        )
+        .subquery("per_scan")
+    )
+    return per_scan
+
+
+def _rollup_selects(
+    where_facing: ColumnElement[bool] | None, where_scan: ColumnElement[bool] | None
+):  # type: ignore[no-untyped-def]
+    s = _product_contributions(where_facing)
+    credited = case((s.c.seen < s.c.visible, s.c.seen), else_=s.c.visible)
+    product_select = (
+        select(
+            s.c.scan_date,
+            s.c.bay_id,
+            s.c.product_key,
+            func.max(s.c.store_id),
+            func.max(s.c.region),
+            func.max(s.c.week_start),
+            func.max(DimProduct.brand),
+            func.max(DimProduct.category),
+            func.sum(s.c.visible),
+            func.sum(s.c.ok),
+            func.sum(s.c.gap),
+            func.sum(s.c.misplaced),
+            func.sum(s.c.unexpected),
+            func.sum(s.c.seen),
+            func.sum(credited),
+        )
+        .outerjoin(DimProduct, DimProduct.product_key == s.c.product_key)
+        .group_by(s.c.scan_date, s.c.bay_id, s.c.product_key)
+    )
+    p = DailyProduct
+    credited_of_bay = (
+        select(func.coalesce(func.sum(p.credited), 0))
+        .where(p.scan_date == FactScan.scan_date, p.bay_id == FactScan.bay_id)
+        .scalar_subquery()
+    )
+    bay_select = select(
+        FactScan.scan_date,
+        FactScan.bay_id,
+        func.max(FactScan.store_id),
+        func.max(FactScan.region),
+        func.max(FactScan.week_start),
+        func.count(),
+        func.sum(FactScan.visible),
+        func.sum(FactScan.ok),
+        func.sum(FactScan.gap),
+        func.sum(FactScan.misplaced),
+        func.sum(FactScan.unexpected),
+        credited_of_bay,
+    ).group_by(FactScan.scan_date, FactScan.bay_id)
+    if where_scan is not None:
+        bay_select = bay_select.where(where_scan)
+    return product_select, bay_select
+
+
+_PRODUCT_COLUMNS = (
+    "scan_date", "bay_id", "product_key", "store_id", "region", "week_start", "brand",
+    "category", "visible", "ok", "gap", "misplaced", "unexpected", "seen", "credited",
+)  # fmt: skip
+_BAY_COLUMNS = (
+    "scan_date", "bay_id", "store_id", "region", "week_start", "scans", "visible", "ok", "gap",
+    "misplaced", "unexpected", "credited",
+)  # fmt: skip
+
+
+def refresh_rollups(
+    session: Session, *, bay_id: int | None = None, day: date | None = None
+) -> None:
+    """Re-aggregate the daily rollups from the facts: of one bay and day, or all of them."""
+    if (bay_id is None) != (day is None):
+        raise ValueError("refresh_rollups takes both bay_id and day, or neither")
+    if bay_id is not None:
+        where_facing = and_(FactFacing.bay_id == bay_id, FactFacing.scan_date == day)
+        where_scan = and_(FactScan.bay_id == bay_id, FactScan.scan_date == day)
+        session.execute(
+            delete(DailyProduct).where(DailyProduct.bay_id == bay_id, DailyProduct.scan_date == day)
+        )
+        session.execute(
+            delete(DailyBay).where(DailyBay.bay_id == bay_id, DailyBay.scan_date == day)
+        )
+    else:
+        where_facing = where_scan = None
+        session.execute(delete(DailyProduct))
+        session.execute(delete(DailyBay))
+    product_select, bay_select = _rollup_selects(where_facing, where_scan)
+    session.execute(insert(DailyProduct).from_select(list(_PRODUCT_COLUMNS), product_select))
+    session.execute(insert(DailyBay).from_select(list(_BAY_COLUMNS), bay_select))
+
+
+# --- facing states and problem episodes -------------------------------------------------------
+
+
+def _ordering(table: Any) -> tuple[Any, Any]:
+    return table.scanned_at, table.scan_id
+
+
+def _advance_history(session: Session, scan: Mapping[str, Any], rows: list[dict[str, Any]]) -> None:
+    """One scan's verdicts onto its bay's facing states and problem episodes."""
+    bay_id = scan["bay_id"]
+    newer = _newer_count_portable(session, scan)
+    if newer:
+        rebuild_history(session, bay_ids=[bay_id])
+        return
+    verdicts = {
+        r["facing_id"]: r
+        for r in rows
+        if r["facing_id"] is not None and r["status"] in PLANNED_STATUSES
+    }
+    if not verdicts:
+        return
+    states = {
+        row.facing_id: row
+        for row in session.execute(
+            select(FacingState.facing_id, FacingState.bits, FacingState.known).where(
+                FacingState.bay_id == bay_id, FacingState.facing_id.in_(list(verdicts))
+            )
+        )
+    }
+    open_episodes = {
+        row.facing_id: row.id
+        for row in session.execute(
+            select(ProblemEpisode.facing_id, ProblemEpisode.id).where(
+                ProblemEpisode.bay_id == bay_id,
+                ProblemEpisode.closed_at.is_(None),
+                ProblemEpisode.facing_id.in_(list(verdicts)),
+            )
+        )
+    }
+    mask = (1 << HISTORY_LENGTH) - 1
+    new_states, opened, closed, continued = [], [], [], []
+    for facing_id, row in verdicts.items():
+        failing = row["status"] in PROBLEM_STATUSES
+        previous = states.get(facing_id)
+        bits = (((previous.bits if previous else 0) << 1) | int(failing)) & mask
+        known = min(HISTORY_LENGTH, (previous.known if previous else 0) + 1)
+        new_states.append(
+            {
+                "bay_id": bay_id,
+                "facing_id": facing_id,
+                "store_id": scan["store_id"],
+                "region": scan["region"],
+                "product_key": row["planned_product"],
+                "bits": bits,
+                "known": known,
+                "fails": bin(bits).count("1"),
+                "last_scan_id": scan["scan_id"],
+                "last_scanned_at": scan["scanned_at"],
+            }
+        )
+        episode_id = open_episodes.get(facing_id)
+        if failing and episode_id is None:
+            opened.append(
+                {
+                    "store_id": scan["store_id"],
+                    "region": scan["region"],
+                    "bay_id": bay_id,
+                    "facing_id": facing_id,
+                    "product_key": row["planned_product"],
+                    "opened_scan_id": scan["scan_id"],
+                    "opened_at": scan["scanned_at"],
+                    "closed_scan_id": None,
+                    "closed_at": None,
+                    "failing_scans": 1,
+                }
+            )
+        elif failing:
+            continued.append({"episode_id": episode_id})
+        elif episode_id is not None:
+            closed.append(
+                {"episode_id": episode_id, "scan": scan["scan_id"], "at": scan["scanned_at"]}
+            )
+    session.execute(
+        delete(FacingState).where(
+            FacingState.bay_id == bay_id, FacingState.facing_id.in_(list(verdicts))
+        )
+    )
+    session.execute(insert(FacingState), new_states)
+    if opened:
+        session.execute(insert(ProblemEpisode), opened)
+    episodes = ProblemEpisode.__table__  # Core: an executemany UPDATE keyed by a bound id
+    by_id = episodes.c.id == bindparam("episode_id")
+    if continued:
+        session.execute(
+            update(episodes).where(by_id).values(failing_scans=episodes.c.failing_scans + 1),
+            continued,
+        )
+    if closed:
+        session.execute(
+            update(episodes)
+            .where(by_id)
+            .values(closed_scan_id=bindparam("scan"), closed_at=bindparam("at")),
+            closed,
+        )
+
+
+def _newer_count_portable(session: Session, scan: Mapping[str, Any]) -> int:
+    at, scan_id = scan["scanned_at"], scan["scan_id"]
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(FactScan)
+            .where(
+                FactScan.bay_id == scan["bay_id"],
+                or_(
+                    FactScan.scanned_at > at,
+                    and_(FactScan.scanned_at == at, FactScan.scan_id > scan_id),
+                ),
+            )
+        )
+        or 0
+    )
+
+
+def _verdicts(bay_ids: Sequence[int] | None) -> Any:
+    f = FactFacing
+    statement = select(
+        f.bay_id,
+        f.facing_id,
+        f.store_id,
+        f.region,
+        f.planned_product,
+        f.scan_id,
+        f.scanned_at,
+        case((f.status.in_(PROBLEM_STATUSES), 1), else_=0).label("failing"),
+    ).where(f.facing_id.is_not(None), f.status.in_(PLANNED_STATUSES))
+    if bay_ids is not None:
+        statement = statement.where(f.bay_id.in_(list(bay_ids)))
+    return statement.subquery("verdict")
+
+
+def rebuild_history(session: Session, *, bay_ids: Sequence[int] | None = None) -> None:
+    """Facing states and problem episodes recomputed from the facts in set-based SQL (window
+    functions), for some bays or all."""
+    if bay_ids is not None:
+        session.execute(delete(FacingState).where(FacingState.bay_id.in_(list(bay_ids))))
+        session.execute(delete(ProblemEpisode).where(ProblemEpisode.bay_id.in_(list(bay_ids))))
+    else:
+        session.execute(delete(FacingState))
+        session.execute(delete(ProblemEpisode))
+
+    v = _verdicts(bay_ids)
+    partition = (v.c.bay_id, v.c.facing_id)
+    newest_first = func.row_number().over(
+        partition_by=partition, order_by=(v.c.scanned_at.desc(), v.c.scan_id.desc())
+    )
+    ranked = select(v, newest_first.label("rn")).subquery("ranked")
+    r = ranked.c
+    latest = r.rn == 1
+    state = (
+        select(
+            r.bay_id,
+            r.facing_id,
+            func.max(r.store_id),
+            func.max(case((latest, r.region))),
+            func.max(case((latest, r.planned_product))),
+            # row_number() is a bigint on PostgreSQL, which has no integer << bigint
+            func.sum(r.failing.op("<<")(cast(r.rn, Integer) - 1)),
+            func.count(),
+            func.sum(r.failing),
+            func.max(case((latest, r.scan_id))),
+            func.max(case((latest, r.scanned_at))),
+        )
+        .where(r.rn <= HISTORY_LENGTH)
+        .group_by(r.bay_id, r.facing_id)
+    )
+    session.execute(
+        insert(FacingState).from_select(
+            [
+                "bay_id",
+                "facing_id",
+                "store_id",
+                "region",
+                "product_key",
+                "bits",
+                "known",
+                "fails",
+                "last_scan_id",
+                "last_scanned_at",
+            ],
+            state,
+        )
+    )
+
+    oldest_first = (v.c.scanned_at, v.c.scan_id)
+    previous = func.lag(v.c.failing).over(partition_by=partition, order_by=oldest_first)
+    marked = select(v, previous.label("previous")).subquery("marked")
+    m = marked.c
+    start = case((and_(m.failing == 1, or_(m.previous.is_(None), m.previous == 0)), 1), else_=0)
+    closer = case((and_(m.failing == 0, m.previous == 1), 1), else_=0)
+    grouped = select(
+        m,
+        start.label("start"),
+        closer.label("closer"),
+        func.sum(start)
+        .over(
+            partition_by=(m.bay_id, m.facing_id),
+            order_by=(m.scanned_at, m.scan_id),
+            rows=(None, 0),
+        )
+        .label("episode"),
+    ).subquery("grouped")
+    g = grouped.c
+    episodes = (
+        select(
+            func.max(g.store_id),
+            func.max(case((g.start == 1, g.region))),
+            g.bay_id,
+            g.facing_id,
+            func.max(case((g.start == 1, g.planned_product))),
+            func.max(case((g.start == 1, g.scan_id))),
+            func.min(case((g.start == 1, g.scanned_at))),
+            func.max(case((g.closer == 1, g.scan_id))),
+            func.min(case((g.closer == 1, g.scanned_at))),
+            func.sum(g.failing),
+        )
+        .where(g.episode > 0)
+        .group_by(g.bay_id, g.facing_id, g.episode)
+    )
+    session.execute(
+        insert(ProblemEpisode).from_select(
+            [
+                "store_id",
+                "region",
+                "bay_id",
+                "facing_id",
+                "product_key",
+                "opened_scan_id",
+                "opened_at",
+                "closed_scan_id",
+                "closed_at",
+                "failing_scans",
+            ],
+            episodes,
+        )
+    )
+
+
+# --- rebuild -----------------------------------------------------------------------------------
+
+
+def clear_scan_facts(session: Session) -> None:
+    """Remove the facts of real scans (synthetic ones stay)."""
+    real = select(FactScan.scan_id).where(FactScan.source == "scan")
+    session.execute(delete(FactFacing).where(FactFacing.scan_id.in_(real)))
+    session.execute(delete(FactScan).where(FactScan.source == "scan"))
+
+
+def rebuild(session: Session, *, batch: int = 200) -> int:
+    """Every table recomputed: the facts of every finished scan (from its report), then the
+    rollups, states and episodes. Returns the number of scans recorded."""
+    from shelfscan.db.models import Scan
+    from shelfscan.services.status import ScanStatus
+
+    clear_scan_facts(session)
+    recorded = 0
+    last: tuple[datetime, str] | None = None
+    while True:
+        statement = (
+            select(Scan.id, Scan.report, Scan.created_at)
+            .where(Scan.status == ScanStatus.DONE, Scan.report.is_not(None))
+            .order_by(Scan.created_at, Scan.id)
+            .limit(batch)
+        )
+        if last is not None:
+            statement = statement.where(
+                or_(Scan.created_at > last[0], and_(Scan.created_at == last[0], Scan.id > last[1]))
+            )
+        rows = session.execute(statement).all()
+        if not rows:
+            break
+        for scan_id, report, created_at in rows:
+            if record_scan(session, scan_id, report, maintain=False):
+                recorded += 1
+            last = (created_at, scan_id)
+    refresh_rollups(session)
+    rebuild_history(session)
+    return recorded
+
+
+def record_finished_scan(session: Session, scan_id: str, report: Mapping[str, Any]) -> None:
+    """The hook of :func:`shelfscan.services.scans.finish`: record the facts in a savepoint, so
+    that a failure here never loses the scan's result (``shelfscan analytics rebuild`` catches
+    up)."""
+    try:
+        with session.begin_nested():
+            record_scan(session, scan_id, report)
+    except Exception:
+        log.exception("analytics facts not recorded", extra={"scan_id": scan_id})
+
+
+__all__ = [
+    "ProductInfo",
+    "ScanPlace",
+    "fact_rows",
+    "rebuild",
+    "rebuild_history",
+    "record_finished_scan",
+    "record_scan",
+    "refresh_rollups",
+    "write_facts",
+]

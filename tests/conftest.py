@@ -14,6 +14,8 @@ os.environ.setdefault("YOLO_OFFLINE", "1")
 # Apps built by tests do not load the YOLO model in the background (tests that check the
 # background load turn it on); two cores are shared by the whole suite.
 os.environ.setdefault("SHELFSCAN_LOAD_MODEL_ON_START", "false")
+# Nor run the scheduled-audit ticker thread (tests tick with an explicit time).
+os.environ.setdefault("SHELFSCAN_AUDIT_SCHEDULER", "false")
 
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url

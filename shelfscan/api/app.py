@@ -19,6 +19,7 @@ from shelfscan.api.errors import install_error_handlers
 from shelfscan.api.limits import BodyLimitMiddleware
 from shelfscan.api.model_loading import ModelLoader
 from shelfscan.api.routes import (
+    audits,
     auth,
     docs,
     health,
@@ -30,6 +31,7 @@ from shelfscan.api.routes import (
     web,
 )
 from shelfscan.api.security import authorize, install_security
+from shelfscan.audits.runner import start_audit_scheduler, stop_audit_scheduler
 from shelfscan.logging import configure_logging, request_id_var
 from shelfscan.services.background import start_scan_runner, stop_scan_runner
 from shelfscan.settings import Settings, get_settings
@@ -48,6 +50,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         prepare_runtime(settings)
         # Background scan analysis: in-process threads, or Celery when a broker is configured.
         start_scan_runner(app, settings)
+        # Scheduled audits: the ticker thread (unless disabled or Celery beat runs it).
+        start_audit_scheduler(app, settings)
         # The first uploads after a start should not pay for imports and connections.
         await run_in_threadpool(scans.warm_up, settings)
         # Nor the first scan for the model: it loads in the background (/readyz: loading).
@@ -55,6 +59,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.model_loader = ModelLoader(settings)
             app.state.model_loader.start()
         yield
+        stop_audit_scheduler(app)
         stop_scan_runner(app)
         if getattr(app.state, "heavy_work", None) is not None:
             app.state.heavy_work.shutdown()
@@ -86,6 +91,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         scans.router,
         web.router,
         docs.router,
+        audits.router,
         auth.router,
         auth.store_router,
     ):

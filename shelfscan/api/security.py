@@ -122,6 +122,17 @@ ROUTE_PERMISSIONS: dict[tuple[str, str], Rule] = {
 }
 
 
+def _merge_audit_routes() -> None:
+    """Scheduled audits declare their routes' permissions next to the routes."""
+    from shelfscan.api.routes.audits import AUDIT_ROUTE_PERMISSIONS
+
+    for key, rule in AUDIT_ROUTE_PERMISSIONS.items():
+        ROUTE_PERMISSIONS[key] = rule if isinstance(rule, P) else Access(rule)
+
+
+_merge_audit_routes()
+
+
 def route_rule(method: str, path: str) -> Rule | None:
     return ROUTE_PERMISSIONS.get(("GET" if method == "HEAD" else method, path))
 

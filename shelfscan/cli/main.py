@@ -7,7 +7,19 @@ import socket
 import typer
 
 from shelfscan import __version__
-from shelfscan.cli import analyze, auth, db, demo, doctor, match, planogram, stores, train, worker
+from shelfscan.cli import (
+    analyze,
+    audits,
+    auth,
+    db,
+    demo,
+    doctor,
+    match,
+    planogram,
+    stores,
+    train,
+    worker,
+)
 from shelfscan.cli.errors import CliError, FriendlyErrorsGroup
 
 app = typer.Typer(
@@ -25,6 +37,7 @@ app.add_typer(auth.user_app, name="user")
 app.add_typer(auth.apikey_app, name="apikey")
 app.add_typer(auth.device_app, name="device")
 app.add_typer(auth.region_app, name="region")
+app.add_typer(audits.app, name="audits")
 app.command("analyze")(analyze.analyze)
 app.command("match")(match.match)
 app.command("demo")(demo.demo)

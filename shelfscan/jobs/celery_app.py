@@ -55,6 +55,9 @@ def make_celery(settings: Settings) -> Celery:
     def run_scan_task(scan_id: str) -> str:
         return run_scan(scan_id, worker_context())
 
+    from shelfscan.audits.runner import register_celery
+
+    register_celery(app, settings)  # scheduled audits: the ticker as a beat task
     return app
 
 

@@ -86,6 +86,11 @@ def _path(template: str, store: str, world: World) -> str:
         "prefix": "nokey123",
         "username": "nobody",
         "name": "x",
+        # scheduled audits
+        "schedule_id": "1",
+        "occurrence_id": "1",
+        "task_id": "1",
+        "endpoint_id": "1",
     }
     return re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], template)
 

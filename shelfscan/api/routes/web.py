@@ -14,6 +14,10 @@ STATIC_FILES = {
     "app.js": "text/javascript; charset=utf-8",
     "app.css": "text/css; charset=utf-8",
     "index.html": "text/html; charset=utf-8",
+    # Scheduled audits: the admin page and the staff page's checklist module.
+    "audits-admin.html": "text/html; charset=utf-8",
+    "audits-admin.js": "text/javascript; charset=utf-8",
+    "audits-checklist.js": "text/javascript; charset=utf-8",
 }
 
 

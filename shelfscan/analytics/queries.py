@@ -668,6 +668,11 @@ def facts_since(
     return rows, cursor
 
 
+def select_last_day() -> Select[Any]:
+    """The latest day with numbers: where the dashboards' default range ends."""
+    return select(func.max(DailyBay.scan_date))
+
+
 def dimension_values(session: Session, filters: Filters) -> dict[str, list[str]]:
     """What the filter drop-downs offer: regions, stores, categories, brands (in scope)."""
     stores = select(Store.code, Store.name, Store.region).order_by(Store.code)

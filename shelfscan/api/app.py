@@ -19,8 +19,10 @@ from shelfscan.api.errors import install_error_handlers
 from shelfscan.api.limits import BodyLimitMiddleware
 from shelfscan.api.model_loading import ModelLoader
 from shelfscan.api.routes import (
+    analytics,
     audits,
     auth,
+    dashboard,
     docs,
     health,
     planogram_compliance,
@@ -91,6 +93,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         scans.router,
         web.router,
         docs.router,
+        analytics.router,
+        dashboard.router,
         audits.router,
         auth.router,
         auth.store_router,

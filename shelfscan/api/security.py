@@ -133,6 +133,18 @@ def _merge_audit_routes() -> None:
 _merge_audit_routes()
 
 
+def _merge_analytics_routes() -> None:
+    """Analytics and the dashboard declare their routes' permissions next to the routes."""
+    from shelfscan.api.routes.analytics import ROUTE_PERMISSIONS as ANALYTICS
+    from shelfscan.api.routes.dashboard import ROUTE_PERMISSIONS as DASHBOARD
+
+    for key, rule in (ANALYTICS | DASHBOARD).items():
+        ROUTE_PERMISSIONS[key] = rule if isinstance(rule, P) else Access(rule)
+
+
+_merge_analytics_routes()
+
+
 def route_rule(method: str, path: str) -> Rule | None:
     return ROUTE_PERMISSIONS.get(("GET" if method == "HEAD" else method, path))
 

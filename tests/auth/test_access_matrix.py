@@ -116,6 +116,8 @@ def test_every_route_declares_its_permission(settings: Settings) -> None:
             "/",
             "/api/v1/auth/device/enrol",
             "/api/v1/auth/login",
+            "/dashboard",
+            "/dashboard/assets/{name}",
             "/docs",
             "/docs/assets/{name}",
             "/docs/oauth2-redirect",

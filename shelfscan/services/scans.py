@@ -542,6 +542,7 @@ def finish(session: Session, scan_id: str, holder: str, report: dict[str, Any]) 
         from shelfscan.analytics.facts import record_finished_scan
 
         record_finished_scan(session, scan_id, report)
+        _tell_audits(session, scan_id)
     return finished
 
 
@@ -551,7 +552,7 @@ def finish_inconclusive(
     """processing → inconclusive: analysed, but the trust check refused the photo; the report
     (kept for its ``trust`` section and figures) has no actions."""
     now = utcnow()
-    return _change(
+    finished = _change(
         session,
         held_by(scan_id, holder),
         status=ScanStatus.INCONCLUSIVE,
@@ -560,6 +561,17 @@ def finish_inconclusive(
         finished_at=now,
         **_lease_released(now),
     )
+    if finished:
+        _tell_audits(session, scan_id)  # the audit checklist asks for a retake
+    return finished
+
+
+def _tell_audits(session: Session, scan_id: str) -> None:
+    """Scheduled audits count the scan (occurrences, corrective tasks); in a savepoint, so an
+    audit problem never undoes the scan's result."""
+    from shelfscan.audits.hooks import on_scan_finished
+
+    on_scan_finished(session, scan_id)
 
 
 def fail(session: Session, scan_id: str, holder: str, message: str) -> bool:

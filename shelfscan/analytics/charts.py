@@ -51,7 +51,7 @@ def trend(rows: Sequence[dict[str, Any]], kpis: Sequence[Kpi] | None = None) -> 
         "mark": {"type": "line", "point": True},
         "encoding": {
             "x": {"field": "period", "type": "temporal", "title": None,
-                  "axis": {"format": "%d %b"}},
+                  "axis": {"format": "%d %b", "tickCount": "week"}},
             "y": {"field": "value", "type": "quantitative", "title": None,
                   "axis": {"format": PERCENT}},
             "color": {"field": "kpi", "type": "nominal", "title": None,
@@ -98,7 +98,8 @@ def top_out_of_stock(rows: Sequence[dict[str, Any]], limit: int = 10) -> dict[st
         "mark": {"type": "bar", "color": COLOURS["bad"]},
         "encoding": {
             "y": {"field": "product_name", "type": "nominal", "sort": None, "title": None},
-            "x": {"field": "gap", "type": "quantitative", "title": "Empty facings"},
+            "x": {"field": "gap", "type": "quantitative", "title": "Empty facings",
+                  "axis": {"tickMinStep": 1, "format": "d"}},
             "tooltip": [
                 {"field": "product_name", "title": "Product"},
                 {"field": "brand", "title": "Brand"},

@@ -150,7 +150,7 @@ def generate(
     categories = sorted(by_category)
     days = _scan_days(spec)
     for store_id, _code, region, bay_ids in places:
-        quality = rng.uniform(0.5, 1.8)  # > 1: a badly run store
+        quality = rng.uniform(0.6, 1.6)  # > 1: a badly run store
         fix_rate = min(0.9, max(0.25, rng.uniform(0.45, 0.75) / quality**0.5))
         for bay_number, bay_id in enumerate(bay_ids):
             category = categories[(bay_id + bay_number) % len(categories)]
@@ -171,8 +171,8 @@ def generate(
                 for index, product in enumerate(planned):
                     if state[index] == "ok":
                         draw = rng.random()
-                        p_gap = 0.028 * product.demand * effect
-                        p_wrong = 0.022 * effect
+                        p_gap = 0.03 * product.demand * effect
+                        p_wrong = 0.04 * effect
                         if draw < p_gap:
                             state[index] = "gap"
                         elif draw < p_gap + p_wrong:

@@ -8,6 +8,7 @@ import typer
 
 from shelfscan import __version__
 from shelfscan.cli import (
+    analytics,
     analyze,
     audits,
     auth,
@@ -49,6 +50,9 @@ synth_app = typer.Typer(
     help="Synthetic shelf photos for training and testing.", no_args_is_help=True
 )
 synth_app.command("render")(train.render_command)
+synth_app.command("chain")(analytics.synth_chain_command)
+app.add_typer(analytics.app, name="analytics")
+app.add_typer(analytics.report_app, name="report")
 app.add_typer(synth_app, name="synth")
 
 

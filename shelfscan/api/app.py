@@ -15,7 +15,7 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shelfscan import __version__
-from shelfscan.api.errors import install_error_handlers
+from shelfscan.api.errors import document_errors, install_error_handlers
 from shelfscan.api.limits import BodyLimitMiddleware
 from shelfscan.api.model_loading import ModelLoader
 from shelfscan.api.routes import (
@@ -65,6 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         stop_scan_runner(app)
         if getattr(app.state, "heavy_work", None) is not None:
             app.state.heavy_work.shutdown()
+            app.state.heavy_work = None  # a restarted app (tests) makes a new pool
 
     app = FastAPI(
         title="shelfscan",
@@ -100,6 +101,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         auth.store_router,
     ):
         app.include_router(router)
+    document_errors(app)
     return app
 
 

@@ -15,7 +15,9 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy.exc import IntegrityError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shelfscan.planogram.errors import PlanogramError
 from shelfscan.planogram.limits import PlanogramTooLarge
@@ -107,7 +109,24 @@ def integrity_conflict(error: IntegrityError) -> Conflict:
     )
 
 
+_HTTP_CODES = {400: "invalid_request", 404: "not_found", 405: "method_not_allowed"}
+
+
 def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(StarletteHTTPException)
+    async def framework_refusal(request: Request, error: StarletteHTTPException) -> JSONResponse:
+        # The framework's own refusals (unknown path, a multipart body it cannot parse) in the
+        # same error body as everything else, so clients and the OpenAPI document see one shape.
+        failure = ShelfscanError(
+            _HTTP_CODES.get(error.status_code, "http_error"),
+            str(error.detail),
+            http_status=error.status_code,
+        )
+        response = render_error(request, failure)
+        if error.headers:
+            response.headers.update(error.headers)
+        return response
+
     @app.exception_handler(IntegrityError)
     async def constraint_violated(request: Request, error: IntegrityError) -> JSONResponse:
         return render_error(request, integrity_conflict(error))
@@ -147,3 +166,102 @@ def install_error_handlers(app: FastAPI) -> None:
         if failure.field is not None:
             extra["field"] = failure.field
         return error_response(failure.http_status, failure.code, failure.message, **extra)
+
+
+class ErrorDetail(BaseModel):
+    """What went wrong: a machine-readable ``code``, a ``message`` naming what and where, the
+    ``field`` at fault when one is (Azure's routes call it ``target``)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    code: str
+    message: str
+
+
+class ErrorOut(BaseModel):
+    """Every error answer: shelfscan's ``{"error": {code, message, field, ...}}`` or, on the
+    Azure-compatible routes, Azure's ``{"error": {code, message, target, details, innererror}}``."""
+
+    error: ErrorDetail
+
+
+# Every refusal a route can answer with: the service's errors (400, 404, 409, 413, 422, 503)
+# and those the framework and middleware add (bodies over their limit, bad parameters).
+DOCUMENTED_ERRORS = {
+    400: "Malformed request: bad JSON (located), body or parameters",
+    404: "Not found: store, bay, planogram, version, scan or run",
+    409: "Conflicts with what is stored (a uniqueness race, a reused key, a state)",
+    413: "Body, file, image or planogram over its limit (the message names it)",
+    422: "Well-formed but unacceptable values; the field is named",
+    503: "Busy, over the request's time budget, or a dependency is unavailable",
+}
+
+_AZURE_API_VERSION = {
+    "name": "api-version",
+    "in": "query",
+    "required": True,
+    "schema": {"type": "string", "enum": ["2023-04-01-preview"]},
+    "description": "Azure's API version; 2023-04-01-preview",
+}
+_AZURE_IMAGE_BODY = {
+    "required": True,
+    "description": "The image bytes (JPEG, PNG, …; 50–16,000 px a side, at most 20 MB)",
+    "content": {
+        media: {"schema": {"type": "string", "format": "binary"}}
+        for media in ("application/octet-stream", "image/jpeg", "image/png")
+    },
+}
+
+
+ERROR_SCHEMA = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message"],
+            "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+            "additionalProperties": True,
+        }
+    },
+    "description": ErrorOut.__doc__,
+}
+_ERROR_REF = {"$ref": "#/components/schemas/ErrorOut"}
+_AUTH_ERRORS = {
+    401: "No or invalid credentials",
+    403: "Not permitted for this principal",
+    429: "Too many attempts; retry later",
+}
+
+
+def document_errors(app: FastAPI) -> None:
+    """Every route's OpenAPI entry lists every error status with the error body (the
+    framework's own 422 schema is replaced: the handlers above render every 422 as ErrorOut),
+    and the Azure routes list the ``api-version`` parameter and image body they read from the
+    raw request. Done on the generated document, whatever the routers look like inside."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = generate()
+        schema.setdefault("components", {}).setdefault("schemas", {})["ErrorOut"] = ERROR_SCHEMA
+        for path, operations in schema.get("paths", {}).items():
+            for method, operation in operations.items():
+                if not isinstance(operation, dict) or "responses" not in operation:
+                    continue
+                responses = operation["responses"]
+                for status, description in {**DOCUMENTED_ERRORS, **_AUTH_ERRORS}.items():
+                    entry = responses.setdefault(str(status), {"description": description})
+                    if str(status) == "422" or "content" not in entry:
+                        entry["content"] = {"application/json": {"schema": _ERROR_REF}}
+                if path.startswith("/computervision/productrecognition"):
+                    parameters = operation.setdefault("parameters", [])
+                    if not any(p.get("name") == "api-version" for p in parameters):
+                        parameters.append(_AZURE_API_VERSION)
+                    if method == "put":
+                        operation.setdefault("requestBody", _AZURE_IMAGE_BODY)
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -136,17 +136,22 @@ def heatmap(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
 
 
 def scans_done(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """Scans done against scans expected, per period."""
+    """Scans done (bars) against scans expected (ticks), per period."""
     values = _values(rows, ["period", "scans", "scans_expected", "scans_done_rate"])
+    week = {"field": "period", "type": "ordinal", "timeUnit": "yearmonthdate", "title": None,
+            "axis": {"format": "%d %b", "labelAngle": 0}}  # fmt: skip
     return _base("Scans done vs expected") | {
         "data": {"values": values},
         "layer": [
             {"mark": {"type": "bar", "color": "#90a4ae"},
-             "encoding": {"x": {"field": "period", "type": "temporal", "title": None,
-                                "axis": {"format": "%d %b"}},
-                          "y": {"field": "scans", "type": "quantitative", "title": "Scans"}}},
-            {"mark": {"type": "tick", "color": "#263238", "thickness": 2},
-             "encoding": {"x": {"field": "period", "type": "temporal"},
+             "encoding": {"x": week,
+                          "y": {"field": "scans", "type": "quantitative", "title": "Scans"},
+                          "tooltip": [{"field": "scans", "title": "Done"},
+                                      {"field": "scans_expected", "title": "Expected"},
+                                      {"field": "scans_done_rate", "format": ".0%",
+                                       "title": "Done vs expected"}]}},
+            {"mark": {"type": "tick", "color": "#263238", "thickness": 3},
+             "encoding": {"x": week,
                           "y": {"field": "scans_expected", "type": "quantitative"}}},
         ],
     }  # fmt: skip

@@ -88,10 +88,13 @@ async function fillFilters() {
     select.value = query.get(name) || "";
   }
   if (dims.last_day) {
+    // Whole weeks: from a Monday 8 weeks back to the Sunday of the latest week with scans,
+    // so that no week is cut short (scans done vs expected counts whole weeks).
     const last = new Date(dims.last_day + "T00:00:00Z");
-    const first = new Date(last.getTime() - 55 * 86400000);
-    form.elements.to.value = query.get("to") || dims.last_day;
-    form.elements.from.value = query.get("from") || first.toISOString().slice(0, 10);
+    const sunday = new Date(last.getTime() + ((7 - last.getUTCDay()) % 7) * 86400000);
+    const monday = new Date(sunday.getTime() - 55 * 86400000);
+    form.elements.to.value = query.get("to") || sunday.toISOString().slice(0, 10);
+    form.elements.from.value = query.get("from") || monday.toISOString().slice(0, 10);
   }
   const store = query.get("store");
   if (store) {

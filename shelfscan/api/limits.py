@@ -222,3 +222,15 @@ def planogram_limits(settings: Settings) -> PlanogramLimits:
         max_positions=settings.max_planogram_positions,
         max_facings=settings.max_planogram_facings,
     )
+
+
+def server_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn's options for ``shelfscan serve``: the h11 parser (whose incomplete-event limit
+    bounds a request's head: 100 KB–32 MB headers were accepted with httptools) and a short
+    keep-alive so idle connections are closed. uvicorn has no timeout for a head or body that
+    arrives slowly; put a proxy in front (docs/limits.md) where slow clients matter."""
+    return {
+        "http": "h11",
+        "h11_max_incomplete_event_size": settings.http_max_header_bytes,
+        "timeout_keep_alive": settings.http_keep_alive_s,
+    }

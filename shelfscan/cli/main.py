@@ -81,6 +81,7 @@ def serve(
     """Run the HTTP API and staff web page (applies database migrations on start)."""
     import uvicorn
 
+    from shelfscan.api.limits import server_options
     from shelfscan.cli.errors import check_database_url
     from shelfscan.settings import get_settings
 
@@ -103,6 +104,7 @@ def serve(
         reload=reload,
         log_config=None,
         log_level=settings.log_level.lower(),
+        **server_options(settings),  # header size and keep-alive bounds (docs/limits.md)
     )
 
 

@@ -84,6 +84,20 @@ def demo(
             + (f" ({', '.join(comparison.false_gaps)})" if comparison.false_gaps else "")
         )
     typer.echo(f"reports in {out}/ (<bay>.report.json, .report.txt, .annotated.jpg)")
+    _fill_demo_chain(url)
+
+
+def _fill_demo_chain(url: str) -> None:
+    """A synthetic chain (20 stores × 8 weeks) so that /dashboard shows something at once."""
+    from shelfscan.analytics.synth_chain import ChainSpec, synth_chain
+    from shelfscan.db.session import session_scope
+
+    with session_scope(url) as session:
+        result = synth_chain(session, ChainSpec(stores=20, bays=6, weeks=8))
+    typer.echo(
+        f"dashboard data: synthetic chain of {result.stores} stores, {result.scans} scans "
+        "(shelfscan serve, then /dashboard)"
+    )
 
 
 def _pct(value: float | None) -> str:

@@ -34,7 +34,8 @@ log = logging.getLogger(__name__)
 
 
 @router.get("/healthz", response_model=HealthOut, summary="The process is alive")
-def healthz() -> dict[str, str]:
+async def healthz() -> dict[str, str]:
+    # On the event loop itself: it must answer while every worker thread is busy.
     return {"status": "ok", "version": __version__}
 
 

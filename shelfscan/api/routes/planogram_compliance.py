@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Header, Query, Request
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 
 from shelfscan.api.limits import app_settings, heavy_work, planogram_limits
@@ -79,7 +80,7 @@ async def planogram_compliance_match(
         alias="Ocp-Apim-Subscription-Key",
         description="Accepted for compatibility with Azure clients",
     ),
-) -> dict[str, Any]:
+) -> JSONResponse:
     if api_version is None:
         raise _invalid(
             "MissingApiVersionParameter",
@@ -100,7 +101,7 @@ async def planogram_compliance_match(
     )
 
 
-def _match(raw: bytes, limits: PlanogramLimits) -> dict[str, Any]:
+def _match(raw: bytes, limits: PlanogramLimits) -> JSONResponse:
     """Decode (bounded), validate and match: CPU work, run in the heavy-work pool."""
     try:
         # Non-finite numbers are kept so that validation names the field that holds them.
@@ -164,4 +165,6 @@ def _match(raw: bytes, limits: PlanogramLimits) -> dict[str, Any]:
             refusal.inner_code = "PlanogramTooLarge"
             refusal.http_status = 413  # type: ignore[misc]
         raise refusal from error
-    return matching_result_per_position(report)
+    # Serialised here, in the pool: 20,000 positions' answer would otherwise be validated and
+    # encoded on the event loop.
+    return JSONResponse(matching_result_per_position(report))

@@ -43,6 +43,7 @@ from shelfscan.services.errors import NotFound
 from shelfscan.settings import Settings
 
 SESSION_COOKIE = "shelfscan_session"
+CSRF_COOKIE = "shelfscan_csrf"  # readable copy of the session's CSRF token for page scripts
 CSRF_HEADER = "X-CSRF-Token"
 SUBSCRIPTION_KEY_HEADER = "Ocp-Apim-Subscription-Key"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})

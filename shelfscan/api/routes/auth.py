@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from shelfscan.api.deps import DbSession
 from shelfscan.api.security import (
+    CSRF_COOKIE,
     SESSION_COOKIE,
     CurrentPrincipal,
     auth_policy,
@@ -193,6 +194,17 @@ def login(body: LoginIn, request: Request, response: Response, session: DbSessio
         samesite="strict",
         path="/",
     )
+    # The CSRF token again, readable by the pages' scripts (not HttpOnly), which echo it as
+    # X-CSRF-Token; the server compares it with the session's own copy, not with this cookie.
+    response.set_cookie(
+        CSRF_COOKIE,
+        result.csrf_token,
+        max_age=int(settings.session_ttl_s),
+        httponly=False,
+        secure=settings.cookie_secure,
+        samesite="strict",
+        path="/",
+    )
     return _me(result.principal, result.csrf_token)
 
 
@@ -207,6 +219,7 @@ def logout(request: Request, principal: CurrentPrincipal, session: DbSession) ->
         )
     response = Response(status_code=204)
     response.delete_cookie(SESSION_COOKIE, path="/")
+    response.delete_cookie(CSRF_COOKIE, path="/")
     return response
 
 

@@ -8,6 +8,7 @@ from alembic import context
 from shelfscan.analytics import models as analytics_models  # noqa: F401  (facts, rollups)
 from shelfscan.audits import models as audit_models  # noqa: F401  (scheduled audits)
 from shelfscan.auth import models as auth_models  # noqa: F401  (access-control tables)
+from shelfscan.corrections import models as review_models  # noqa: F401  (human review)
 from shelfscan.db import models  # noqa: F401  (registers the tables on Base.metadata)
 from shelfscan.db.base import Base
 from shelfscan.db.session import make_engine

@@ -22,6 +22,7 @@ from shelfscan.api.routes import (
     analytics,
     audits,
     auth,
+    corrections,
     dashboard,
     docs,
     health,
@@ -97,6 +98,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         analytics.router,
         dashboard.router,
         audits.router,
+        corrections.router,
         auth.router,
         auth.store_router,
     ):

@@ -38,6 +38,8 @@ class Permission(StrEnum):
     USERS_ADMIN = "users:admin"
     API_KEYS_ADMIN = "apikeys:admin"
     AUDIT_READ = "audit:read"
+    CORRECTIONS_WRITE = "corrections:write"  # confirm or correct a scan's verdicts
+    REVIEW_READ = "review:read"  # the review queue and field accuracy
 
 
 _READ = {
@@ -46,7 +48,9 @@ _READ = {
     Permission.PLANOGRAMS_READ,
 }
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
-    Role.ASSOCIATE: frozenset(_READ | {Permission.SCANS_WRITE, Permission.RECOGNITION_RUN}),
+    Role.ASSOCIATE: frozenset(
+        _READ | {Permission.SCANS_WRITE, Permission.RECOGNITION_RUN, Permission.CORRECTIONS_WRITE}
+    ),
     Role.STORE_MANAGER: frozenset(
         _READ
         | {
@@ -54,6 +58,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.RECOGNITION_RUN,
             Permission.BAYS_WRITE,
             Permission.DEVICES_ENROL,
+            Permission.CORRECTIONS_WRITE,
+            Permission.REVIEW_READ,
         }
     ),
     Role.REGIONAL_MANAGER: frozenset(
@@ -63,10 +69,13 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.RECOGNITION_RUN,
             Permission.BAYS_WRITE,
             Permission.DEVICES_ENROL,
+            Permission.CORRECTIONS_WRITE,
+            Permission.REVIEW_READ,
         }
     ),
-    # Head office reads everything it is scoped to and runs recognition; it changes nothing.
-    Role.HQ_ANALYST: frozenset(_READ | {Permission.RECOGNITION_RUN}),
+    # Head office reads everything it is scoped to, runs recognition and audits the verdicts
+    # (review queue, field accuracy); it changes nothing in the stores.
+    Role.HQ_ANALYST: frozenset(_READ | {Permission.RECOGNITION_RUN, Permission.REVIEW_READ}),
     Role.ADMIN: frozenset(Permission),
 }
 

@@ -70,7 +70,12 @@ class PipelineAnalyzer:
             from shelfscan.pipeline import Analyzer
         except ImportError as error:
             raise AnalyzerUnavailable(f"analysis pipeline not available: {error}") from error
-        return Analyzer.from_settings(self.settings)
+        from shelfscan.corrections.analyzer import with_gallery
+
+        # Crops people confirmed or corrected name their products before matching.
+        return with_gallery(
+            Analyzer.from_settings(self.settings), self.settings.resolved_database_url
+        )
 
 
 def report_of(analysis: AnalysisResult) -> ComplianceReport:

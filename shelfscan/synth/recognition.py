@@ -38,6 +38,22 @@ def _histogram(image: Image.Image) -> np.ndarray:
     return hist / max(hist.sum(), 1)
 
 
+def crop_features(image: Image.Image) -> tuple[np.ndarray, np.ndarray, float]:
+    """The features the recogniser compares: thumbnails at each ``SHIFTS`` margin (k, d), the
+    colour histogram and the aspect ratio. For a crop a person vouched for (a gallery entry,
+    ``shelfscan.corrections.gallery``) as for a packshot."""
+    thumbs = []
+    for margin in SHIFTS:
+        mx, my = image.width * margin, image.height * margin
+        thumbs.append(_thumb(image.crop((mx, my, image.width - mx, image.height - my))))
+    return np.stack(thumbs), _histogram(image), image.width / max(image.height, 1)
+
+
+def query_features(crop: Image.Image) -> tuple[np.ndarray, np.ndarray, float]:
+    """The features of a crop to be named: one thumbnail, the histogram, the aspect ratio."""
+    return _thumb(crop), _histogram(crop), crop.width / max(crop.height, 1)
+
+
 @dataclass
 class _Reference:
     product_id: str

@@ -47,7 +47,7 @@ def top(ranked: dict[str, float]) -> str | None:
 
 
 def margin(ranked: dict[str, float]) -> float:
-    values = list(ranked.values()) + [0.0, 0.0]
+    values = [*ranked.values(), 0.0, 0.0]
     return values[0] - values[1]
 
 

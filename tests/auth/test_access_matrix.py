@@ -92,7 +92,8 @@ def _path(template: str, store: str, world: World) -> str:
         "task_id": "1",
         "endpoint_id": "1",
     }
-    return re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], template)
+    # Parameters other routes add later get a plausible value: refusals come before look-ups.
+    return re.sub(r"\{(\w+)\}", lambda m: values.get(m.group(1), "1"), template)
 
 
 def _call(world: World, method: str, path: str, key: str | None):  # type: ignore[no-untyped-def]

@@ -346,9 +346,9 @@ def write_facts(
         facing_rows.extend(rows)
     upsert_products(session, products)
     ensure_dates(session, (row["scan_date"] for row in scan_rows))
-    session.execute(insert(FactScan), scan_rows)
+    session.execute(insert(FactScan.__table__), scan_rows)
     if facing_rows:
-        session.execute(insert(FactFacing), facing_rows)
+        session.execute(insert(FactFacing.__table__), facing_rows)
     if not maintain:
         return
     for bay_id, day in sorted({(row["bay_id"], row["scan_date"]) for row in scan_rows}):
@@ -484,21 +484,35 @@ def refresh_rollups(
     if (bay_id is None) != (day is None):
         raise ValueError("refresh_rollups takes both bay_id and day, or neither")
     if bay_id is not None:
-        where_facing = and_(FactFacing.bay_id == bay_id, FactFacing.scan_date == day)
-        where_scan = and_(FactScan.bay_id == bay_id, FactScan.scan_date == day)
-        session.execute(
-            delete(DailyProduct).where(DailyProduct.bay_id == bay_id, DailyProduct.scan_date == day)
-        )
-        session.execute(
-            delete(DailyBay).where(DailyBay.bay_id == bay_id, DailyBay.scan_date == day)
-        )
-    else:
-        where_facing = where_scan = None
-        session.execute(delete(DailyProduct))
-        session.execute(delete(DailyBay))
-    product_select, bay_select = _rollup_selects(where_facing, where_scan)
+        for statement in _bay_day_statements():
+            session.execute(statement, {"rollup_bay": bay_id, "rollup_day": day})
+        return
+    session.execute(delete(DailyProduct))
+    session.execute(delete(DailyBay))
+    product_select, bay_select = _rollup_selects(None, None)
     session.execute(insert(DailyProduct).from_select(list(_PRODUCT_COLUMNS), product_select))
     session.execute(insert(DailyBay).from_select(list(_BAY_COLUMNS), bay_select))
+
+
+@lru_cache(maxsize=1)
+def _bay_day_statements() -> tuple[Any, ...]:
+    """The four statements that refresh one bay-day, built once with bound parameters: the
+    write path runs them for every finished scan, and building them costs more than running
+    them."""
+    bay, day = bindparam("rollup_bay"), bindparam("rollup_day")
+    product_select, bay_select = _rollup_selects(
+        and_(FactFacing.bay_id == bay, FactFacing.scan_date == day),
+        and_(FactScan.bay_id == bay, FactScan.scan_date == day),
+    )
+    product_table, bay_table = DailyProduct.__table__, DailyBay.__table__
+    return (
+        delete(product_table).where(
+            product_table.c.bay_id == bay, product_table.c.scan_date == day
+        ),
+        delete(bay_table).where(bay_table.c.bay_id == bay, bay_table.c.scan_date == day),
+        insert(product_table).from_select(list(_PRODUCT_COLUMNS), product_select),
+        insert(bay_table).from_select(list(_BAY_COLUMNS), bay_select),
+    )
 
 
 # --- facing states and problem episodes -------------------------------------------------------
@@ -588,9 +602,9 @@ def _advance_history(session: Session, scan: Mapping[str, Any], rows: list[dict[
             FacingState.bay_id == bay_id, FacingState.facing_id.in_(list(verdicts))
         )
     )
-    session.execute(insert(FacingState), new_states)
+    session.execute(insert(FacingState.__table__), new_states)
     if opened:
-        session.execute(insert(ProblemEpisode), opened)
+        session.execute(insert(ProblemEpisode.__table__), opened)
     episodes = ProblemEpisode.__table__  # Core: an executemany UPDATE keyed by a bound id
     by_id = episodes.c.id == bindparam("episode_id")
     if continued:

@@ -21,6 +21,7 @@ from shelfscan.compliance.report import (
     DetectorLabels,
     FacingStatus,
 )
+from shelfscan.compliance.trust import TrustThresholds
 from shelfscan.detection.base import Detector
 from shelfscan.detection.labels import LabelMap
 from shelfscan.detections import Detections
@@ -100,6 +101,7 @@ def analyze_detections(
     options: MatchOptions | None = None,
     image_quality: Mapping[str, Any] | None = None,
     candidates: Mapping[str, Planogram] | None = None,
+    trust_thresholds: TrustThresholds | None = None,
 ) -> Analysis:
     """Match detections already made on ``image``, check that the result can be trusted,
     list the actions and draw the result.
@@ -107,8 +109,10 @@ def analyze_detections(
     ``image_quality`` is the photo's quality (``shelfscan.imaging.quality``; measured here
     when not given) and ``candidates`` the store's other bays (bay code → planogram): the
     trust check (:func:`shelfscan.compliance.trust.assess`) names the one a wrong-bay photo
-    most likely shows. An inconclusive report (``report.trust.conclusive`` false) has no
-    actions and its annotated photo shows no verdicts.
+    most likely shows; ``trust_thresholds`` replace its defaults (one photo of several need not
+    show most of the bay: ``shelfscan.compliance.merge.PHOTO_OF_SEVERAL``).
+    An inconclusive report (``report.trust.conclusive`` false) has no actions and its
+    annotated photo shows no verdicts.
 
     With a ``label_map``, the detector's class names are first translated to the planogram's
     products (by :class:`~shelfscan.compliance.labels.LabelResolver`, the rules every path
@@ -136,7 +140,12 @@ def analyze_detections(
     if image_quality is None:
         image_quality = photo_quality(image)
     verdict = conclude(
-        report, detections, planogram, image_quality=image_quality, candidates=candidates
+        report,
+        detections,
+        planogram,
+        image_quality=image_quality,
+        candidates=candidates,
+        thresholds=trust_thresholds,
     )
     report.timings_ms["trust"] = round((time.perf_counter() - started) * 1000, 1)
     started = time.perf_counter()
@@ -160,6 +169,7 @@ def analyze_image(
     options: MatchOptions | None = None,
     image_quality: Mapping[str, Any] | None = None,
     candidates: Mapping[str, Planogram] | None = None,
+    trust_thresholds: TrustThresholds | None = None,
 ) -> Analysis:
     """Detect products on a shelf photo and check them against ``planogram``.
 
@@ -180,6 +190,7 @@ def analyze_image(
         options=options,
         image_quality=image_quality,
         candidates=candidates,
+        trust_thresholds=trust_thresholds,
     )
 
 
@@ -205,6 +216,7 @@ class Analyzer:
         *,
         image_quality: Mapping[str, Any] | None = None,
         candidates: Mapping[str, Planogram] | None = None,
+        trust_thresholds: TrustThresholds | None = None,
     ) -> Analysis:
         return analyze_image(
             image,
@@ -214,4 +226,42 @@ class Analyzer:
             options=self.options,
             image_quality=image_quality,
             candidates=candidates,
+            trust_thresholds=trust_thresholds,
         )
+
+
+def annotate_scan_photo(
+    image: Image.Image, merged: ComplianceReport, own: ComplianceReport, photo: int
+) -> bytes:
+    """Photo ``photo`` of a scan merged from several, drawn with the scan's verdicts: every
+    facing this photo judged, in its own pixels, coloured by the merged status; the unexpected
+    products reported from this photo; the action markers whose facing or box it shows (the
+    scan's action numbers). A photo left out (trust check refused) shows why, and no boxes."""
+    summary = next((p for p in merged.photos if p.index == photo), None)
+    if summary is not None and not summary.used:
+        return annotate_jpeg(image, [], notice=f"LEFT OUT: {summary.instruction or ''}".strip())
+    if merged.trust is not None and not merged.trust.conclusive:
+        return annotate_jpeg(image, [], notice=f"INCONCLUSIVE: {merged.trust.instruction}")
+    status_of = {f.facing_id: f.status for f in merged.facings}
+    boxes: dict[str, Box] = {}
+    overlays: list[Overlay] = []
+    for facing in own.facings:
+        status = status_of.get(facing.facing_id, FacingStatus.NOT_VISIBLE)
+        if facing.status is FacingStatus.NOT_VISIBLE or status is FacingStatus.NOT_VISIBLE:
+            continue
+        boxes[facing.facing_id] = facing.expected_box
+        overlays.append(Overlay(status.value, _xyxy(facing.expected_box)))
+    for item in merged.unexpected:
+        if item.photo == photo:
+            boxes[item.detection_id] = item.box
+            overlays.append(Overlay("unexpected", _xyxy(item.box)))
+    markers: list[Marker] = []
+    for action in merged.actions:
+        if action.kind == "photograph":
+            continue
+        for key in [*action.facing_ids, *action.detection_ids]:
+            box = boxes.get(key)
+            if box is not None:
+                markers.append(Marker(action.number, _xyxy(box), action.kind.value))
+                break
+    return annotate_jpeg(image, overlays, markers=markers)

@@ -100,6 +100,10 @@ ROUTE_PERMISSIONS: dict[tuple[str, str], Rule] = {
     ("GET", f"{SCANS}/photos/{{index}}"): P.SCANS_READ,
     ("GET", f"{SCANS}/evidence/{{facing_id}}.jpg"): P.SCANS_READ,
     ("POST", f"{SCANS}/retry"): P.SCANS_WRITE,
+    ("POST", f"{SCANS}/photos"): P.SCANS_WRITE,
+    ("GET", f"{SCANS}/overview.png"): P.SCANS_READ,
+    ("GET", f"{SCANS}/reports"): P.SCANS_READ,
+    ("GET", f"{SCANS}/reports/{{version}}"): P.SCANS_READ,
     # Azure-compatible routes (runs are not store data)
     ("PUT", RUN): P.RECOGNITION_RUN,
     ("GET", RUN): P.RECOGNITION_RUN,

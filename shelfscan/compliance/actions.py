@@ -42,7 +42,7 @@ from shelfscan.detections import Detections
 from shelfscan.planogram.model import Planogram
 
 if TYPE_CHECKING:
-    from shelfscan.compliance.trust import TrustVerdict
+    from shelfscan.compliance.trust import TrustThresholds, TrustVerdict
     from shelfscan.imaging.quality import PhotoQuality
 
 PRIORITY_OUT_OF_STOCK = 0
@@ -442,13 +442,16 @@ def conclude(
     *,
     image_quality: PhotoQuality | Mapping[str, Any] | None = None,
     candidates: Mapping[str, Planogram] | None = None,
+    thresholds: TrustThresholds | None = None,
 ) -> TrustVerdict:
     """Check that ``report`` can be trusted (``compliance.trust.assess``) and, when it can,
     list its actions: sets ``report.trust`` and ``report.actions`` (none when inconclusive).
     Every door that makes a report (the pipeline, ``shelfscan match``) ends here."""
     from shelfscan.compliance.trust import assess
 
-    verdict = assess(report, detections, planogram, image_quality, candidates=candidates)
+    verdict = assess(
+        report, detections, planogram, image_quality, candidates=candidates, thresholds=thresholds
+    )
     report.trust = TrustSummary.model_validate(verdict.as_dict())
     report.actions = []
     if verdict.conclusive:

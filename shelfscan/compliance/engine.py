@@ -564,6 +564,7 @@ def _facing_results(
                 "detection_id": rows.ids[row],
                 "label": label_list[row],
                 "confidence": rows.confidence[row],
+                "photo": None,
             }
         )
         for row, source in zip(used_rows, sources, strict=True)
@@ -634,6 +635,7 @@ def _facing_results(
                         "detection_id": None,
                         "label": None,
                         "confidence": None,
+                        "photo": None,
                     }
                 ),
                 "found_product_id": None,
@@ -688,6 +690,7 @@ def _facing_results(
                     "detection_id": None,
                     "label": None,
                     "confidence": None,
+                    "photo": None,
                 }
             )
             if visible_share[f_i] >= min_visible_fraction:
@@ -708,6 +711,7 @@ def _facing_results(
                     "detection_id": None,
                     "label": None,
                     "confidence": None,
+                    "photo": None,
                 }
             )
             reason = f"out of stock: empty shelf space where {name} belongs"
@@ -831,6 +835,7 @@ def _unclaimed_detections(
                         "kind": kind_u,
                         "fixture_id": fixture_list[nearest],
                         "reason": reason,
+                        "photo": None,
                     }
                 )
             )
@@ -1088,6 +1093,7 @@ def _build_report(
             "timings_ms": {},
             "actions": [],
             "trust": None,
+            "photos": [],
         }
     )
 
@@ -1125,3 +1131,58 @@ def _registration_summary(reg: Registration) -> RegistrationSummary:
         ],
         warnings=list(reg.warnings),
     )
+
+
+def recount(planogram: Planogram, report: ComplianceReport) -> None:
+    """Recompute ``report``'s counts, scores and per-fixture and per-product summaries from its
+    facing verdicts and unexpected products, with the same score stage a match uses: for a
+    report whose verdicts were changed or assembled after the match (several photos merged,
+    ``shelfscan.compliance.merge``). Sets the fields in place."""
+    plan, _ = prepare(planogram)
+    product_index = {product_id: i for i, product_id in enumerate(plan.product_ids)}
+    fixture_index = {fixture_id: i for i, fixture_id in enumerate(plan.fixture_ids)}
+    by_id = {facing.facing_id: facing for facing in report.facings}
+    missing = [facing_id for facing_id in plan.facing_ids if facing_id not in by_id]
+    if missing:
+        raise ValueError(
+            f"report of planogram {report.planogram_id!r} has no verdict for facing(s) "
+            f"{', '.join(missing[:5])} of planogram {planogram.id!r}"
+        )
+    code = {status: i for i, status in enumerate(_STATUS_VALUES)}
+    ordered = [by_id[facing_id] for facing_id in plan.facing_ids]
+    status = np.array([code[f.status] for f in ordered], dtype=np.intp)
+    found_of = np.array(
+        [
+            product_index.get(f.found_product_id, -1)
+            if f.status in (FacingStatus.OK, FacingStatus.MISPLACED) and f.found_product_id
+            else -1
+            for f in ordered
+        ],
+        dtype=np.intp,
+    )
+    # An unexpected product's fixture unknown to the plan counts for the scan only.
+    unexpected_fixture = np.array(
+        [fixture_index.get(item.fixture_id or "", -1) for item in report.unexpected],
+        dtype=np.intp,
+    )
+    unexpected_product = np.array(
+        [product_index.get(item.product_id or "", -1) for item in report.unexpected],
+        dtype=np.intp,
+    )
+    known = unexpected_fixture >= 0
+    summaries = _compute_scores(
+        plan=plan,
+        status=status,
+        found_of=found_of,
+        facing_product=plan.facing_product,
+        unclaimed=_Unclaimed(
+            unexpected=report.unexpected,
+            ignored=report.ignored,
+            fixture=unexpected_fixture[known],
+            product=unexpected_product[known],
+        ),
+    )
+    report.counts = summaries.counts
+    report.scores = summaries.scores
+    report.fixtures = summaries.fixtures
+    report.products = summaries.products

@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-REPORT_SCHEMA_VERSION = "1.2"
+REPORT_SCHEMA_VERSION = "1.3"
 
 
 class FacingStatus(StrEnum):
@@ -99,6 +99,11 @@ class Evidence(_Model):
     detection_id: str | None = None
     label: str | None = Field(default=None, description="The detector's top label")
     confidence: float | None = None
+    photo: int | None = Field(
+        default=None,
+        description="(1.3) index of the scan's photo the box is in (several photos merged); "
+        "null: the report's only photo",
+    )
 
 
 class FacingResult(_Model):
@@ -130,6 +135,10 @@ class UnexpectedProduct(_Model):
     kind: UnexpectedKind
     fixture_id: str | None
     reason: str
+    photo: int | None = Field(
+        default=None,
+        description="(1.3) index of the scan's photo the box is in; null: the only photo",
+    )
 
 
 class Scores(_Model):
@@ -297,6 +306,33 @@ class TrustSummary(_Model):
     figures: dict[str, Any] = Field(description="What the verdict was decided on")
 
 
+class Extent(_Model):
+    """A rectangle in planogram units, origin top-left."""
+
+    x: float
+    y: float
+    w: float
+    h: float
+
+
+class PhotoSummary(_Model):
+    """One photo of a scan merged from several (schema 1.3; ``shelfscan.compliance.merge``)."""
+
+    index: int = Field(description="0, 1, ... in upload order; boxes name it as ``photo``")
+    used: bool = Field(description="False: the photo was left out (its trust check failed)")
+    left_out_reason: str | None = Field(description="Why it was left out (a TrustReason value)")
+    instruction: str | None = Field(description="The retake instruction for a left-out photo")
+    image: ImageInfo
+    quality: dict[str, Any] | None = Field(description="The upload quality check's figures")
+    registration: RegistrationSummary
+    trust: TrustSummary | None
+    facings_in_view: int = Field(description="Facings this photo judged (not not_visible)")
+    facings_chosen: int = Field(description="Facings whose verdict comes from this photo")
+    view: Extent | None = Field(
+        description="Planogram units spanned by the facings this photo judged; null: none"
+    )
+
+
 class ComplianceReport(_Model):
     schema_version: str = REPORT_SCHEMA_VERSION
     planogram_id: str
@@ -321,6 +357,11 @@ class ComplianceReport(_Model):
     )
     trust: TrustSummary | None = Field(
         default=None, description="(1.2) the trust check's verdict; null when none ran"
+    )
+    photos: list[PhotoSummary] = Field(
+        default_factory=list,
+        description="(1.3) per photo of a scan merged from its photos: quality, registration, "
+        "trust and coverage; empty for a report of one photo made outside a scan",
     )
 
     def facing(self, facing_id: str) -> FacingResult:

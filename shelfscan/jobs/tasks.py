@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import inspect
 import io
-import json
 import logging
 import os
 import socket
@@ -25,6 +24,8 @@ from typing import Any
 from PIL import Image
 from sqlalchemy import select
 
+from shelfscan.compliance.merge import PHOTO_OF_SEVERAL, PhotoReport, merge_reports
+from shelfscan.compliance.overview import render_overview
 from shelfscan.compliance.report import ComplianceReport
 from shelfscan.db.models import PlanogramVersion, Scan, Store
 from shelfscan.db.session import session_scope
@@ -43,6 +44,7 @@ from shelfscan.jobs.prepare import (
 )
 from shelfscan.services import scans
 from shelfscan.services.scans import (
+    OVERVIEW_NAME,
     ScanStatus,
     annotated_key,
     evidence_boxes,
@@ -181,7 +183,10 @@ def _analyse(scan_id: str, holder: str, context: JobContext) -> dict[str, Any]:
     with session_scope(context.database_url) as session:
         quality = session.scalar(select(Scan.quality).where(Scan.id == scan_id))
 
-    primary: dict[str, Any] | None = None
+    # Each photo is analysed on its own (detected, registered, trust-checked); the verdicts
+    # are then merged per facing in planogram space into the scan's one report.
+    several = len(photo_keys) > 1
+    analysed: list[tuple[Image.Image, ComplianceReport, bytes]] = []
     for index, key in enumerate(photo_keys):
         try:
             data = context.storage.get(key)
@@ -190,7 +195,12 @@ def _analyse(scan_id: str, holder: str, context: JobContext) -> dict[str, Any]:
         image = load_image(data)
         try:
             analysis = _call_analyzer(
-                context.analyzer, image, planogram, _photo_quality(quality, index), candidates
+                context.analyzer,
+                image,
+                planogram,
+                _photo_quality(quality, index),
+                candidates,
+                PHOTO_OF_SEVERAL if several else None,
             )
         except AnalyzerUnavailable:
             raise
@@ -198,28 +208,45 @@ def _analyse(scan_id: str, holder: str, context: JobContext) -> dict[str, Any]:
             if _is_transient(error):
                 raise _Transient(f"detector: {error}") from error
             raise
-        typed = report_of(analysis)
-        report = typed.model_dump(mode="json")
-        try:
-            context.storage.put(
-                annotated_key(store_code, scan_id, index), analysis.annotated_jpeg, "image/jpeg"
+        analysed.append((image, report_of(analysis), analysis.annotated_jpeg))
+    merged = merge_reports(
+        planogram,
+        [
+            PhotoReport(index, typed, _photo_quality(quality, index))
+            for index, (_, typed, _) in enumerate(analysed)
+        ],
+        known_names=_known_names(candidates),
+    )
+    conclusive = merged.trust is None or merged.trust.conclusive
+    prefix = scan_prefix(store_code, scan_id)
+    try:
+        for index, (image, typed, annotated) in enumerate(analysed):
+            if several:
+                from shelfscan.pipeline import annotate_scan_photo
+
+                annotated = annotate_scan_photo(image, merged, typed, index)
+            context.storage.put(annotated_key(store_code, scan_id, index), annotated, "image/jpeg")
+        if conclusive:
+            # An inconclusive scan shows no problems, so it has no evidence to show.
+            _save_evidence(
+                context.storage, store_code, scan_id, [image for image, _, _ in analysed], merged
             )
-            if index == 0:
-                primary = report
-                if typed.trust is None or typed.trust.conclusive:
-                    # An inconclusive scan shows no problems, so it has no evidence to show.
-                    _save_evidence(context.storage, store_code, scan_id, image, typed)
-            else:
-                # Further photos (close-ups, the other half of a long bay) keep their own report.
-                context.storage.put(
-                    f"{scan_prefix(store_code, scan_id)}/report-{index}.json",
-                    json.dumps(report).encode(),
-                    "application/json",
-                )
-        except StorageError as error:
-            raise _Transient(f"storage: {error}") from error
-    assert primary is not None
-    return primary
+        context.storage.put(
+            f"{prefix}/{OVERVIEW_NAME}", render_overview(planogram, merged), "image/png"
+        )
+    except StorageError as error:
+        raise _Transient(f"storage: {error}") from error
+    return merged.model_dump(mode="json")
+
+
+def _known_names(candidates: dict[str, Any]) -> dict[str, str]:
+    """Other bays' product names (a misplaced item from the next bay is named in actions)."""
+    names: dict[str, str] = {}
+    for other in (candidates or {}).values():
+        for product in getattr(other, "products", []):
+            names[product.id] = product.name
+            names[product.name] = product.name
+    return names
 
 
 def _photo_quality(quality: dict[str, Any] | None, index: int) -> dict[str, Any] | None:
@@ -234,9 +261,11 @@ def _call_analyzer(
     planogram: Any,
     quality: dict[str, Any] | None,
     candidates: dict[str, Any],
+    trust_thresholds: Any = None,
 ) -> Any:
-    """The analyzer with the photo's quality and the candidate bays when it takes them (the
-    pipeline's does; an analyzer plugged in by ``SHELFSCAN_SCAN_ANALYZER`` may not)."""
+    """The analyzer with the photo's quality, the candidate bays and (one photo of several)
+    the trust thresholds when it takes them (the pipeline's does; an analyzer plugged in by
+    ``SHELFSCAN_SCAN_ANALYZER`` may not)."""
     try:
         parameters = inspect.signature(analyzer).parameters
     except (TypeError, ValueError):
@@ -247,6 +276,8 @@ def _call_analyzer(
         extra["image_quality"] = quality
     if takes_all or "candidates" in parameters:
         extra["candidates"] = candidates
+    if trust_thresholds is not None and (takes_all or "trust_thresholds" in parameters):
+        extra["trust_thresholds"] = trust_thresholds
     return analyzer(image, planogram, **extra)
 
 
@@ -262,16 +293,31 @@ EVIDENCE_MARGIN = 0.15
 
 
 def _save_evidence(
-    storage: Storage, store_code: str, scan_id: str, image: Image.Image, report: ComplianceReport
+    storage: Storage,
+    store_code: str,
+    scan_id: str,
+    images: list[Image.Image],
+    report: ComplianceReport,
 ) -> int:
     """One JPEG crop per problem facing, a little wider than its box for context, and one per
-    unexpected product (``detection-<id>``: what a remove action shows)."""
+    unexpected product (``detection-<id>``: what a remove action shows), each cut from the
+    photo its box is in (``photo`` of the evidence or product; the only photo when null)."""
     saved = 0
-    boxes = dict(evidence_boxes(report))
+    photo_of = {f.facing_id: f.evidence.photo or 0 for f in report.facings}
+    crops = [(key, photo_of.get(key, 0), box) for key, box in evidence_boxes(report).items()]
     for item in report.unexpected:
         box = item.box
-        boxes[f"detection-{item.detection_id}"] = (box.x, box.y, box.x + box.w, box.y + box.h)
-    for facing_id, (x1, y1, x2, y2) in boxes.items():
+        crops.append(
+            (
+                f"detection-{item.detection_id}",
+                item.photo or 0,
+                (box.x, box.y, box.x + box.w, box.y + box.h),
+            )
+        )
+    for facing_id, photo, (x1, y1, x2, y2) in crops:
+        if not 0 <= photo < len(images):
+            continue
+        image = images[photo]
         margin_x, margin_y = (x2 - x1) * EVIDENCE_MARGIN, (y2 - y1) * EVIDENCE_MARGIN
         box = (
             max(0, round(x1 - margin_x)),

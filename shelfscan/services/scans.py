@@ -22,6 +22,7 @@ scan rather than create a second.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import uuid
@@ -38,7 +39,7 @@ from sqlalchemy.orm import Session, selectinload
 from shelfscan.compliance.report import ComplianceReport, FacingStatus
 from shelfscan.db.base import utcnow
 from shelfscan.db.models import Bay, BayAssignment, Scan, ScanPhoto, Store
-from shelfscan.services.errors import Conflict, NotFound, ShelfscanError
+from shelfscan.services.errors import Conflict, NotFound, ShelfscanError, TooLarge
 from shelfscan.services.status import ScanStatus
 from shelfscan.services.stores import assignment_in_force, service_date
 from shelfscan.storage import Storage
@@ -125,6 +126,20 @@ def is_upload_key(key: str) -> bool:
 
 def annotated_key(store_code: str, scan_id: str, index: int = 0) -> str:
     return f"{scan_prefix(store_code, scan_id)}/annotated-{index}.jpg"
+
+
+OVERVIEW_NAME = "overview.png"
+MAX_PHOTOS = 8
+
+
+def overview_key(store_code: str, scan_id: str) -> str:
+    """The bay overview: the planogram coloured by verdict, which photo covered what."""
+    return f"{scan_prefix(store_code, scan_id)}/{OVERVIEW_NAME}"
+
+
+def report_version_key(store_code: str, scan_id: str, version: int) -> str:
+    """An earlier report of a scan that received further photos (1 = the first report)."""
+    return f"{scan_prefix(store_code, scan_id)}/report-v{version}.json"
 
 
 def evidence_key(store_code: str, scan_id: str, facing_id: str) -> str:
@@ -692,6 +707,104 @@ def retry_scan(
     scan.deadline_at = now + timedelta(seconds=deadline_s)
     session.commit()
     return scan
+
+
+def report_versions(storage: Storage, store_code: str, scan_id: str) -> list[int]:
+    """The earlier report versions a scan keeps (1, 2, ...), oldest first."""
+    prefix = f"{scan_prefix(store_code, scan_id)}/report-v"
+    versions = []
+    for key in storage.keys(prefix):
+        number = key[len(prefix) :].removesuffix(".json")
+        if number.isdigit():
+            versions.append(int(number))
+    return sorted(versions)
+
+
+def add_photos(
+    session: Session,
+    storage: Storage,
+    store_code: str,
+    scan_id: str,
+    photos: Sequence[PhotoToStore],
+    *,
+    quality: dict[str, Any] | None = None,
+    deadline_s: float = 300.0,
+    write_lock: AbstractContextManager[Any] | None = None,
+) -> CreatedScan:
+    """Further photos of a finished scan's bay ("the left end was cut off"): stored after its
+    photos, its report kept as the next earlier version (``report-v<n>.json``), the scan
+    queued to be analysed again from all its photos. Commits.
+
+    A retry is answered with the scan, unchanged (``created`` False): photos the scan already
+    holds (same SHA-256) are not added twice."""
+    if not photos:
+        raise ShelfscanError("no_photos", "send at least one photo", field="photos")
+    _, scan = get_scan(session, store_code, scan_id)
+    held = {photo.sha256 for photo in scan.photos}
+    new = [photo for photo in photos if photo.sha256 not in held]
+    if not new:
+        return CreatedScan(scan, created=False)
+    if scan.status not in (ScanStatus.DONE, ScanStatus.INCONCLUSIVE):
+        raise Conflict(
+            "scan_not_finished",
+            f"photos can be added to a done or inconclusive scan; this one is {scan.status}",
+        )
+    if len(scan.photos) + len(new) > MAX_PHOTOS:
+        raise TooLarge(
+            "too_many_photos",
+            f"at most {MAX_PHOTOS} photos per scan; it holds {len(scan.photos)}, "
+            f"{len(new)} more sent",
+            field="photos",
+        )
+    first = len(scan.photos)
+    keys = [
+        (photo_key if photo.prepared else upload_key)(store_code, scan_id, first + offset)
+        for offset, photo in enumerate(new)
+    ]
+    written: list[str] = []
+    try:
+        if scan.report is not None:
+            version = (report_versions(storage, store_code, scan_id) or [0])[-1] + 1
+            key = report_version_key(store_code, scan_id, version)
+            storage.put(key, json.dumps(scan.report).encode(), "application/json")
+            written.append(key)
+        for key, photo in zip(keys, new, strict=True):
+            storage.put(key, photo.stored_bytes, photo.stored_content_type)
+            written.append(key)
+        for offset, (key, photo) in enumerate(zip(keys, new, strict=True)):
+            scan.photos.append(
+                ScanPhoto(
+                    index=first + offset,
+                    storage_key=key,
+                    content_type=photo.stored_content_type,
+                    width=photo.width,
+                    height=photo.height,
+                    size_bytes=len(photo.stored_bytes),
+                    sha256=photo.sha256,
+                )
+            )
+        if quality is not None:
+            earlier = list((scan.quality or {}).get("photos") or [])
+            scan.quality = {**quality, "photos": earlier + list(quality.get("photos") or [])}
+        now = utcnow()
+        scan.status = ScanStatus.QUEUED
+        scan.report = None
+        scan.error = None
+        scan.attempts = 0
+        scan.leased_by = None
+        scan.lease_expires_at = None
+        scan.started_at = None
+        scan.finished_at = None
+        scan.updated_at = now
+        scan.deadline_at = now + timedelta(seconds=deadline_s)
+        with write_lock or nullcontext():
+            session.commit()
+    except BaseException:
+        session.rollback()
+        _delete_quietly(storage, written)
+        raise
+    log.info("photos added to scan", extra={"scan_id": scan_id, "photos": len(new)})
+    return CreatedScan(scan, created=True)
 
 
 def require_done(scan: Scan) -> Scan:

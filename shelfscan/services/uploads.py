@@ -13,7 +13,7 @@ import json
 import os
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any
 
@@ -32,13 +32,16 @@ from shelfscan.imaging import (
 from shelfscan.services.scans import (
     CreatedScan,
     ScanTarget,
+    add_photos,
     check_same_request,
     create_scan,
     find_by_idempotency_key,
+    get_scan,
     resolve_target,
+    scan_prefix,
 )
 from shelfscan.services.stores import planogram_from_version
-from shelfscan.storage import Storage
+from shelfscan.storage import ObjectNotFound, Storage
 
 LIMITS = UploadLimits()
 # Decoding a 12 MP photo takes tens of MB; this many at once, however many uploads arrive.
@@ -109,6 +112,76 @@ def accept_upload(
     )
     _ = created.scan.photos  # loaded before the session closes
     return created
+
+
+def accept_added_photos(
+    session: Session,
+    storage: Storage,
+    store_code: str,
+    scan_id: str,
+    *,
+    idempotency_key: str | None,
+    receive: Callable[[], PhotosReceived],
+    full_validation: bool,
+    deadline_s: float,
+) -> CreatedScan:
+    """Further photos for a finished scan (:func:`shelfscan.services.scans.add_photos`), with
+    the upload's rules: the same checks per photo, and a replayed ``idempotency_key`` answered
+    with the scan unchanged (another request with that key is refused). Errors come in a fixed
+    order: unknown store or scan, then the body, then a key reused, then each photo."""
+    _, scan = get_scan(session, store_code, scan_id)
+    received = receive()
+    fingerprint = request_fingerprint(f"scan:{scan_id}", received)
+    marker = _addition_key(store_code, scan_id, idempotency_key) if idempotency_key else None
+    if marker is not None:
+        try:
+            earlier = json.loads(storage.get(marker))
+        except ObjectNotFound:
+            earlier = None
+        if earlier is not None:
+            if earlier.get("fingerprint") != fingerprint:
+                check_same_request(
+                    _Fingerprinted(earlier.get("fingerprint")), idempotency_key, fingerprint
+                )
+            return CreatedScan(scan, created=False)
+    # Photos are numbered on from the scan's: the quality feedback names them that way.
+    first = len(scan.photos)
+    renumbered = [
+        replace(photo, field=f"photos[{first + offset}]")
+        for offset, photo in enumerate(received.photos)
+    ]
+    photos: list[ValidatedPhoto] | list[CheckedPhoto]
+    quality: dict[str, Any] | None
+    if full_validation:
+        version = session.get(PlanogramVersion, scan.planogram_version_id)
+        scale = _bay_scale(version.id, json.dumps(version.document)) if version else None
+        photos, quality = _validate_all(renumbered, scale)
+    else:
+        photos, quality = _precheck_all(renumbered), None
+    created = add_photos(
+        session,
+        storage,
+        store_code,
+        scan_id,
+        photos,
+        quality=quality,
+        deadline_s=deadline_s,
+        write_lock=_write_lock(session),
+    )
+    if marker is not None and created.created:
+        storage.put(marker, json.dumps({"fingerprint": fingerprint}).encode(), "application/json")
+    _ = created.scan.photos  # loaded before the session closes
+    return created
+
+
+@dataclass(frozen=True)
+class _Fingerprinted:
+    request_fingerprint: str | None
+
+
+def _addition_key(store_code: str, scan_id: str, idempotency_key: str) -> str:
+    digest = hashlib.sha256(idempotency_key.encode()).hexdigest()
+    return f"{scan_prefix(store_code, scan_id)}/additions/{digest}.json"
 
 
 def request_fingerprint(bay_code: str, received: PhotosReceived) -> str:

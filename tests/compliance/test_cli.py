@@ -35,7 +35,7 @@ def test_json_report():
     result = runner.invoke(app, [*ARGS, "--json"])
     assert result.exit_code == 0
     report = json.loads(result.output)
-    assert report["schema_version"] == REPORT_SCHEMA_VERSION == "1.2"
+    assert report["schema_version"] == REPORT_SCHEMA_VERSION == "1.3"
     assert {f["facing_id"] for f in report["facings"] if f["status"] == "gap"} == SAMPLE_GAPS
 
 

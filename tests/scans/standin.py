@@ -65,6 +65,7 @@ def expected_facings(planogram: Planogram, width: int, height: int) -> list[dict
                     "detection_id": None if gap else f"d{index}",
                     "label": None,
                     "confidence": None,
+                    "photo": None,  # schema 1.3: the only photo
                 },
                 "found_product_id": None if gap else facing.product_id,
                 "found_label": None,

@@ -365,7 +365,10 @@ def test_two_photos_make_one_scan_with_both_analysed(client_factory, scan_settin
     assert [p["index"] for p in done["photos"]] == [0, 1]
     keys = _stored_keys(scan_settings)
     assert any(k.endswith("annotated-1.jpg") for k in keys)
-    assert any(k.endswith("report-1.json") for k in keys)
+    # One report for the scan, merged from both photos (issue 13), and the bay overview.
+    assert not any(k.endswith("report-1.json") for k in keys)
+    assert any(k.endswith("overview.png") for k in keys)
+    assert [p["index"] for p in done["report"]["photos"]] == [0, 1]
 
 
 def test_list_and_filter_scans_scoped_by_store(client_factory, scan_settings) -> None:

@@ -8,6 +8,7 @@ app's exception handlers from the services' errors.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from dataclasses import replace
@@ -15,7 +16,7 @@ from datetime import datetime
 from typing import Annotated, Any, TypeVar
 from urllib.parse import quote
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
@@ -52,11 +53,20 @@ from shelfscan.services.scans import (
     get_scan,
     is_upload_key,
     list_scans,
+    overview_key,
+    report_version_key,
+    report_versions,
     require_done,
     resolve_target,
     retry_scan,
 )
-from shelfscan.services.uploads import LIMITS, PhotosReceived, RawPhoto, accept_upload
+from shelfscan.services.uploads import (
+    LIMITS,
+    PhotosReceived,
+    RawPhoto,
+    accept_added_photos,
+    accept_upload,
+)
 from shelfscan.settings import Settings
 from shelfscan.storage import ObjectNotFound, get_storage
 
@@ -447,3 +457,102 @@ def retry_route(request: Request, store_code: str, scan_id: str) -> ScanSummaryO
     summary = _call(request, work)
     _enqueue(request, summary.id)
     return summary
+
+
+@router.post(
+    "/scans/{scan_id}/photos",
+    status_code=202,
+    response_model=ScanAcceptedOut,
+    summary="Add photos to a finished scan of a long bay; it is analysed again to one report",
+    responses={
+        202: {"description": "Queued again (or unchanged: a replayed Idempotency-Key)"},
+        404: {"description": "Unknown store or scan"},
+        409: {"description": "The scan is not finished, or the Idempotency-Key was reused"},
+        413: {"description": "Over 8 photos per scan, or a file over 20 MB"},
+    },
+)
+async def add_photos_route(request: Request, store_code: str, scan_id: str) -> JSONResponse:
+    """The scan's earlier report is kept (``GET .../reports``); the scan shows the new one
+    once analysed. Photos go in the ``photos`` field, as for an upload."""
+    settings = _settings(request)
+    key = check_idempotency_key(request.headers.get("Idempotency-Key"))
+    body_limit = MAX_PHOTOS * LIMITS.max_bytes + 1024 * 1024
+    if int(request.headers.get("content-length") or 0) > body_limit:
+        raise TooLarge("request_too_large", f"at most {MAX_PHOTOS} photos per scan")
+    body_error: ShelfscanError | None = None
+    try:
+        parts = await _read_multipart(request, body_limit, MAX_PHOTOS + 16)
+    except ShelfscanError as error:
+        parts, body_error = [], error
+    storage = get_storage(settings)
+
+    def receive() -> PhotosReceived:
+        if body_error is not None:
+            raise body_error
+        return _photos_of(parts)
+
+    def accept(session: Session) -> tuple[Any, str | None]:
+        created = accept_added_photos(
+            session,
+            storage,
+            store_code,
+            scan_id,
+            idempotency_key=key,
+            receive=receive,
+            full_validation=upload_validation_mode(request) == "full",
+            deadline_s=settings.scan_deadline_s,
+        )
+        if created.created:
+            _enqueue(request, created.scan.id)
+        bay = session.get(Bay, created.scan.bay_id)
+        return created, (bay.code if bay else None)
+
+    created, bay_code = await run_in_threadpool(_call, request, accept)
+    document = ScanAcceptedOut(
+        **_summary(request, store_code, bay_code, created.scan), created=created.created
+    )
+    headers = {"Location": document.url}
+    if not created.created:
+        headers["Idempotent-Replayed"] = "true"
+    return JSONResponse(status_code=202, content=document.model_dump(mode="json"), headers=headers)
+
+
+@router.get(
+    "/scans/{scan_id}/overview.png",
+    summary="The bay drawn from its planogram, coloured by status, with which photo covered what",
+    response_class=Response,
+    responses={200: {"content": {"image/png": {"schema": {"type": "string", "format": "binary"}}}}},
+)
+def overview_route(request: Request, store_code: str, scan_id: str) -> Response:
+    scan = require_done(_load_scan(request, store_code, scan_id)[1])
+    try:
+        data = get_storage(_settings(request)).get(overview_key(store_code, scan.id))
+    except ObjectNotFound:
+        raise NotFound("not_found", "no bay overview for this scan") from None
+    headers = {"Cache-Control": "private, max-age=3600"}
+    return Response(data, media_type="image/png", headers=headers)
+
+
+@router.get(
+    "/scans/{scan_id}/reports", summary="A scan's earlier reports (before photos were added)"
+)
+def report_versions_route(request: Request, store_code: str, scan_id: str) -> dict[str, Any]:
+    _, scan = _load_scan(request, store_code, scan_id)
+    url = _scan_url(request, store_code, scan.id)
+    versions = report_versions(get_storage(_settings(request)), store_code, scan.id)
+    return {
+        "current": url,
+        "earlier": [{"version": v, "url": f"{url}/reports/{v}"} for v in versions],
+    }
+
+
+@router.get("/scans/{scan_id}/reports/{version}", summary="One earlier report of a scan")
+def report_version_route(
+    request: Request, store_code: str, scan_id: str, version: Annotated[int, Path(ge=1, le=10**6)]
+) -> JSONResponse:
+    _, scan = _load_scan(request, store_code, scan_id)
+    try:
+        data = get_storage(_settings(request)).get(report_version_key(store_code, scan.id, version))
+    except ObjectNotFound:
+        raise NotFound("not_found", f"the scan has no earlier report {version}") from None
+    return JSONResponse(json.loads(data))

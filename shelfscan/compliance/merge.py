@@ -1,0 +1,434 @@
+"""One report from several photos of one bay, merged in planogram space.
+
+A bay longer than a phone photo can hold is photographed in parts (halves, thirds, close-ups;
+overlapping or not, from different distances and angles). No pixels are stitched: each photo
+is detected and registered to the planogram on its own (the engine, once per photo), so the
+planogram is the common frame, and the verdicts are merged per facing:
+
+- a facing's verdict comes from the photo that sees it best: fully in view first, then nearest
+  the photo's centre (less perspective and lens distortion, no cut-off neighbours), then the
+  best registration fit (share of labelled boxes the registration explains);
+- where photos disagree, the facing's reason says so and names the photo the verdict is from;
+- ``not_visible`` only where no usable photo judged the facing;
+- an unexpected product seen in two overlapping photos is one product: each photo speaks only
+  for the part of the bay where it gives the verdicts (the facing nearest the product), and
+  what is left is deduplicated by position in planogram units;
+- a photo the trust check refused is left out and listed (``photos[i].used`` false), so one
+  bad photo of three does not sink the scan.
+
+Counts and scores are recomputed by the engine's score stage (``engine.recount``) and the
+actions by ``actions.build_actions``, on the merged verdicts: the merged report has the shape
+of a one-photo report plus the ``photos`` section, and its boxes name their photo.
+
+Pure: reads reports and the planogram.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from shelfscan.compliance.actions import build_actions
+from shelfscan.compliance.engine import recount
+from shelfscan.compliance.report import (
+    REPORT_SCHEMA_VERSION,
+    ComplianceReport,
+    DetectorLabels,
+    Extent,
+    FacingResult,
+    FacingStatus,
+    IgnoredDetections,
+    PhotoSummary,
+    TrustSummary,
+    UnexpectedProduct,
+)
+from shelfscan.compliance.trust import INSTRUCTIONS, TrustReason, TrustThresholds
+from shelfscan.planogram.model import ExpectedFacing, Planogram
+
+# One photo of several need not show most of the bay: the scan's photos together must
+# (``min_in_view_fraction`` is checked on their union instead).
+PHOTO_OF_SEVERAL = replace(TrustThresholds(), min_in_view_fraction=0.0)
+
+# A facing at least this share in view counts as fully in view (boxes are rounded).
+FULLY_IN_VIEW = 0.98
+# Two unexpected products of the same kind on the same fixture closer than this share of a
+# facing's width (in planogram units) are one product seen twice.
+SAME_PRODUCT_DISTANCE = 0.6
+
+
+@dataclass(frozen=True)
+class PhotoReport:
+    """One photo's own analysis: its report and the quality check's figures."""
+
+    index: int
+    report: ComplianceReport
+    quality: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class _View:
+    """How well one photo sees one facing: larger ``rank`` is better."""
+
+    photo: int
+    facing: FacingResult
+    rank: tuple[float, float, float]
+
+
+def view_rank(facing: FacingResult, report: ComplianceReport) -> tuple[float, float, float]:
+    """(fully in view, closeness to the photo's centre, registration fit), each in [0, 1]."""
+    width, height = report.image.width, report.image.height
+    box = facing.expected_box
+    dx = (box.x + box.w / 2 - width / 2) / max(width / 2, 1.0)
+    dy = (box.y + box.h / 2 - height / 2) / max(height / 2, 1.0)
+    centrality = max(0.0, 1.0 - math.hypot(dx, dy) / math.sqrt(2))
+    registration = report.registration
+    fit = (
+        registration.label_inliers / registration.labelled_detections
+        if registration.labelled_detections
+        else 0.0
+    )
+    return (
+        1.0 if facing.visible_fraction >= FULLY_IN_VIEW else facing.visible_fraction,
+        round(centrality, 4),
+        round(fit, 4),
+    )
+
+
+def merge_reports(
+    planogram: Planogram,
+    photos: Sequence[PhotoReport],
+    *,
+    known_names: Mapping[str, str] | None = None,
+    thresholds: TrustThresholds | None = None,
+) -> ComplianceReport:
+    """The scan's one report from its photos' reports (each made against ``planogram``).
+
+    ``known_names`` (product id or label → name) names other bays' products in the actions.
+    ``thresholds``: the scan-level trust check (the union of the photos must show
+    ``min_in_view_fraction`` of the bay)."""
+    if not photos:
+        raise ValueError("merge_reports: no photo reports to merge")
+    started = time.perf_counter()
+    limits = thresholds or TrustThresholds()
+    indices = [photo.index for photo in photos]
+    if len(set(indices)) != len(indices):
+        raise ValueError(f"merge_reports: photo indices must be distinct, got {indices}")
+    for photo in photos:
+        if photo.report.planogram_id != planogram.id:
+            raise ValueError(
+                f"merge_reports: photo {photo.index} was matched against planogram "
+                f"{photo.report.planogram_id!r}, not {planogram.id!r}"
+            )
+    several = len(photos) > 1
+    usable = [p for p in photos if p.report.trust is None or p.report.trust.conclusive]
+    summaries: dict[int, dict[str, Any]] = {
+        p.index: {"used": any(p is u for u in usable), "in_view": 0, "chosen": 0} for p in photos
+    }
+    if not usable:
+        return _all_refused(planogram, photos, summaries)
+    if not several:
+        return _only_photo(photos[0], summaries, planogram)
+
+    tag = _tagger(several)
+    expected = {facing.facing_id: facing for facing in planogram.facings()}
+    reports = {p.index: p.report for p in usable}
+    base = max(usable, key=lambda p: (p.report.counts.visible, -p.index)).report
+
+    # --- facings: the best view of each ---
+    merged_facings: list[FacingResult] = []
+    chosen_photo: dict[str, int] = {}
+    views_per_photo: dict[int, list[str]] = {p.index: [] for p in usable}
+    for position, facing in enumerate(base.facings):
+        views: list[_View] = []
+        for photo in usable:
+            candidate = photo.report.facings[position]
+            if candidate.facing_id != facing.facing_id:
+                candidate = photo.report.facing(facing.facing_id)
+            if candidate.status is FacingStatus.NOT_VISIBLE:
+                continue
+            views.append(_View(photo.index, candidate, view_rank(candidate, photo.report)))
+            views_per_photo[photo.index].append(facing.facing_id)
+        if not views:
+            merged_facings.append(_not_seen(facing, usable, tag))
+            continue
+        best = max(views, key=lambda v: (v.rank, -v.photo))
+        chosen_photo[facing.facing_id] = best.photo
+        merged_facings.append(_from_view(best, views, tag, several))
+
+    # --- unexpected products: each photo speaks for where it gives the verdicts ---
+    unexpected = _merge_unexpected(usable, reports, expected, chosen_photo, tag)
+
+    for photo_index, facing_ids in views_per_photo.items():
+        summaries[photo_index]["in_view"] = len(facing_ids)
+    for photo_index in chosen_photo.values():
+        summaries[photo_index]["chosen"] += 1
+
+    report = ComplianceReport.model_construct(
+        schema_version=REPORT_SCHEMA_VERSION,
+        planogram_id=base.planogram_id,
+        planogram_name=base.planogram_name,
+        unit=base.unit,
+        image=base.image,
+        scores=base.scores,
+        counts=base.counts,
+        facings=merged_facings,
+        unexpected=unexpected,
+        products=base.products,
+        fixtures=base.fixtures,
+        registration=base.registration,
+        ignored=_merged_ignored(usable, tag),
+        detector_labels=_merged_labels(usable),
+        timings_ms=_merged_timings(photos),
+        actions=[],
+        trust=None,
+        photos=[],
+    )
+    recount(planogram, report)
+    covered = report.counts.visible / report.counts.facings if report.counts.facings else 0.0
+    report.trust = _scan_trust(usable, photos, covered, limits, several)
+    if report.trust.conclusive:
+        report.actions = build_actions(report, planogram, known_names=known_names)
+    report.photos = [
+        _photo_summary(photo, summaries[photo.index], expected, views_per_photo) for photo in photos
+    ]
+    report.timings_ms["merge"] = round((time.perf_counter() - started) * 1000, 1)
+    return report
+
+
+def _tagger(several: bool):  # type: ignore[no-untyped-def]
+    """Detection ids of a merged report name their photo (``p1.d7``): two photos' detectors
+    number their boxes independently. One photo keeps its ids."""
+
+    def tag(photo: int, detection_id: str | None) -> str | None:
+        if detection_id is None or not several:
+            return detection_id
+        return f"p{photo}.{detection_id}"
+
+    return tag
+
+
+def _from_view(best: _View, views: list[_View], tag, several: bool) -> FacingResult:  # type: ignore[no-untyped-def]
+    facing = best.facing
+    evidence = facing.evidence.model_copy(
+        update={"photo": best.photo, "detection_id": tag(best.photo, facing.evidence.detection_id)}
+    )
+    reason = facing.reason
+    others = [v for v in views if v is not best and v.facing.status is not facing.status]
+    if others:
+        said = ", ".join(f"photo {v.photo + 1}: {v.facing.status.value}" for v in others)
+        reason = (
+            f"{reason} (photos disagree — {said}; photo {best.photo + 1} sees it best"
+            f"{'' if best.rank[0] < 1.0 else ', fully in view'})"
+        )
+    elif several and len(views) > 1:
+        reason = f"{reason} (seen in {len(views)} photos, they agree)"
+    return facing.model_copy(update={"evidence": evidence, "reason": reason})
+
+
+def _not_seen(facing: FacingResult, usable: Sequence[PhotoReport], tag) -> FacingResult:  # type: ignore[no-untyped-def]
+    """A facing no usable photo judged: not visible, with the best partial view's share."""
+    seen = [p.report.facing(facing.facing_id) for p in usable]
+    best = max(seen, key=lambda f: f.visible_fraction)
+    where = "in any photo" if len(usable) > 1 else "in the photo"
+    reason = (
+        best.reason
+        if len(usable) == 1
+        else f"not judged {where} (at most {best.visible_fraction:.0%} of it in view)"
+    )
+    photo = next(p.index for p in usable if p.report.facing(facing.facing_id) is best)
+    return best.model_copy(
+        update={
+            "status": FacingStatus.NOT_VISIBLE,
+            "reason": reason,
+            "evidence": best.evidence.model_copy(update={"photo": photo}),
+            "found_product_id": None,
+            "found_label": None,
+            "shift_facings": None,
+        }
+    )
+
+
+def _units_x(
+    item: UnexpectedProduct, report: ComplianceReport, expected: Mapping[str, ExpectedFacing]
+) -> tuple[float, ExpectedFacing | None]:
+    """The product's centre in planogram units along its fixture, from the nearest facing of
+    that fixture in the same photo (its pixel box and its planned place give the local
+    scale), and that facing."""
+    centre_px = item.box.x + item.box.w / 2
+    same_fixture = [f for f in report.facings if f.fixture_id == item.fixture_id]
+    if not same_fixture:
+        return math.nan, None
+    nearest = min(
+        same_fixture, key=lambda f: abs(f.expected_box.x + f.expected_box.w / 2 - centre_px)
+    )
+    plan = expected.get(nearest.facing_id)
+    if plan is None or nearest.expected_box.w <= 0:
+        return math.nan, None
+    offset_px = centre_px - (nearest.expected_box.x + nearest.expected_box.w / 2)
+    return plan.x + plan.w / 2 + offset_px / nearest.expected_box.w * plan.w, plan
+
+
+def _merge_unexpected(
+    usable: Sequence[PhotoReport],
+    reports: Mapping[int, ComplianceReport],
+    expected: Mapping[str, ExpectedFacing],
+    chosen_photo: Mapping[str, int],
+    tag,  # type: ignore[no-untyped-def]
+) -> list[UnexpectedProduct]:
+    kept: list[tuple[str | None, str, float, float, UnexpectedProduct]] = []
+    for photo in sorted(usable, key=lambda p: p.index):
+        report = reports[photo.index]
+        for item in report.unexpected:
+            x_units, nearest = _units_x(item, report, expected)
+            if nearest is not None:
+                owner = chosen_photo.get(nearest.facing_id)
+                if owner is not None and owner != photo.index:
+                    # Another photo gives the verdicts here: it speaks for this spot, and
+                    # reports its own unexpected products there if there are any.
+                    continue
+            key = item.product_id or item.label
+            width = nearest.w if nearest is not None else 0.0
+            duplicate = any(
+                fixture == item.fixture_id
+                and other_key == key
+                and not math.isnan(x_units)
+                and abs(other_x - x_units) < SAME_PRODUCT_DISTANCE * max(width, other_w)
+                for fixture, other_key, other_x, other_w, _ in kept
+            )
+            if duplicate:
+                continue
+            tagged = item.model_copy(
+                update={"photo": photo.index, "detection_id": tag(photo.index, item.detection_id)}
+            )
+            kept.append((item.fixture_id, key, x_units, width, tagged))
+    return [entry[-1] for entry in kept]
+
+
+def _merged_ignored(usable: Sequence[PhotoReport], tag) -> IgnoredDetections:  # type: ignore[no-untyped-def]
+    merged = IgnoredDetections()
+    for photo in usable:
+        ignored = photo.report.ignored
+        merged.duplicates.extend(tag(photo.index, d) for d in ignored.duplicates)
+        merged.outside_planogram.extend(tag(photo.index, d) for d in ignored.outside_planogram)
+        merged.unused_gap_boxes.extend(tag(photo.index, d) for d in ignored.unused_gap_boxes)
+    return merged
+
+
+def _merged_labels(usable: Sequence[PhotoReport]) -> DetectorLabels | None:
+    labels = [p.report.detector_labels for p in usable if p.report.detector_labels is not None]
+    if not labels:
+        return None
+    merged = DetectorLabels()
+    for item in labels:
+        merged.resolved.update(item.resolved)
+        for name, count in item.unmapped.items():
+            merged.unmapped[name] = merged.unmapped.get(name, 0) + count
+        for name, count in item.ignored.items():
+            merged.ignored[name] = merged.ignored.get(name, 0) + count
+    return merged
+
+
+def _merged_timings(photos: Sequence[PhotoReport]) -> dict[str, float]:
+    total: dict[str, float] = {}
+    for photo in photos:
+        for key, value in photo.report.timings_ms.items():
+            if key != "planogram_cache_hit":
+                total[key] = round(total.get(key, 0.0) + value, 1)
+    return total
+
+
+def _scan_trust(
+    usable: Sequence[PhotoReport],
+    photos: Sequence[PhotoReport],
+    covered: float,
+    limits: TrustThresholds,
+    several: bool,
+) -> TrustSummary:
+    """Conclusive when a usable photo is and the photos together show enough of the bay."""
+    best = max(usable, key=lambda p: p.report.counts.visible).report
+    figures = dict(best.trust.figures) if best.trust is not None else {}
+    figures["in_view_fraction"] = round(covered, 4)
+    figures["photos"] = len(photos)
+    figures["photos_used"] = len(usable)
+    if not several and best.trust is not None:
+        return best.trust
+    if covered < limits.min_in_view_fraction:
+        reason = TrustReason.TOO_LITTLE_IN_VIEW
+        return TrustSummary(
+            conclusive=False,
+            reason=reason.value,
+            instruction=INSTRUCTIONS[reason],
+            likely_bay=None,
+            figures=figures,
+        )
+    return TrustSummary(
+        conclusive=True, reason=None, instruction=None, likely_bay=None, figures=figures
+    )
+
+
+def _all_refused(
+    planogram: Planogram, photos: Sequence[PhotoReport], summaries: dict[int, dict[str, Any]]
+) -> ComplianceReport:
+    """No usable photo: the first photo's (inconclusive) report, with every photo listed."""
+    expected = {facing.facing_id: facing for facing in planogram.facings()}
+    first = min(photos, key=lambda p: p.index)
+    report = first.report.model_copy(deep=True)
+    report.schema_version = REPORT_SCHEMA_VERSION
+    report.actions = []
+    report.photos = [
+        _photo_summary(photo, summaries[photo.index], expected, {}) for photo in photos
+    ]
+    return report
+
+
+def _only_photo(
+    photo: PhotoReport, summaries: dict[int, dict[str, Any]], planogram: Planogram
+) -> ComplianceReport:
+    """One photo: its report as it is (its boxes' ``photo`` stays null: the only photo), with
+    its ``photos`` entry."""
+    report = photo.report.model_copy()
+    report.schema_version = REPORT_SCHEMA_VERSION
+    judged = [f.facing_id for f in report.facings if f.status is not FacingStatus.NOT_VISIBLE]
+    summary = dict(summaries[photo.index], in_view=len(judged), chosen=len(judged))
+    expected = {facing.facing_id: facing for facing in planogram.facings()}
+    report.photos = [_photo_summary(photo, summary, expected, {photo.index: judged})]
+    return report
+
+
+def _photo_summary(
+    photo: PhotoReport,
+    summary: Mapping[str, Any],
+    expected: Mapping[str, ExpectedFacing],
+    views_per_photo: Mapping[int, list[str]],
+) -> PhotoSummary:
+    trust = photo.report.trust
+    in_view = [expected[f] for f in views_per_photo.get(photo.index, []) if f in expected]
+    if not in_view and not summary["used"]:
+        in_view = [
+            expected[f.facing_id]
+            for f in photo.report.facings
+            if f.status is not FacingStatus.NOT_VISIBLE and f.facing_id in expected
+        ]
+    view = None
+    if in_view:
+        x1 = min(f.x for f in in_view)
+        y1 = min(f.y for f in in_view)
+        x2 = max(f.x + f.w for f in in_view)
+        y2 = max(f.y + f.h for f in in_view)
+        view = Extent(x=round(x1, 2), y=round(y1, 2), w=round(x2 - x1, 2), h=round(y2 - y1, 2))
+    return PhotoSummary(
+        index=photo.index,
+        used=bool(summary["used"]),
+        left_out_reason=None if summary["used"] or trust is None else trust.reason,
+        instruction=None if summary["used"] or trust is None else trust.instruction,
+        image=photo.report.image,
+        quality=dict(photo.quality) if photo.quality is not None else None,
+        registration=photo.report.registration,
+        trust=trust,
+        facings_in_view=len(in_view) if summary["used"] else 0,
+        facings_chosen=int(summary["chosen"]),
+        view=view,
+    )

@@ -1,0 +1,237 @@
+"""Several photos of one bay merged into one report (``shelfscan.compliance.merge``), with
+synthetic detections: one photo of the whole bay is cut into overlapping or separate crops."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from shelfscan.compliance.actions import conclude
+from shelfscan.compliance.engine import match_planogram, recount
+from shelfscan.compliance.merge import PHOTO_OF_SEVERAL, PhotoReport, merge_reports
+from shelfscan.compliance.report import ComplianceReport, FacingStatus, UnexpectedKind
+from shelfscan.detections import Detections
+from shelfscan.planogram.model import Planogram
+from tests.compliance.helpers import make_planogram, shoot
+
+SHELF = list("ABCDEFGHIJKL")
+
+
+def long_bay() -> Planogram:
+    """Three shelves of twelve different products: long enough to photograph in parts."""
+    return make_planogram([SHELF, SHELF[::-1], SHELF[3:] + SHELF[:3]])
+
+
+def crop(detections: Detections, x1: float, x2: float, *, keep_cut: float = 0.5) -> Detections:
+    """The detections a photo of pixels ``x1..x2`` (full height) would have: boxes at least
+    ``keep_cut`` inside, clipped and shifted to the crop's frame."""
+    xyxy = detections.xyxy
+    inside = np.clip(xyxy[:, [0, 2]], x1, x2)
+    share = (inside[:, 1] - inside[:, 0]) / np.maximum(xyxy[:, 2] - xyxy[:, 0], 1e-9)
+    keep = np.flatnonzero(share >= keep_cut)
+    boxes = xyxy[keep].copy()
+    boxes[:, [0, 2]] = np.clip(boxes[:, [0, 2]], x1, x2) - x1
+    return Detections.build(
+        boxes,
+        [str(detections.labels[i]) for i in keep],
+        detections.confidence[keep].tolist(),
+        image_width=int(x2 - x1),
+        image_height=detections.image_height,
+        is_gap=detections.is_gap[keep].tolist(),
+        ids=[str(detections.ids[i]) for i in keep],
+    )
+
+
+def analyse(planogram: Planogram, detections: Detections, index: int) -> PhotoReport:
+    report = match_planogram(planogram, detections)
+    conclude(report, detections, planogram, thresholds=PHOTO_OF_SEVERAL)
+    return PhotoReport(index=index, report=report)
+
+
+def split(planogram: Planogram, detections: Detections, cuts: list[tuple[float, float]]):
+    width = detections.image_width
+    return [
+        analyse(planogram, crop(detections, a * width, b * width), i)
+        for i, (a, b) in enumerate(cuts)
+    ]
+
+
+def statuses(report: ComplianceReport) -> dict[str, FacingStatus]:
+    return {f.facing_id: f.status for f in report.facings}
+
+
+def test_recount_reproduces_the_engines_scores():
+    planogram = long_bay()
+    detections = shoot(
+        planogram, remove={"S1-02", "S2-05"}, replace={"S3-01": "Product A"}, extra=[]
+    )
+    report = match_planogram(planogram, detections)
+    before = report.model_dump(mode="json")
+    recount(planogram, report)
+    after = report.model_dump(mode="json")
+    for key in ("counts", "scores", "fixtures", "products"):
+        assert after[key] == before[key], key
+
+
+def test_two_overlapping_halves_agree_with_the_whole_photo():
+    planogram = long_bay()
+    detections = shoot(
+        planogram,
+        remove={"S1-02", "S2-11", "S3-06"},
+        replace={"S1-09": "Product A", "S3-03": "Product L"},
+    )
+    whole = match_planogram(planogram, detections)
+    photos = split(planogram, detections, [(0.0, 0.6), (0.4, 1.0)])
+    merged = merge_reports(planogram, photos)
+
+    assert statuses(merged) == statuses(whole)
+    assert merged.counts.not_visible == 0
+    assert merged.counts.unexpected == whole.counts.unexpected == 0
+    assert merged.scores == whole.scores
+    assert merged.trust is not None and merged.trust.conclusive
+    assert [p.index for p in merged.photos] == [0, 1]
+    assert all(p.used for p in merged.photos)
+    assert sum(p.facings_chosen for p in merged.photos) == len(merged.facings)
+    # Each photo covers the facings of its half, in planogram units.
+    left, right = merged.photos[0].view, merged.photos[1].view
+    assert left is not None and right is not None
+    assert left.x < right.x and left.x + left.w > right.x  # they overlap
+    # Every verdict names its photo, and its boxes are in that photo's pixels.
+    for facing in merged.facings:
+        photo = facing.evidence.photo
+        assert photo in (0, 1)
+        width = photos[photo].report.image.width
+        box = facing.expected_box
+        assert box.x >= -1 and box.x + box.w <= width + 1
+    # Actions are built on the merged verdicts: a fill for each gap, none to photograph.
+    kinds = [a.kind.value for a in merged.actions]
+    assert "photograph" not in kinds
+    filled = {f for a in merged.actions if a.kind.value == "fill" for f in a.facing_ids}
+    assert {"S1-02", "S2-11", "S3-06"} <= filled | {
+        f for a in merged.actions if a.kind.value == "move" for f in a.facing_ids
+    }
+
+
+def test_the_best_view_decides_and_a_disagreement_is_reported():
+    planogram = long_bay()
+    full = shoot(planogram)
+    misplaced = shoot(planogram, replace={"S1-07": "Product B"})
+    width = full.image_width
+    # Photo 0 sees S1-07 at its edge holding its planned product; photo 1 sees it near its
+    # centre holding another product. The central, fully visible view wins.
+    left = analyse(planogram, crop(full, 0, 0.62 * width), 0)
+    right = analyse(planogram, crop(misplaced, 0.3 * width, width), 1)
+    edge = left.report.facing("S1-07")
+    assert edge.status is FacingStatus.OK
+    assert right.report.facing("S1-07").status is FacingStatus.MISPLACED
+    merged = merge_reports(planogram, [left, right])
+    facing = merged.facing("S1-07")
+    assert facing.status is FacingStatus.MISPLACED
+    assert facing.evidence.photo == 1
+    assert "photos disagree" in facing.reason and "photo 1: ok" in facing.reason
+    assert "photo 2 sees it best" in facing.reason
+
+
+def test_unexpected_product_in_the_overlap_is_counted_once():
+    # Shelf 2 is planned with six facings (x = 1..31); in the room after them, in the middle
+    # of the bay, stands a product the planogram does not know.
+    planogram = make_planogram([SHELF, SHELF[:6], SHELF[3:] + SHELF[:3]])
+    detections = shoot(planogram, extra=[("Mystery Snack", 32.0, "S2")])
+    whole = match_planogram(planogram, detections)
+    assert whole.counts.unexpected == 1
+    photos = split(planogram, detections, [(0.0, 0.65), (0.35, 1.0)])
+    assert all(p.report.counts.unexpected == 1 for p in photos)  # both photos see it
+    merged = merge_reports(planogram, photos)
+    assert merged.counts.unexpected == 1
+    item = merged.unexpected[0]
+    assert item.kind is UnexpectedKind.NOT_IN_PLANOGRAM
+    assert item.photo in (0, 1)
+    assert item.detection_id.startswith(f"p{item.photo}.")
+    assert merged.scores == whole.scores
+
+
+def test_uncovered_facings_are_not_visible_and_never_gaps():
+    planogram = long_bay()
+    detections = shoot(planogram)
+    # Two photos with a strip of the bay between them in neither.
+    photos = split(planogram, detections, [(0.0, 0.45), (0.55, 1.0)])
+    merged = merge_reports(planogram, photos)
+    hidden = set(merged.ids_with_status(FacingStatus.NOT_VISIBLE))
+    assert hidden, "the strip between the photos holds facings"
+    assert merged.counts.gap == 0
+    for facing_id in hidden:
+        assert all(p.report.facing(facing_id).status is FacingStatus.NOT_VISIBLE for p in photos)
+    # Every facing some photo judged keeps a verdict.
+    judged = {
+        f.facing_id
+        for p in photos
+        for f in p.report.facings
+        if f.status is not FacingStatus.NOT_VISIBLE
+    }
+    assert judged == {f.facing_id for f in merged.facings} - hidden
+    photograph = [a for a in merged.actions if a.kind.value == "photograph"]
+    assert {f for a in photograph for f in a.facing_ids} == hidden
+
+
+def test_a_refused_photo_is_left_out_and_listed():
+    planogram = long_bay()
+    detections = shoot(planogram)
+    good = split(planogram, detections, [(0.0, 1.0)])[0]
+    # A photo of another bay: nothing it shows is this planogram's.
+    other = make_planogram([list("UVWXYZ"), list("ZYXWVU")])
+    stray = shoot(other)
+    bad_report = match_planogram(planogram, stray)
+    conclude(bad_report, stray, planogram, thresholds=PHOTO_OF_SEVERAL)
+    assert bad_report.trust is not None and not bad_report.trust.conclusive
+    bad = PhotoReport(index=1, report=bad_report)
+    merged = merge_reports(planogram, [good, bad])
+    assert merged.trust is not None and merged.trust.conclusive
+    assert statuses(merged) == statuses(good.report)
+    assert [p.used for p in merged.photos] == [True, False]
+    assert merged.photos[1].left_out_reason == bad_report.trust.reason
+    assert merged.photos[1].instruction
+    assert all(f.evidence.photo == 0 for f in merged.facings)
+
+
+def test_photos_that_together_show_too_little_are_inconclusive():
+    planogram = long_bay()
+    detections = shoot(planogram)
+    photos = split(planogram, detections, [(0.0, 0.2), (0.8, 1.0)])
+    merged = merge_reports(planogram, photos)
+    assert merged.trust is not None and not merged.trust.conclusive
+    assert merged.trust.reason == "too_little_in_view"
+    assert merged.actions == []
+
+
+def test_one_photo_keeps_its_report():
+    planogram = long_bay()
+    detections = shoot(planogram, remove={"S1-04"})
+    only = split(planogram, detections, [(0.0, 1.0)])
+    merged = merge_reports(planogram, only)
+    assert statuses(merged) == statuses(only[0].report)
+    assert merged.facing("S1-04").evidence.detection_id is None
+    assert [f.evidence.detection_id for f in merged.facings] == [
+        f.evidence.detection_id for f in only[0].report.facings
+    ]
+    assert len(merged.photos) == 1
+
+
+def test_merged_report_validates_and_round_trips():
+    planogram = long_bay()
+    detections = shoot(planogram, remove={"S2-03"}, extra=[("Mystery Snack", 20.0, "S1")])
+    merged = merge_reports(planogram, split(planogram, detections, [(0, 0.6), (0.4, 1)]))
+    dumped = merged.model_dump(mode="json")
+    assert ComplianceReport.model_validate(dumped).model_dump(mode="json") == dumped
+
+
+def test_bad_input_is_named():
+    planogram = long_bay()
+    photos = split(planogram, shoot(planogram), [(0, 1)])
+    with pytest.raises(ValueError, match="no photo reports"):
+        merge_reports(planogram, [])
+    with pytest.raises(ValueError, match="distinct"):
+        merge_reports(planogram, [photos[0], photos[0]])
+    other = make_planogram([["A", "B"]])
+    other = other.model_copy(update={"id": "other"})
+    with pytest.raises(ValueError, match="planogram 'test', not 'other'"):
+        merge_reports(other, photos)

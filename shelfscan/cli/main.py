@@ -12,6 +12,7 @@ from shelfscan.cli import (
     analyze,
     audits,
     auth,
+    corrections,
     db,
     demo,
     doctor,
@@ -39,6 +40,7 @@ app.add_typer(auth.apikey_app, name="apikey")
 app.add_typer(auth.device_app, name="device")
 app.add_typer(auth.region_app, name="region")
 app.add_typer(audits.app, name="audits")
+app.add_typer(corrections.app, name="corrections")
 app.command("analyze")(analyze.analyze)
 app.command("match")(match.match)
 app.command("demo")(demo.demo)

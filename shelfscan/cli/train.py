@@ -117,10 +117,34 @@ def train_command(
     workers: int = typer.Option(2, min=0),
     resume: bool = typer.Option(False, help="Continue the run in --out where it stopped"),
     publish: Path | None = typer.Option(None, help="Copy the best weights (+ label sidecar) here"),
+    extra_data: list[Path] = typer.Option(
+        [],
+        "--extra-data",
+        help="A YOLO dataset to mix with the renders, e.g. reviewed field photos from "
+        "'shelfscan corrections export --format yolo' (repeatable)",
+    ),
+    extra_repeat: int = typer.Option(
+        1, min=1, help="Use each extra training image this many times"
+    ),
 ) -> None:
     """Train a shelf detector (offline; nothing is downloaded)."""
     from shelfscan.training.train import architecture_yaml, train_detector
     from shelfscan.training.train import publish as publish_weights
+
+    if extra_data and not resume:
+        from shelfscan.training.mix import mix_datasets
+
+        try:
+            mixed = mix_datasets(data, extra_data, out / "dataset", repeat=extra_repeat)
+        except ValueError as error:
+            raise typer.BadParameter(str(error), param_hint="--extra-data") from error
+        typer.echo(
+            f"mixed dataset {mixed.data_yaml}: {mixed.images['train']} train "
+            f"({mixed.extra_images['train']} extra) + {mixed.images['val']} val "
+            f"({mixed.extra_images['val']} extra) images, {len(mixed.classes)} classes"
+            + (f" (new: {', '.join(mixed.added_classes)})" if mixed.added_classes else "")
+        )
+        data = mixed.data_yaml
 
     architecture: str | Path = model
     if width is not None:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from shelfscan.compliance.actions import build_actions
+from shelfscan.compliance.engine import recount
 from shelfscan.compliance.report import (
     ComplianceReport,
     EvidenceSource,
@@ -147,10 +148,6 @@ def recompute(
 ) -> None:
     """Counts, scores and actions again, from the corrected verdicts (the engine's score stage
     and ``compliance.actions``); an inconclusive report gets no actions."""
-    try:
-        from shelfscan.compliance.engine import recount
-    except ImportError:  # an engine without the public score stage: the same stage, here
-        recount = _recount
     recount(planogram, report)
     conclusive = report.trust is None or report.trust.conclusive
     report.actions = build_actions(report, planogram, known_names=known_names) if conclusive else []
@@ -168,56 +165,3 @@ def apply_corrections(
     changes = [apply_correction(corrected, planogram, verdict) for verdict in verdicts]
     recompute(corrected, planogram, known_names or {})
     return corrected, changes
-
-
-def _recount(planogram: Planogram, report: ComplianceReport) -> None:
-    """The engine's score stage on a report's verdicts (for engines before
-    ``compliance.engine.recount``; remove once every build has it)."""
-    import numpy as np
-
-    from shelfscan.compliance import engine
-
-    plan, _ = engine.prepare(planogram)
-    product_index = {product_id: i for i, product_id in enumerate(plan.product_ids)}
-    fixture_index = {fixture_id: i for i, fixture_id in enumerate(plan.fixture_ids)}
-    by_id = {facing.facing_id: facing for facing in report.facings}
-    code = {
-        FacingStatus.OK: engine._OK,
-        FacingStatus.GAP: engine._GAP,
-        FacingStatus.MISPLACED: engine._MISPLACED,
-        FacingStatus.NOT_VISIBLE: engine._NOT_VISIBLE,
-    }
-    ordered = [by_id[facing_id] for facing_id in plan.facing_ids]
-    status = np.array([code[f.status] for f in ordered], dtype=np.intp)
-    found_of = np.array(
-        [
-            product_index.get(f.found_product_id or "", -1)
-            if f.status in (FacingStatus.OK, FacingStatus.MISPLACED)
-            else -1
-            for f in ordered
-        ],
-        dtype=np.intp,
-    )
-    fixture = np.array(
-        [fixture_index.get(u.fixture_id or "", -1) for u in report.unexpected], np.intp
-    )
-    product = np.array(
-        [product_index.get(u.product_id or "", -1) for u in report.unexpected], np.intp
-    )
-    known = fixture >= 0
-    summaries = engine._compute_scores(
-        plan=plan,
-        status=status,
-        found_of=found_of,
-        facing_product=plan.facing_product,
-        unclaimed=engine._Unclaimed(
-            unexpected=report.unexpected,
-            ignored=report.ignored,
-            fixture=fixture[known],
-            product=product[known],
-        ),
-    )
-    report.counts = summaries.counts
-    report.scores = summaries.scores
-    report.fixtures = summaries.fixtures
-    report.products = summaries.products

@@ -198,8 +198,13 @@ def train_detector(
     # Held-out renders: the validation split, scored on the best weights (ultralytics'
     # final evaluation already did that; its numbers are in trainer.metrics).
     val_images = len(list((data_yaml.parent / "images" / "val").glob("*")))
+    # A mix with extra data (shelfscan.training.mix) says how many are not renders.
+    extra_val = _extra_val_images(data_yaml)
     final = trainer.metrics or {}
-    evaluated_on = f"{val_images} held-out renders ({data_yaml.parent.name}/images/val)"
+    evaluated_on = f"{val_images - extra_val} held-out renders" + (
+        f" and {extra_val} extra images" if extra_val else ""
+    )
+    evaluated_on += f" ({data_yaml.parent.name}/images/val)"
     if "metrics/mAP50(B)" in final:
         metrics = TrainMetrics(
             map50=float(final["metrics/mAP50(B)"]),
@@ -255,6 +260,14 @@ def train_detector(
         sidecar=sidecar_path(best),
         args=training_args,
     )
+
+
+def _extra_val_images(data_yaml: Path) -> int:
+    classes_json = data_yaml.parent / "classes.json"
+    if not classes_json.is_file():
+        return 0
+    mixed = json.loads(classes_json.read_text()).get("mixed") or {}
+    return int(mixed.get("extra_images", {}).get("val", 0))
 
 
 def sidecar_path(weights: Path | str) -> Path:

@@ -193,11 +193,15 @@ class Settings(BaseSettings):
     )
     max_planogram_positions: int = Field(default=20_000, ge=1)
     max_planogram_facings: int = Field(default=100_000, ge=1)
+    heavy_mode: Literal["process", "thread"] = Field(
+        default="process",
+        description="Heavy work in worker processes (the event loop keeps the GIL) or threads",
+    )
     heavy_workers: int = Field(
-        default=2, ge=1, description="Threads for planogram import/validation and matching"
+        default=2, ge=1, description="Workers for planogram import/validation and matching"
     )
     heavy_queue: int = Field(
-        default=8, ge=0, description="Heavy requests waiting for a thread; more answer 503"
+        default=8, ge=0, description="Heavy requests waiting for a worker; more answer 503"
     )
     request_time_budget_s: float = Field(
         default=30.0, gt=0, description="A heavy request over this answers 503"
@@ -227,7 +231,6 @@ class Settings(BaseSettings):
         default=False, description="Allow webhook targets on loopback or private addresses"
     )
     webhook_timeout_s: float = Field(default=10.0, gt=0, description="Webhook request timeout")
-
 
     @property
     def resolved_database_url(self) -> str:

@@ -16,6 +16,8 @@ os.environ.setdefault("YOLO_OFFLINE", "1")
 os.environ.setdefault("SHELFSCAN_LOAD_MODEL_ON_START", "false")
 # Nor run the scheduled-audit ticker thread (tests tick with an explicit time).
 os.environ.setdefault("SHELFSCAN_AUDIT_SCHEDULER", "false")
+# Nor start heavy-work processes (two interpreters per app); tests/hardening runs both modes.
+os.environ.setdefault("SHELFSCAN_HEAVY_MODE", "thread")
 
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url

@@ -16,7 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shelfscan import __version__
 from shelfscan.api.errors import document_errors, install_error_handlers
-from shelfscan.api.limits import BodyLimitMiddleware
+from shelfscan.api.limits import BodyLimitMiddleware, heavy_work
 from shelfscan.api.model_loading import ModelLoader
 from shelfscan.api.routes import (
     analytics,
@@ -57,6 +57,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         start_audit_scheduler(app, settings)
         # The first uploads after a start should not pay for imports and connections.
         await run_in_threadpool(scans.warm_up, settings)
+        # Nor the first planogram import or :match: the heavy-work processes start now.
+        heavy_work(app.state)
         # Nor the first scan for the model: it loads in the background (/readyz: loading).
         if settings.load_model_on_start:
             app.state.model_loader = ModelLoader(settings)

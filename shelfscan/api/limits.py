@@ -6,36 +6,31 @@ and how much CPU time and how many threads heavy work may use.
   JSON (too deep, numbers too long or overflowing) on shelfscan's own JSON routes with a located
   400, whichever framework code would have decoded it. Scan uploads stream their multipart
   body under their own limit and are passed through.
-* :class:`HeavyWork` runs CPU-heavy work (planogram import and validation, matching, image
-  checks) in a bounded thread pool, off the event loop, with a time budget per request: over
-  budget, the request is answered 503 and the work abandoned (its result thrown away; a
-  thread cannot be killed, so its slot stays taken until it ends, which bounds CPU use).
+* :func:`heavy_work` is the app's :class:`~shelfscan.api.heavy.HeavyWork`: CPU-heavy work
+  (planogram import and validation, matching) in a bounded pool of worker processes (or
+  threads, ``SHELFSCAN_HEAVY_MODE``), off the event loop, with a time budget per request.
 
 Every number comes from :class:`~shelfscan.settings.Settings`; ``docs/limits.md`` lists them.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
-import threading
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from typing import Any, TypeVar
+from typing import Any
 
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shelfscan.api.errors import AZURE_PREFIX, azure_error_response, error_response
+from shelfscan.api.heavy import HeavyWork
 from shelfscan.planogram.limits import DEFAULT_LIMITS, PlanogramLimits
 from shelfscan.safe_json import JsonRejected, loads_bounded
-from shelfscan.services.errors import ShelfscanError, TooLarge, Unavailable
+from shelfscan.services.errors import ShelfscanError, TooLarge
 from shelfscan.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 # Routes that stream and bound their own body (multipart scan uploads).
 _STREAMING_ROUTES = re.compile(r"^/api/v1/stores/[^/]+/bays/[^/]+/scans$")
@@ -148,54 +143,6 @@ class BodyLimitMiddleware:
         await response(scope, receive, send)
 
 
-class HeavyWork:
-    """A bounded pool for CPU-heavy request work with a time budget per request."""
-
-    def __init__(self, workers: int, queued: int, budget_s: float) -> None:
-        self.workers = workers
-        self.capacity = workers + queued
-        self.budget_s = budget_s
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="heavy")
-        self._lock = threading.Lock()
-        self._in_flight = 0
-
-    async def run(self, what: str, work: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """``work(*args, **kwargs)`` in the pool; 503 when the pool and its queue are full or
-        the work takes longer than the budget."""
-        with self._lock:
-            if self._in_flight >= self.capacity:
-                raise Unavailable(
-                    "busy",
-                    f"the server is busy with {self._in_flight} heavy requests (at most "
-                    f"{self.capacity}, SHELFSCAN_HEAVY_WORKERS + SHELFSCAN_HEAVY_QUEUE); "
-                    "retry shortly",
-                )
-            self._in_flight += 1
-        try:
-            future = self._pool.submit(work, *args, **kwargs)
-        except BaseException:
-            self._done()
-            raise
-        future.add_done_callback(lambda _: self._done())
-        try:
-            return await asyncio.wait_for(asyncio.wrap_future(future), self.budget_s)
-        except TimeoutError:
-            future.cancel()  # still queued: never starts; running: its result is dropped
-            log.warning("heavy work over budget", extra={"work": what, "s": self.budget_s})
-            raise Unavailable(
-                "time_budget_exceeded",
-                f"{what} took longer than the {self.budget_s:g} s budget "
-                "(SHELFSCAN_REQUEST_TIME_BUDGET_S) and was abandoned; send less at a time",
-            ) from None
-
-    def _done(self) -> None:
-        with self._lock:
-            self._in_flight -= 1
-
-    def shutdown(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
-
-
 def app_settings(app_state: Any) -> Settings:
     """The app's settings (an app assembled without them, as some tests do: the defaults)."""
     settings = getattr(app_state, "settings", None)
@@ -208,7 +155,10 @@ def heavy_work(app_state: Any) -> HeavyWork:
     if pool is None:
         settings = app_settings(app_state)
         pool = HeavyWork(
-            settings.heavy_workers, settings.heavy_queue, settings.request_time_budget_s
+            settings.heavy_workers,
+            settings.heavy_queue,
+            settings.request_time_budget_s,
+            mode=settings.heavy_mode,
         )
         app_state.heavy_work = pool
     return pool

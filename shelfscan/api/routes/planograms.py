@@ -9,12 +9,12 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from shelfscan.api import heavy_tasks
 from shelfscan.api.deps import DbSession, SettingsDep
 from shelfscan.api.limits import heavy_work, planogram_limits
 from shelfscan.api.schemas import MAX_VERSION, PlanogramSummary, PlanogramVersionOut, ValidationOut
 from shelfscan.auth.audit import record as audit_record
 from shelfscan.db import models
-from shelfscan.planogram import loader
 from shelfscan.planogram.azure_json import export_azure_planogram
 from shelfscan.planogram.errors import PlanogramError, Problem
 from shelfscan.planogram.model import Planogram
@@ -70,25 +70,38 @@ async def _read_upload(request: Request) -> tuple[bytes, str | None]:
 
 
 async def _parse(
-    request: Request, settings: Settings, format_name: str | None, planogram_id: str | None
-) -> tuple[Planogram, str]:
+    request: Request,
+    settings: Settings,
+    format_name: str | None,
+    planogram_id: str | None,
+    *,
+    want_planogram: bool = True,
+) -> tuple[Planogram | None, str]:
     """Read and validate the uploaded planogram in the heavy-work pool (within the request's
-    time budget); every problem found is raised at once, size limits as 413."""
+    time budget); every problem found is raised at once, size limits as 413. The pool sends
+    back the canonical document (plain data), rebuilt here only when it is to be published."""
     data, filename = await _read_upload(request)
-    imported = await heavy_work(request.app.state).run(
+    source_format, document = await heavy_work(request.app.state).run(
         "reading and validating the planogram",
-        loader.load_planogram_bytes,
+        heavy_tasks.read_planogram,
         data,
         format=format_name,
         filename=filename,
         planogram_id=planogram_id,
         limits=planogram_limits(settings),
+        want_document=want_planogram,
     )
-    return imported.planogram, imported.format
+    if document is None:
+        return None, source_format
+    return await run_in_threadpool(planogram_from_version, document), source_format
 
 
-def _version_out(version: models.PlanogramVersion) -> PlanogramVersionOut:
-    planogram = planogram_from_version(version)
+def _version_out(
+    version: models.PlanogramVersion, planogram: Planogram | None = None
+) -> PlanogramVersionOut:
+    """The version's summary; ``planogram``: the one it holds, when the caller has it (a
+    20,000-position planogram takes tens of milliseconds to rebuild, holding the GIL)."""
+    planogram = planogram or planogram_from_version(version)
     return PlanogramVersionOut(
         planogram=planogram.id,
         name=planogram.name,
@@ -121,6 +134,7 @@ async def import_planogram(
     comment: Annotated[str | None, Query(max_length=2000)] = None,
 ) -> PlanogramVersionOut:
     planogram, source_format = await _parse(request, settings, format, id)
+    assert planogram is not None
     version = await run_in_threadpool(
         publish_planogram, session, planogram, source_format=source_format, comment=comment
     )
@@ -130,7 +144,7 @@ async def import_planogram(
         actor=getattr(getattr(request.state, "principal", None), "actor", None),
         target=f"planogram:{planogram.id}@{version.version}",
     )
-    return await run_in_threadpool(_version_out, version)
+    return await run_in_threadpool(_version_out, version, planogram)
 
 
 @router.post(
@@ -143,7 +157,7 @@ async def import_planogram(
 async def validate_only(
     request: Request, settings: SettingsDep, format: FormatQuery = None, id: IdQuery = None
 ) -> ValidationOut:
-    await _parse(request, settings, format, id)
+    await _parse(request, settings, format, id, want_planogram=False)
     return ValidationOut(valid=True, problems=[])
 
 

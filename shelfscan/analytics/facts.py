@@ -35,6 +35,7 @@ from sqlalchemy import (
     delete,
     func,
     insert,
+    inspect,
     literal,
     or_,
     select,
@@ -55,6 +56,7 @@ from shelfscan.analytics.models import (
     FactFacing,
     FactScan,
     ProblemEpisode,
+    RegionDailyProduct,
 )
 
 log = logging.getLogger(__name__)
@@ -484,21 +486,73 @@ def refresh_rollups(
     if (bay_id is None) != (day is None):
         raise ValueError("refresh_rollups takes both bay_id and day, or neither")
     if bay_id is not None:
-        for statement in _bay_day_statements():
-            session.execute(statement, {"rollup_bay": bay_id, "rollup_day": day})
+        subtract, *refresh = _bay_day_statements(session.get_bind().dialect.name)
+        where = {"rollup_bay": bay_id, "rollup_day": day}
+        # the per-region rollup follows by difference: the bay-day's old sums out, the new ones in
+        session.execute(subtract, where | {"rollup_sign": -1})
+        for statement in refresh:
+            session.execute(statement, where)
+        session.execute(subtract, where | {"rollup_sign": 1})
         return
     session.execute(delete(DailyProduct))
     session.execute(delete(DailyBay))
     product_select, bay_select = _rollup_selects(None, None)
     session.execute(insert(DailyProduct).from_select(list(_PRODUCT_COLUMNS), product_select))
     session.execute(insert(DailyBay).from_select(list(_BAY_COLUMNS), bay_select))
+    # migration 0004's backfill runs this before migration 0008 adds the per-region rollup
+    if inspect(session.connection()).has_table(RegionDailyProduct.__tablename__):
+        session.execute(delete(RegionDailyProduct))
+        session.execute(_region_from_bays(None, group=True))
 
 
-@lru_cache(maxsize=1)
-def _bay_day_statements() -> tuple[Any, ...]:
-    """The four statements that refresh one bay-day, built once with bound parameters: the
-    write path runs them for every finished scan, and building them costs more than running
-    them."""
+_REGION_SUMS = ("visible", "ok", "gap", "misplaced", "unexpected", "seen", "credited")
+
+
+def _region_from_bays(sign: Any, *, group: bool, dialect: str = "") -> Any:
+    """INSERT … SELECT of the per-region daily product rollup from the per-bay one: all of it
+    (``group``), or one bay-day's rows times ``sign`` added to its sums (an upsert)."""
+    d = DailyProduct
+    region = func.coalesce(d.region, "")
+    if group:
+        columns = [
+            d.scan_date, region, d.product_key, func.max(d.week_start), func.max(d.brand),
+            func.max(d.category),
+            *(func.sum(getattr(d, name)) for name in _REGION_SUMS),
+        ]  # fmt: skip
+        source = select(*columns).group_by(d.scan_date, region, d.product_key)
+        return insert(RegionDailyProduct).from_select(_REGION_COLUMNS, source)
+    columns = [
+        d.scan_date, region, d.product_key, d.week_start, d.brand, d.category,
+        *(getattr(d, name) * sign for name in _REGION_SUMS),
+    ]  # fmt: skip
+    source = select(*columns).where(
+        d.bay_id == bindparam("rollup_bay"), d.scan_date == bindparam("rollup_day")
+    )
+    table = RegionDailyProduct.__table__
+    statement = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+    statement = statement.from_select(_REGION_COLUMNS, source)
+    excluded = statement.excluded
+    return statement.on_conflict_do_update(
+        index_elements=[table.c.scan_date, table.c.region, table.c.product_key],
+        set_={
+            "brand": func.coalesce(excluded.brand, table.c.brand),
+            "category": func.coalesce(excluded.category, table.c.category),
+            **{name: table.c[name] + excluded[name] for name in _REGION_SUMS},
+        },
+    )
+
+
+_REGION_COLUMNS = [
+    "scan_date", "region", "product_key", "week_start", "brand", "category", *_REGION_SUMS
+]  # fmt: skip
+
+
+@lru_cache(maxsize=2)
+def _bay_day_statements(dialect: str) -> tuple[Any, ...]:
+    """The statements that refresh one bay-day, built once with bound parameters: the write
+    path runs them for every finished scan, and building them costs more than running them.
+    The first adds the bay-day's daily product rows times ``rollup_sign`` to the per-region
+    rollup; then the daily rows are deleted and re-aggregated."""
     bay, day = bindparam("rollup_bay"), bindparam("rollup_day")
     product_select, bay_select = _rollup_selects(
         and_(FactFacing.bay_id == bay, FactFacing.scan_date == day),
@@ -506,6 +560,7 @@ def _bay_day_statements() -> tuple[Any, ...]:
     )
     product_table, bay_table = DailyProduct.__table__, DailyBay.__table__
     return (
+        _region_from_bays(bindparam("rollup_sign"), group=False, dialect=dialect),
         delete(product_table).where(
             product_table.c.bay_id == bay, product_table.c.scan_date == day
         ),

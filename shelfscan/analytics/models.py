@@ -153,6 +153,30 @@ class DailyProduct(Base):
     credited: Mapped[int] = mapped_column(Integer)
 
 
+class RegionDailyProduct(Base):
+    """Per local day, region and product: the per-bay daily product sums added up, so that
+    chain-, region-, product-, brand- and category-level figures read thousands of rows instead
+    of millions. ``region`` is '' for stores without one (a key column cannot be null). Kept
+    equal to the per-bay rollup by the same write path (a bay-day's old rows subtracted, its
+    new ones added) and rebuilt with it."""
+
+    __tablename__ = "analytics_daily_product_region"
+
+    scan_date: Mapped[date] = mapped_column(Date, primary_key=True)
+    region: Mapped[str] = mapped_column(String(128), primary_key=True)
+    product_key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    week_start: Mapped[date] = mapped_column(Date)
+    brand: Mapped[str | None] = mapped_column(String(255))
+    category: Mapped[str | None] = mapped_column(String(255))
+    visible: Mapped[int] = mapped_column(Integer)
+    ok: Mapped[int] = mapped_column(Integer)
+    gap: Mapped[int] = mapped_column(Integer)
+    misplaced: Mapped[int] = mapped_column(Integer)
+    unexpected: Mapped[int] = mapped_column(Integer)
+    seen: Mapped[int] = mapped_column(Integer)
+    credited: Mapped[int] = mapped_column(Integer)
+
+
 class FacingState(Base):
     """A planned facing's last verdicts: bit k of ``bits`` is the verdict k scans ago
     (1 failing: gap or misplaced), for "failing in N of its last M scans"."""
@@ -178,7 +202,16 @@ class ProblemEpisode(Base):
     __tablename__ = "analytics_problem_episode"
     __table_args__ = (
         Index("ix_analytics_problem_episode_bay_facing", "bay_id", "facing_id"),
-        Index("ix_analytics_problem_episode_closed", "closed_at"),
+        # time to fix reads problems by the day they were fixed (and those still open, closed_at
+        # null): everything it needs is in the index, so PostgreSQL answers from it alone
+        Index(
+            "ix_analytics_problem_episode_fixed",
+            "closed_at",
+            "region",
+            "store_id",
+            "product_key",
+            "opened_at",
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -203,4 +236,5 @@ ANALYTICS_TABLES = (
     DailyProduct.__table__,
     FacingState.__table__,
     ProblemEpisode.__table__,
+    RegionDailyProduct.__table__,
 )

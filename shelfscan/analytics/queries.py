@@ -15,13 +15,23 @@ from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, func, literal, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Select,
+    and_,
+    case,
+    cast,
+    func,
+    literal,
+    or_,
+    select,
+)
 from sqlalchemy.orm import Session
 
 from shelfscan.analytics.kpis import (
     DEFAULT_EXPECTED_PER_BAY_WEEK,
     expected_scans,
-    quantile,
     ratios,
 )
 from shelfscan.analytics.models import (
@@ -32,6 +42,7 @@ from shelfscan.analytics.models import (
     FactFacing,
     FactScan,
     ProblemEpisode,
+    RegionDailyProduct,
 )
 from shelfscan.db.models import Bay, Store
 
@@ -132,10 +143,44 @@ def _level_keys(table: Any, level: Level) -> list[Any]:
     return [getattr(table, name) for name in names]
 
 
+REGION_LEVELS = frozenset({Level.CHAIN, Level.REGION, *PRODUCT_LEVELS})
+_PRODUCT_SUMS = ("visible", "ok", "gap", "misplaced", "unexpected", "seen", "credited")
+
+
+def _product_source(level: Level, filters: Filters) -> Any:
+    """Where product figures come from: the per-region daily rollup (thousands of rows) when
+    no store, bay or scope filter needs the per-bay one (millions)."""
+    if level not in REGION_LEVELS or filters.store or filters.bay or filters.store_ids is not None:
+        return DailyProduct
+    r = RegionDailyProduct
+    return (
+        select(
+            r.scan_date,
+            r.week_start,
+            func.nullif(r.region, "").label("region"),
+            r.product_key,
+            r.brand,
+            r.category,
+            *(getattr(r, name) for name in _PRODUCT_SUMS),
+        )
+        .where(
+            # a bay-day re-aggregated to nothing leaves zeros behind; the per-bay rollup has no
+            # such rows (each holds a planned or a found facing)
+            r.visible + r.seen > 0,
+            *_where(r, Filters(**{**filters.__dict__, "region": None})),
+            *([func.nullif(r.region, "") == filters.region] if filters.region else []),
+            *_product_conditions(r, filters),
+        )
+        .subquery("by_region")
+    )
+
+
 def sums_select(level: Level, period: Period, filters: Filters) -> Select[Any]:
     """The one aggregation: sums per period and level key."""
     use_products = level in PRODUCT_LEVELS or filters.by_product
-    table = DailyProduct if use_products else DailyBay
+    source = _product_source(level, filters) if use_products else DailyBay
+    table = source.c if use_products and source is not DailyProduct else source
+    prefiltered = table is not source
     keys = _level_keys(table, level)
     period_key = {
         Period.DAY: table.scan_date,
@@ -153,12 +198,14 @@ def sums_select(level: Level, period: Period, filters: Filters) -> Select[Any]:
         func.sum(table.credited).label("credited"),
     ]
     if use_products:
-        columns.append(func.sum(DailyProduct.seen).label("seen"))
+        columns.append(func.sum(table.seen).label("seen"))
     else:
         columns.append(func.sum(DailyBay.scans).label("scans"))
-    statement = select(*columns).where(*_where(table, filters))
-    if use_products:
-        statement = statement.where(*_product_conditions(table, filters))
+    statement = select(*columns)
+    if not prefiltered:
+        statement = statement.where(*_where(table, filters))
+        if use_products:
+            statement = statement.where(*_product_conditions(table, filters))
     group = ([period_key] if period is not Period.ALL else []) + keys
     if group:
         statement = statement.group_by(*group)
@@ -431,6 +478,15 @@ def offenders(
         statement = statement.where(DimProduct.brand == filters.brand)
     if filters.product:
         statement = statement.where(s.product_key == filters.product)
+    if by == "product":
+        statement = _top_offending_products(statement, limit)
+    else:  # worst first, in the database: a chain has millions of facings
+        statement = (
+            statement.join(Store, Store.id == s.store_id)
+            .join(Bay, Bay.id == s.bay_id)
+            .order_by(failing.desc(), Store.code, Bay.code, s.facing_id)
+            .limit(limit)
+        )
     rows = [dict(row._mapping) for row in session.execute(statement)]
     names = _names(session, {r["store_id"] for r in rows}, {r["bay_id"] for r in rows})
     out = []
@@ -486,11 +542,77 @@ def offenders(
     return out[:limit]
 
 
+def _top_offending_products(offending: Select[Any], limit: int) -> Select[Any]:
+    """The offending facings of the ``limit`` products with most of them (then most failing
+    verdicts), ranked in the database; the caller groups them per product."""
+    facings = offending.subquery("offending")
+    ranked = (
+        select(facings.c.product_key)
+        .group_by(facings.c.product_key)
+        .order_by(func.count().desc(), func.sum(facings.c.failing).desc(), facings.c.product_key)
+        .limit(limit)
+    )
+    return select(facings).where(facings.c.product_key.in_(ranked))
+
+
 # --- time to fix -------------------------------------------------------------------------------
 
 
 def _day_start(day: date) -> datetime:
     return datetime.combine(day, time(0), tzinfo=UTC)
+
+
+def _hours_to_fix(dialect: str) -> Any:
+    e = ProblemEpisode
+    if dialect == "postgresql":
+        return func.extract("epoch", e.closed_at - e.opened_at) / 3600.0
+    # SQLite keeps instants as UTC text; julianday() reads them as days
+    return (func.julianday(e.closed_at) - func.julianday(e.opened_at)) * 24.0
+
+
+def _fix_quantiles(
+    dialect: str, key: Any, conditions: Sequence[ColumnElement[bool]]
+) -> Select[Any]:
+    """Per group: problems fixed, median and p90 hours to fix, computed in the database with
+    linear interpolation between the two nearest ranks (numpy's and pandas' default): with
+    ``percentile_cont`` on PostgreSQL, with ranks and counts from window functions elsewhere."""
+    hours = _hours_to_fix(dialect)
+    if dialect == "postgresql":
+        return (
+            select(
+                key.label("key"),
+                func.count(),
+                func.percentile_cont(0.5).within_group(hours),
+                func.percentile_cont(0.9).within_group(hours),
+            )
+            .where(*conditions)
+            .group_by(key)
+        )
+    ranked = (
+        select(
+            key.label("key"),
+            hours.label("hours"),
+            (func.row_number().over(partition_by=key, order_by=hours) - 1).label("rank"),
+            func.count().over(partition_by=key).label("n"),
+        )
+        .where(*conditions)
+        .subquery("ranked")
+    )
+    r = ranked.c
+
+    def interpolated(q: float) -> Any:
+        position = (r.n - 1) * q
+        low = cast(position, Integer)  # floor: the position is never negative
+        fraction = position - low
+        return func.sum(
+            case(
+                (r.rank == low, r.hours * (1 - fraction)),
+                (r.rank == low + 1, r.hours * fraction),
+                else_=0.0,
+            )
+        )
+
+    return select(r.key, func.max(r.n), interpolated(0.5), interpolated(0.9)).group_by(r.key)
 
 
 def time_to_fix(session: Session, level: Level, filters: Filters) -> list[dict[str, Any]]:
@@ -507,15 +629,13 @@ def time_to_fix(session: Session, level: Level, filters: Filters) -> list[dict[s
         Level.STORE: e.store_id,
         Level.PRODUCT: e.product_key,
     }[level]
-    closed = select(key.label("key"), e.opened_at, e.closed_at).where(
-        *scope, e.closed_at.is_not(None)
-    )
+    closed_conditions: list[ColumnElement[bool]] = [*scope, e.closed_at.is_not(None)]
     still_open = select(key.label("key"), func.count()).where(*scope)
     end = _day_start(filters.date_to + timedelta(days=1)) if filters.date_to else None
     if filters.date_from is not None:
-        closed = closed.where(e.closed_at >= _day_start(filters.date_from))
+        closed_conditions.append(e.closed_at >= _day_start(filters.date_from))
     if end is not None:
-        closed = closed.where(e.closed_at < end)
+        closed_conditions.append(e.closed_at < end)
         still_open = still_open.where(
             e.opened_at < end, or_(e.closed_at.is_(None), e.closed_at >= end)
         )
@@ -526,16 +646,20 @@ def time_to_fix(session: Session, level: Level, filters: Filters) -> list[dict[s
             *([DimProduct.category == filters.category] if filters.category else []),
             *([DimProduct.brand == filters.brand] if filters.brand else []),
         )
-        closed = closed.where(e.product_key.in_(products))
+        closed_conditions.append(e.product_key.in_(products))
         still_open = still_open.where(e.product_key.in_(products))
     if filters.product:
-        closed = closed.where(e.product_key == filters.product)
+        closed_conditions.append(e.product_key == filters.product)
         still_open = still_open.where(e.product_key == filters.product)
-    durations: dict[Any, list[float]] = defaultdict(list)
-    for group, opened_at, closed_at in session.execute(closed):
-        durations[group].append((closed_at - opened_at).total_seconds() / 3600.0)
+    dialect = session.get_bind().dialect.name
+    fixed = {
+        group: (int(count), median, p90)
+        for group, count, median, p90 in session.execute(
+            _fix_quantiles(dialect, key, closed_conditions)
+        )
+    }
     open_counts = dict(session.execute(still_open.group_by(key)).all())  # type: ignore[arg-type]
-    keys = set(durations) | set(open_counts)
+    keys = set(fixed) | set(open_counts)
     names = (
         _names(session, {k for k in keys if isinstance(k, int)}, set())
         if level is Level.STORE
@@ -543,12 +667,12 @@ def time_to_fix(session: Session, level: Level, filters: Filters) -> list[dict[s
     )
     rows = []
     for group in sorted(keys, key=str):
-        hours = durations.get(group, [])
+        count, median, p90 = fixed.get(group, (0, None, None))
         row: dict[str, Any] = {
             "level": level.value,
-            "fixed": len(hours),
-            "median_hours": quantile(hours, 0.5),
-            "p90_hours": quantile(hours, 0.9),
+            "fixed": count,
+            "median_hours": None if median is None else float(median),
+            "p90_hours": None if p90 is None else float(p90),
             "still_open": int(open_counts.get(group, 0)),
         }
         if level is Level.REGION:

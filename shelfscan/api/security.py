@@ -10,7 +10,11 @@ Ways in, tried in this order:
 3. the ``shelfscan_session`` cookie of a password login; unsafe methods must then echo the
    session's CSRF token in ``X-CSRF-Token`` (a synchronizer token: the cookie alone, which a
    browser attaches to cross-site requests, is never enough) and, when the browser sends an
-   ``Origin``, it must be this site's.
+   ``Origin``, it must be this site's;
+4. the ``shelfscan_device`` cookie of an enrolled phone (HttpOnly, set by the enrolment
+   exchange so that the staff page's plain ``<img>`` requests carry the device's token), on
+   safe methods only: an unsafe request from a phone must send its token as a Bearer header,
+   which a cross-site page cannot make the browser do, so the cookie alone changes nothing.
 
 Nothing else is accepted: a route missing from :data:`ROUTE_PERMISSIONS` is refused (and the
 route-coverage test fails), so a new route is closed until someone declares who may call it.
@@ -45,6 +49,7 @@ from shelfscan.settings import Settings
 SESSION_COOKIE = "shelfscan_session"
 CSRF_COOKIE = "shelfscan_csrf"  # readable copy of the session's CSRF token for page scripts
 CSRF_HEADER = "X-CSRF-Token"
+DEVICE_COOKIE = "shelfscan_device"  # HttpOnly copy of a phone's token, for <img>
 SUBSCRIPTION_KEY_HEADER = "Ocp-Apim-Subscription-Key"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -238,6 +243,12 @@ def authenticate(request: Request) -> Principal | None:
         if request.method not in SAFE_METHODS:
             check_csrf(request, csrf)
         return principal
+    device_token = request.cookies.get(DEVICE_COOKIE)
+    if device_token and request.method in SAFE_METHODS:
+        if not device_token.startswith("ssd_"):  # only a device token may travel this way
+            raise Unauthenticated("the device cookie is not valid", code="invalid_credentials")
+        with session_scope(url) as session:
+            return service.resolve_bearer_secret(session, device_token)
     return None
 
 

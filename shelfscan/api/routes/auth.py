@@ -16,6 +16,7 @@ from sqlalchemy import select
 from shelfscan.api.deps import DbSession
 from shelfscan.api.security import (
     CSRF_COOKIE,
+    DEVICE_COOKIE,
     SESSION_COOKIE,
     CurrentPrincipal,
     auth_policy,
@@ -28,6 +29,9 @@ from shelfscan.services.errors import BadRequest
 from shelfscan.services.stores import get_store
 
 router = APIRouter(prefix="/api/v1/auth", tags=["access control"])
+# A phone's cookie lives as long as browsers allow (Chromium caps cookies at 400 days); the
+# staff page's /me call renews it whenever the phone sends its token as a Bearer header.
+DEVICE_COOKIE_MAX_AGE_S = 400 * 24 * 3600
 store_router = APIRouter(prefix="/api/v1/stores/{store_code}/devices", tags=["access control"])
 
 
@@ -217,14 +221,38 @@ def logout(request: Request, principal: CurrentPrincipal, session: DbSession) ->
             actor=principal.actor,
             client_address=client_address(request),
         )
+    elif principal.kind is PrincipalKind.DEVICE:
+        # "Sign out" on a store phone forgets its token; a token nobody holds any more must
+        # not stay valid (in a backup of the phone, say), so it is revoked too.
+        service.revoke_device(session, principal.id, actor=principal.actor)
     response = Response(status_code=204)
     response.delete_cookie(SESSION_COOKIE, path="/")
     response.delete_cookie(CSRF_COOKIE, path="/")
+    response.delete_cookie(DEVICE_COOKIE, path="/")
     return response
 
 
+def _set_device_cookie(response: Response, request: Request, token: str) -> None:
+    """The device token again, HttpOnly, for the staff page's plain ``<img>`` requests (which
+    cannot carry a Bearer header); accepted on safe methods only (api/security.py)."""
+    response.set_cookie(
+        DEVICE_COOKIE,
+        token,
+        max_age=DEVICE_COOKIE_MAX_AGE_S,
+        httponly=True,
+        secure=request.app.state.settings.cookie_secure,
+        samesite="strict",
+        path="/",
+    )
+
+
 @router.get("/me", response_model=MeOut, summary="Who the credentials name, and what they may do")
-def me(request: Request, principal: CurrentPrincipal, session: DbSession) -> MeOut:
+def me(
+    request: Request, response: Response, principal: CurrentPrincipal, session: DbSession
+) -> MeOut:
+    bearer = request.headers.get("authorization", "").partition(" ")[2].strip()
+    if principal.kind is PrincipalKind.DEVICE and bearer.startswith("ssd_"):
+        _set_device_cookie(response, request, bearer)  # renewed while the phone is in use
     csrf = None
     if principal.session_id is not None:
         from shelfscan.auth.models import AuthSession
@@ -241,7 +269,9 @@ def me(request: Request, principal: CurrentPrincipal, session: DbSession) -> MeO
 @router.post(
     "/device/enrol", response_model=DeviceTokenOut, summary="Exchange a one-time code for a token"
 )
-def enrol_device(body: DeviceEnrolIn, request: Request, session: DbSession) -> DeviceTokenOut:
+def enrol_device(
+    body: DeviceEnrolIn, request: Request, response: Response, session: DbSession
+) -> DeviceTokenOut:
     device, token, store = service.enrol_device(
         session,
         body.code,
@@ -249,6 +279,7 @@ def enrol_device(body: DeviceEnrolIn, request: Request, session: DbSession) -> D
         client_address=client_address(request),
         policy=auth_policy(request.app.state.settings),
     )
+    _set_device_cookie(response, request, token)
     return DeviceTokenOut(token=token, device=device.prefix, store=store.code)
 
 

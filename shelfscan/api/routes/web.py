@@ -14,6 +14,9 @@ STATIC_FILES = {
     "app.js": "text/javascript; charset=utf-8",
     "app.css": "text/css; charset=utf-8",
     "index.html": "text/html; charset=utf-8",
+    # Sign-in panel of the staff page (password or store-phone enrolment, who takes photos).
+    "auth.js": "text/javascript; charset=utf-8",
+    "auth.css": "text/css; charset=utf-8",
     # Scheduled audits: the admin page and the staff page's checklist module.
     "audits-admin.html": "text/html; charset=utf-8",
     "audits-admin.js": "text/javascript; charset=utf-8",

@@ -14,13 +14,20 @@ let lastScan = null;
 // of an expired login belong here and nowhere else.
 
 function apiHeaders(extra = {}) {
-  return Object.assign({ Accept: "application/json" }, extra);
+  const auth = window.shelfscanAuth ? window.shelfscanAuth.headers() : {}; // auth.js
+  return Object.assign({ Accept: "application/json" }, auth, extra);
+}
+
+function signInAgainOn401(status) {
+  if (status === 401 && window.shelfscanAuth) window.shelfscanAuth.unauthorized();
 }
 
 async function apiFetch(url, options = {}) {
-  return fetch(url, Object.assign({ credentials: "same-origin" }, options, {
+  const response = await fetch(url, Object.assign({ credentials: "same-origin" }, options, {
     headers: apiHeaders(options.headers || {}),
   }));
+  signInAgainOn401(response.status);
+  return response;
 }
 
 async function getJson(url) {
@@ -170,6 +177,7 @@ function upload(attempt = 1) {
       say("Uploaded. Checking the bay…");
       poll(body.url);
     } else {
+      signInAgainOn401(request.status);
       setState("ready");
       say(body.error ? body.error.message : `Upload failed (HTTP ${request.status})`);
     }
@@ -457,4 +465,5 @@ $("close-viewer").addEventListener("click", closeViewer);
 document.addEventListener("keydown", (event) => {
   if (event.key === "Escape" && !$("photo-viewer").hidden) closeViewer();
 });
-loadStores();
+if (window.shelfscanAuth) window.shelfscanAuth.onSignedIn(loadStores); // after sign-in
+else loadStores();

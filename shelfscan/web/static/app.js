@@ -378,6 +378,7 @@ function showResult(scan) {
   } else {
     $("annotated-figure").hidden = true;
   }
+  if (window.shelfscanReview) window.shelfscanReview.show(scan); // review.js: confirm or correct
   $("result").hidden = false;
   $("result").dataset.scanId = scan.id;
   setState("result");

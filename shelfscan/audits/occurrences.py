@@ -20,7 +20,7 @@ from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import select, text, update
+from sqlalchemy import Select, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -66,7 +66,11 @@ class TickResult:
 
 
 def _insert_ignoring_duplicates(session: Session, values: dict[str, Any]) -> bool:
-    """Insert one occurrence unless its (schedule, store, due time) exists; True if inserted."""
+    """Insert one occurrence unless its (schedule, store, due time) exists; True if inserted.
+
+    The answer is the id the insert returns, not the cursor's row count: SQLAlchemy adds an
+    implicit ``RETURNING id`` to a single-row insert, and psycopg then reports a row count of
+    -1 whether or not a row went in (SQLite happens to report 1)."""
     dialect = session.get_bind().dialect.name
     table = AuditOccurrence.__table__
     if dialect == "postgresql":
@@ -75,7 +79,8 @@ def _insert_ignoring_duplicates(session: Session, values: dict[str, Any]) -> boo
         statement = sqlite.insert(table).values(**values).on_conflict_do_nothing()
     else:  # pragma: no cover - only SQLite and PostgreSQL are supported
         raise NotImplementedError(dialect)
-    return session.execute(statement).rowcount == 1  # type: ignore[attr-defined]
+    inserted_id = session.execute(statement.returning(table.c.id)).scalar_one_or_none()
+    return inserted_id is not None
 
 
 def _state_at(now: datetime, opens_at: datetime, due_at: datetime, missed_at: datetime) -> str:
@@ -257,6 +262,7 @@ def list_occurrences(
     session: Session,
     *,
     store_id: int | None = None,
+    store_ids: Select[tuple[int]] | None = None,
     schedule_id: int | None = None,
     states: list[str] | None = None,
     opens_from: datetime | None = None,
@@ -266,6 +272,8 @@ def list_occurrences(
     query = select(AuditOccurrence).order_by(AuditOccurrence.opens_at, AuditOccurrence.id)
     if store_id is not None:
         query = query.where(AuditOccurrence.store_id == store_id)
+    if store_ids is not None:  # the scope filter's sub-select, applied before the limit
+        query = query.where(AuditOccurrence.store_id.in_(store_ids))
     if schedule_id is not None:
         query = query.where(AuditOccurrence.schedule_id == schedule_id)
     if states:
@@ -295,12 +303,18 @@ def link_scan(
     """Count ``scan`` towards ``occurrence`` (explicitly, from the checklist)."""
     now = now or utcnow()
     if scan.store_id != occurrence.store_id:
-        raise Conflict("wrong_store", "the scan is of another store than the occurrence", "scan")
+        raise Conflict(
+            "wrong_store", "the scan is of another store than the occurrence", field="scan_id"
+        )
     if scan.bay_id not in occurrence.bay_ids["ids"]:
-        raise Conflict("bay_not_in_audit", "the scan's bay is not part of this audit", "scan")
+        raise Conflict(
+            "bay_not_in_audit", "the scan's bay is not part of this audit", field="scan_id"
+        )
     if occurrence.state in (OccurrenceState.UPCOMING, OccurrenceState.MISSED):
         raise Conflict(
-            "occurrence_not_open", f"the audit is {occurrence.state}, not open", "occurrence"
+            "occurrence_not_open",
+            f"the audit is {occurrence.state}, not open",
+            field="occurrence",
         )
     link = session.scalar(
         select(AuditOccurrenceScan).where(

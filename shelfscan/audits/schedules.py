@@ -49,7 +49,9 @@ def _enum(cls: type[StrEnum], value: str, field_name: str) -> StrEnum:
     except ValueError:
         accepted = ", ".join(v.value for v in cls)  # type: ignore[attr-defined]
         raise Invalid(
-            f"invalid_{field_name}", f"{field_name} {value!r} is not one of {accepted}", field_name
+            f"invalid_{field_name}",
+            f"{field_name} {value!r} is not one of {accepted}",
+            field=field_name,
         ) from None
 
 
@@ -60,19 +62,23 @@ def check_spec(spec: ScheduleSpec) -> ScheduleSpec:
     for name in ("open_minutes", "missed_after_minutes", "notice_minutes"):
         value = getattr(spec, name)
         if not 0 <= value <= 31 * 24 * 60:
-            raise Invalid(f"invalid_{name}", f"{name} must be 0 … 44640, got {value}", name)
+            raise Invalid(f"invalid_{name}", f"{name} must be 0 … 44640, got {value}", field=name)
     if spec.open_minutes < 1:
-        raise Invalid("invalid_open_minutes", "open_minutes must be at least 1", "open_minutes")
+        raise Invalid(
+            "invalid_open_minutes", "open_minutes must be at least 1", field="open_minutes"
+        )
     kind = _enum(ScopeKind, spec.scope_kind, "scope_kind")
     if kind is ScopeKind.CHAIN and spec.scope_codes:
-        raise Invalid("invalid_scope", "a chain-wide schedule takes no codes", "scope_codes")
+        raise Invalid("invalid_scope", "a chain-wide schedule takes no codes", field="scope_codes")
     if kind is not ScopeKind.CHAIN and not spec.scope_codes:
-        raise Invalid("invalid_scope", f"a {kind.value} schedule needs codes", "scope_codes")
+        raise Invalid("invalid_scope", f"a {kind.value} schedule needs codes", field="scope_codes")
     selection = _enum(BaySelection, spec.bay_selection, "bay_selection")
     if selection is BaySelection.CATEGORY and not (spec.bay_category or "").strip():
-        raise Invalid("invalid_bays", "bay_selection 'category' needs bay_category", "bay_category")
+        raise Invalid(
+            "invalid_bays", "bay_selection 'category' needs bay_category", field="bay_category"
+        )
     if selection is BaySelection.LIST and not spec.bay_codes:
-        raise Invalid("invalid_bays", "bay_selection 'list' needs bay_codes", "bay_codes")
+        raise Invalid("invalid_bays", "bay_selection 'list' needs bay_codes", field="bay_codes")
     return spec
 
 

@@ -85,7 +85,7 @@ def _check_secret(secret: str) -> str:
         ) from None
     raw = secret.removeprefix("whsec_")
     if len(base64.b64decode(raw + "==")) < 16:
-        raise Invalid("invalid_secret", "a webhook secret needs at least 16 bytes", "secrets")
+        raise Invalid("invalid_secret", "a webhook secret needs at least 16 bytes", field="secrets")
     return secret
 
 
@@ -101,7 +101,7 @@ def check_target(url: str, *, allow_private: bool, resolve: bool = True) -> str:
     ``allow_private``); else :class:`Invalid` naming the reason."""
     parts = urlsplit(url)
     if parts.scheme not in {"http", "https"} or not parts.hostname:
-        raise Invalid("invalid_webhook_url", "url must be an http(s) URL with a host", "url")
+        raise Invalid("invalid_webhook_url", "url must be an http(s) URL with a host", field="url")
     if parts.username or parts.password:
         raise Invalid("invalid_webhook_url", "url must not carry credentials", field="url")
     if allow_private or not resolve:
@@ -110,7 +110,9 @@ def check_target(url: str, *, allow_private: bool, resolve: bool = True) -> str:
         infos = socket.getaddrinfo(parts.hostname, parts.port or 443, proto=socket.IPPROTO_TCP)
     except (socket.gaierror, UnicodeError) as error:
         raise Invalid(
-            "invalid_webhook_url", f"host {parts.hostname!r} does not resolve: {error}", "url"
+            "invalid_webhook_url",
+            f"host {parts.hostname!r} does not resolve: {error}",
+            field="url",
         ) from None
     addresses = {info[4][0] for info in infos}
     private = sorted(a for a in addresses if not _is_public(a))

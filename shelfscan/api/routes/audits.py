@@ -176,6 +176,8 @@ class ChecklistOut(BaseModel):
 
 
 class LinkIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     scan_id: str = Field(min_length=1, max_length=36)
 
 
@@ -201,6 +203,8 @@ class TaskOut(BaseModel):
 
 
 class CloseIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     reason: str = Field(min_length=1, max_length=2000)
 
 
@@ -379,11 +383,9 @@ def list_occurrences(
     limit: int = Query(default=200, ge=1, le=1000),
 ) -> list[OccurrenceOut]:
     store_id = get_store(session, store).id if store else None
-    rows = occ.list_occurrences(session, store_id=store_id, states=state, limit=limit)
-    allowed = visible_stores(request)
-    if allowed is not None:
-        ids = set(session.scalars(allowed))
-        rows = [r for r in rows if r.store_id in ids]
+    rows = occ.list_occurrences(
+        session, store_id=store_id, store_ids=visible_stores(request), states=state, limit=limit
+    )
     return [_occurrence_out(session, r) for r in rows]
 
 
@@ -443,7 +445,7 @@ def link_scan(
 @router.get(
     f"{STORE_AUDITS}/occurrences/{{occurrence_id}}/report.html",
     response_class=HTMLResponse,
-    responses={200: {"content": {"text/html": {}}}},
+    responses={200: {"content": {"text/html": {"schema": {"type": "string"}}}}},
 )
 def report_html(store_code: str, occurrence_id: int, session: DbSession) -> HTMLResponse:
     occurrence = _store_occurrence(session, store_code, occurrence_id)
@@ -454,7 +456,9 @@ def report_html(store_code: str, occurrence_id: int, session: DbSession) -> HTML
 @router.get(
     f"{STORE_AUDITS}/occurrences/{{occurrence_id}}/report.pdf",
     response_class=Response,
-    responses={200: {"content": {"application/pdf": {}}}},
+    responses={
+        200: {"content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}}
+    },
 )
 def report_pdf(store_code: str, occurrence_id: int, session: DbSession) -> Response:
     occurrence = _store_occurrence(session, store_code, occurrence_id)

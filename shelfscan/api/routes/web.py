@@ -21,6 +21,7 @@ STATIC_FILES = {
     "audits-admin.html": "text/html; charset=utf-8",
     "audits-admin.js": "text/javascript; charset=utf-8",
     "audits-checklist.js": "text/javascript; charset=utf-8",
+    "audits.css": "text/css; charset=utf-8",
     # Review in the page: confirm or correct a scan's verdicts.
     "review.js": "text/javascript; charset=utf-8",
     "review.css": "text/css; charset=utf-8",

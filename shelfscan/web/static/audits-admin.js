@@ -10,7 +10,12 @@ async function call(url, options = {}) {
   if (options.method && options.method !== "GET" && csrf()) headers["X-CSRF-Token"] = decodeURIComponent(csrf());
   const response = await fetch(url, Object.assign({ credentials: "same-origin" }, options, { headers }));
   const body = await response.json().catch(() => ({}));
-  if (!response.ok) throw new Error((body.error && body.error.message) || `HTTP ${response.status}`);
+  if (!response.ok) {
+    // The API names the input to blame: say which field, then what is wrong with it.
+    const error = body.error || {};
+    const text = error.message || `HTTP ${response.status}`;
+    throw new Error(error.field ? `${error.field}: ${text}` : text);
+  }
   return body;
 }
 

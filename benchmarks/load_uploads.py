@@ -38,6 +38,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
+from fastapi import File, UploadFile  # the bare endpoint's annotations (resolved by name)
+
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
@@ -149,12 +151,35 @@ def make_app():  # type: ignore[no-untyped-def]
     return app
 
 
-def serve(host: str, port: int, workers: int) -> None:
+def make_bare_app():  # type: ignore[no-untyped-def]
+    """The yardstick: a bare FastAPI endpoint at the same path that only reads the body
+    (multipart parsed by the framework, the photo read to its end) and answers 202."""
+    from fastapi import FastAPI
+
+    app = FastAPI()
+
+    @app.get("/healthz")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.post("/api/v1/stores/{store_code}/bays/{bay_code}/scans", status_code=202)
+    async def upload(
+        store_code: str, bay_code: str, photos: list[UploadFile] = File(...)
+    ) -> dict[str, str]:
+        size = 0
+        for photo in photos:
+            size += len(await photo.read())
+        return {"id": uuid.uuid4().hex, "bytes": str(size)}
+
+    return app
+
+
+def serve(host: str, port: int, workers: int, bare: bool = False) -> None:
     """Subprocess entry: the app under uvicorn, with ``workers`` processes."""
     import uvicorn
 
     uvicorn.run(
-        "benchmarks.load_uploads:make_app",
+        "benchmarks.load_uploads:make_bare_app" if bare else "benchmarks.load_uploads:make_app",
         factory=True,
         host=host,
         port=port,
@@ -162,6 +187,15 @@ def serve(host: str, port: int, workers: int) -> None:
         log_level="warning",
         access_log=False,
     )
+
+
+SHELFSCAN_CLI = str(Path(sys.executable).parent / "shelfscan")
+# Access control needs credentials: an API key made with ``shelfscan apikey create``.
+API_KEY = {"secret": ""}
+
+
+def auth_headers() -> dict[str, str]:
+    return {"Authorization": f"Bearer {API_KEY['secret']}"}
 
 
 def multipart_request(host: str, port: int, path: str, key: str, photo: bytes) -> bytes:
@@ -177,6 +211,7 @@ def multipart_request(host: str, port: int, path: str, key: str, photo: bytes) -
         f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\n"
         f"Content-Type: multipart/form-data; boundary={boundary}\r\n"
         f"Content-Length: {len(body)}\r\nIdempotency-Key: {key}\r\n"
+        f"Authorization: Bearer {API_KEY['secret']}\r\n"
         "Connection: close\r\n\r\n"
     ).encode()
     return headers + body
@@ -235,7 +270,7 @@ async def run_load(base: str, photos: list[bytes], retries: int) -> tuple[list[U
         response = await client.post(
             url,
             files={"photos": ("shelf.jpg", photo, "image/jpeg")},
-            headers={"Idempotency-Key": key},
+            headers={"Idempotency-Key": key, **auth_headers()},
         )
         elapsed = time.perf_counter() - started
         body = (
@@ -263,7 +298,7 @@ async def wait_done(base: str, expected: int, timeout: float) -> tuple[dict[str,
     import httpx
 
     started = time.perf_counter()
-    async with httpx.AsyncClient(timeout=30) as client:
+    async with httpx.AsyncClient(timeout=30, headers=auth_headers()) as client:
         while True:
             listing = (
                 await client.get(f"{base}/api/v1/stores/{STORE}/scans", params={"limit": 500})
@@ -275,6 +310,51 @@ async def wait_done(base: str, expected: int, timeout: float) -> tuple[dict[str,
             if finished >= expected or time.perf_counter() - started > timeout:
                 return counts, time.perf_counter() - started, listing["total"]
             await asyncio.sleep(0.5)
+
+
+def peak_rss_mb(pid: int) -> float:
+    """The peak resident memory of a process and its children (``VmHWM``), in MB."""
+    total = 0.0
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                total += int(line.split()[1]) / 1024
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return total
+    return total + sum(peak_rss_mb(int(child)) for child in children)
+
+
+def measure_bare(
+    photos: list[bytes], web_workers: int, env: dict[str, str], workdir: Path
+) -> tuple[list[float], float]:
+    """The same uploads against the bare endpoint (``make_bare_app``): its times to 202 and
+    its server CPU, the yardstick of the shelfscan numbers measured right after."""
+    import httpx
+
+    port = free_port()
+    command = [sys.executable, __file__, "--serve", "--bare", "--port", str(port)]
+    command += ["--web-workers", str(web_workers)]
+    process = subprocess.Popen(command, env=env, cwd=workdir, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("bare server did not start")
+            time.sleep(0.2)
+        cpu = cpu_seconds(process.pid)
+        uploads, _ = asyncio.run(run_load_raw(base, photos, 0))
+        cpu = cpu_seconds(process.pid) - cpu
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=20)
+    return [u.seconds * 1000 for u in uploads], cpu
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -301,13 +381,19 @@ def main() -> int:
         help="postgres only: start no Celery worker (the accept path alone; scans stay queued)",
     )
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--bare", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--no-bare",
+        action="store_true",
+        help="Skip the bare FastAPI endpoint measured first as the yardstick",
+    )
     parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument(
         "--web-workers", type=int, default=1, help="uvicorn worker processes for the web server"
     )
     args = parser.parse_args()
     if args.serve:
-        serve("127.0.0.1", args.port, args.web_workers)
+        serve("127.0.0.1", args.port, args.web_workers, bare=args.bare)
         return 0
 
     workdir = Path(tempfile.mkdtemp(prefix="shelfscan-load-"))
@@ -346,6 +432,19 @@ def main() -> int:
     else:
         env["SHELFSCAN_DATABASE_URL"] = f"sqlite:///{workdir / 'shelfscan.db'}"
     seed(env["SHELFSCAN_DATABASE_URL"])
+    created = subprocess.run(
+        [SHELFSCAN_CLI, "apikey", "create", "--role", "admin", "--name", "load test"],
+        env=env,
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    API_KEY["secret"] = created.stdout.strip().splitlines()[-1]
+    bare_latencies: list[float] = []
+    bare_cpu = 0.0
+    if not args.no_bare:
+        bare_latencies, bare_cpu = measure_bare(photos, args.web_workers, env, workdir)
 
     port = free_port()
     processes = [
@@ -396,6 +495,7 @@ def main() -> int:
         uploads, wall = asyncio.run(load(base, photos, args.retries))
         server_cpu = cpu_seconds(processes[0].pid) - server_cpu
         client_cpu = time.process_time() - client_cpu
+        peak_rss = peak_rss_mb(processes[0].pid)
         first = uploads[: len(photos)]
         replays = uploads[len(photos) :]
         accepted = [u for u in first if u.status == 202]
@@ -408,6 +508,7 @@ def main() -> int:
         counts, drain, total = asyncio.run(
             wait_done(base, len(ids), 0 if args.no_worker else args.timeout)
         )
+        peak_rss = max(peak_rss, peak_rss_mb(processes[0].pid))
     finally:
         for process in processes:
             if process.poll() is None:
@@ -440,6 +541,28 @@ def main() -> int:
             f"{percentile(latencies, 0.95):.0f} / {max(latencies):.0f} ms",
         ),
         ("all 202 answers within", f"{wall:.2f} s"),
+        *(
+            [
+                (
+                    "bare endpoint p50 / p95",
+                    f"{statistics.median(bare_latencies):.0f} / "
+                    f"{percentile(bare_latencies, 0.95):.0f} ms "
+                    f"(CPU {bare_cpu / len(bare_latencies) * 1000:.0f} ms per request)",
+                ),
+                (
+                    "p95 ratio shelfscan / bare",
+                    f"{percentile(latencies, 0.95) / percentile(bare_latencies, 0.95):.2f} "
+                    "(goal ≤ 1.5)",
+                ),
+            ]
+            if bare_latencies
+            else []
+        ),
+        (
+            "server CPU per accepted upload",
+            f"{server_cpu / max(1, len(accepted)) * 1000:.0f} ms",
+        ),
+        ("server peak RSS (VmHWM)", f"{peak_rss:.0f} MB (goal ≤ 1536 MB)"),
         (
             "CPU during the uploads",
             f"web server {server_cpu:.2f} s ({server_cpu / len(uploads) * 1000:.0f} ms per "

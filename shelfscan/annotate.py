@@ -59,10 +59,15 @@ def annotate(
     max_side: int = 2048,
     markers: Sequence[Marker] = (),
     notice: str | None = None,
+    box_scale: float = 1.0,
 ) -> Image.Image:
     """A copy of ``image`` (downscaled to ``max_side``) with the overlays, numbered markers
-    and a legend; ``notice`` (e.g. why the result is inconclusive) is written above it."""
+    and a legend; ``notice`` (e.g. why the result is inconclusive) is written above it.
+
+    ``box_scale``: pixels of ``image`` per unit of the boxes' coordinates, for drawing the
+    full photo's boxes on a reduced copy of it (``shelfscan.imaging.decode``: 1/factor)."""
     scale = min(1.0, max_side / max(image.size))
+    box_to_canvas = scale * box_scale
     canvas = image.convert("RGB")
     if scale < 1.0:
         canvas = canvas.resize(
@@ -77,12 +82,12 @@ def annotate(
     for overlay in overlays:
         if overlay.status in ("gap", "misplaced", "unexpected"):
             colour = STATUS_COLOURS.get(overlay.status, (255, 255, 255))
-            tint_draw.rectangle(_scaled(overlay.box, scale), fill=(*colour, 70))
+            tint_draw.rectangle(_scaled(overlay.box, box_to_canvas), fill=(*colour, 70))
     canvas = Image.alpha_composite(canvas.convert("RGBA"), tint).convert("RGB")
     draw = ImageDraw.Draw(canvas)
     for overlay in overlays:
         colour = STATUS_COLOURS.get(overlay.status, (255, 255, 255))
-        box = _scaled(overlay.box, scale)
+        box = _scaled(overlay.box, box_to_canvas)
         draw.rectangle(box, outline=colour, width=line)
         if overlay.label and overlay.status != "ok":
             text = _fit(draw, overlay.label, font, box[2] - box[0] - 2 * line)
@@ -91,7 +96,7 @@ def annotate(
     marker_font = ImageFont.load_default(size=max(12, round(13 * css_px)))
     radius = max(10, round(11 * css_px))
     for marker in markers:
-        x1, y1, x2, _ = _scaled(marker.box, scale)
+        x1, y1, x2, _ = _scaled(marker.box, box_to_canvas)
         cx = min(max((x1 + x2) / 2, radius), canvas.width - radius)
         cy = min(max(y1 + radius, radius), canvas.height - radius)
         draw.ellipse(
@@ -113,9 +118,10 @@ def annotate_jpeg(
     quality: int = 85,
     markers: Sequence[Marker] = (),
     notice: str | None = None,
+    box_scale: float = 1.0,
 ) -> bytes:
     buffer = io.BytesIO()
-    annotate(image, overlays, markers=markers, notice=notice).save(
+    annotate(image, overlays, markers=markers, notice=notice, box_scale=box_scale).save(
         buffer, format="JPEG", quality=quality, optimize=True
     )
     return buffer.getvalue()

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from PIL import Image, ImageOps
@@ -25,6 +26,7 @@ from shelfscan.compliance.trust import TrustThresholds
 from shelfscan.detection.base import Detector
 from shelfscan.detection.labels import LabelMap
 from shelfscan.detections import Detections
+from shelfscan.imaging.decode import Photo
 from shelfscan.planogram.model import Planogram
 from shelfscan.settings import Settings
 
@@ -33,11 +35,27 @@ log = logging.getLogger(__name__)
 EXIF_ORIENTATION = 0x0112
 
 
+# The annotated photo is drawn for a phone (``annotate``: ≤ 2048 px): from a photo's bytes, a
+# DCT-reduced copy at least this long is enough and costs a fraction of the full decode.
+ANNOTATE_MIN_LONG_SIDE = 1280
+
+
 @dataclass(frozen=True)
 class Analysis:
+    """The report, and the annotated photo drawn on first use: the verdicts are ready (and
+    can be saved and shown) before the picture is, and a caller that needs no picture pays
+    nothing for it."""
+
     detections: Detections
     report: ComplianceReport
-    annotated_jpeg: bytes
+    draw: Callable[[], bytes] = field(repr=False, compare=False)
+
+    @cached_property
+    def annotated_jpeg(self) -> bytes:
+        started = time.perf_counter()
+        annotated = self.draw()
+        self.report.timings_ms["annotate"] = round((time.perf_counter() - started) * 1000, 1)
+        return annotated
 
 
 def _xyxy(box: Box) -> tuple[float, float, float, float]:
@@ -93,7 +111,7 @@ def markers_for(report: ComplianceReport) -> list[Marker]:
 
 
 def analyze_detections(
-    image: Image.Image,
+    image: Image.Image | Photo,
     planogram: Planogram,
     detections: Detections,
     *,
@@ -103,8 +121,9 @@ def analyze_detections(
     candidates: Mapping[str, Planogram] | None = None,
     trust_thresholds: TrustThresholds | None = None,
 ) -> Analysis:
-    """Match detections already made on ``image``, check that the result can be trusted,
-    list the actions and draw the result.
+    """Match detections already made on ``image`` (a decoded photo, or a :class:`Photo` of
+    bytes decoded as far as needed), check that the result can be trusted, list the actions
+    and (on first use of ``annotated_jpeg``) draw the result.
 
     ``image_quality`` is the photo's quality (``shelfscan.imaging.quality``; measured here
     when not given) and ``candidates`` the store's other bays (bay code → planogram): the
@@ -138,7 +157,7 @@ def analyze_detections(
         )
     started = time.perf_counter()
     if image_quality is None:
-        image_quality = photo_quality(image)
+        image_quality = _quality_of(image)
     verdict = conclude(
         report,
         detections,
@@ -148,20 +167,57 @@ def analyze_detections(
         thresholds=trust_thresholds,
     )
     report.timings_ms["trust"] = round((time.perf_counter() - started) * 1000, 1)
-    started = time.perf_counter()
-    annotated = annotate_jpeg(
-        image,
-        overlays_for(report),
-        markers=markers_for(report),
-        notice=None if verdict.conclusive else f"INCONCLUSIVE: {verdict.instruction}",
-    )
-    report.timings_ms["annotate"] = round((time.perf_counter() - started) * 1000, 1)
     report.timings_ms.update({f"detect.{k}": v for k, v in detections.timings_ms.items()})
-    return Analysis(detections=detections, report=report, annotated_jpeg=annotated)
+    overlays, markers = overlays_for(report), markers_for(report)
+    notice = None if verdict.conclusive else f"INCONCLUSIVE: {verdict.instruction}"
+
+    def draw() -> bytes:
+        if isinstance(image, Photo):
+            display = image.reduced(ANNOTATE_MIN_LONG_SIDE)
+            return annotate_jpeg(
+                display.image,
+                overlays,
+                markers=markers,
+                notice=notice,
+                box_scale=1 / display.factor,
+            )
+        return annotate_jpeg(image, overlays, markers=markers, notice=notice)
+
+    return Analysis(detections=detections, report=report, draw=draw)
+
+
+def _quality_of(image: Image.Image | Photo) -> dict[str, Any]:
+    if isinstance(image, Photo):
+        from shelfscan.imaging.quality import assess_quality
+
+        return assess_quality(
+            image.quality_preview(), full_width=image.width, full_height=image.height
+        ).as_dict()
+    return photo_quality(image)
+
+
+def detect_photo(detector: Detector, photo: Photo) -> Detections:
+    """``detector`` on ``photo``, decoded only at the size the detector looks at when it says
+    which (``input_long_side``; YOLO scales every photo to its input size anyway), with the
+    boxes mapped back to pixels of the full photo. Other detectors (replayed boxes, remote
+    services) get every pixel."""
+    wanted = getattr(detector, "input_long_side", None)
+    long_side = wanted(photo.width, photo.height) if callable(wanted) else None
+    if long_side is None:
+        return detector.detect(photo.full())
+    started = time.perf_counter()
+    reduced = photo.reduced(long_side)
+    decoded_ms = (time.perf_counter() - started) * 1000
+    detections = detector.detect(reduced.image)
+    if reduced.factor != 1:
+        detections.xyxy = reduced.to_full(detections.xyxy)
+        detections.image_width, detections.image_height = photo.size
+    detections.timings_ms["decode"] = round(decoded_ms, 1)
+    return detections
 
 
 def analyze_image(
-    image: Image.Image,
+    image: Image.Image | Photo,
     planogram: Planogram,
     detector: Detector,
     *,
@@ -175,7 +231,22 @@ def analyze_image(
 
     ``image`` should be upright already (``shelfscan.images.load_image`` turns it); a photo
     that still carries an EXIF rotation is turned here, so that a 12 MP copy is made only
-    when one is needed."""
+    when one is needed. A :class:`Photo` (the bytes) is decoded only as far as the detector,
+    the quality check and the annotated photo need (``detect_photo``)."""
+    if isinstance(image, Photo):
+        started = time.perf_counter()
+        detections = detect_photo(detector, image)
+        detections.timings_ms.setdefault("total", round((time.perf_counter() - started) * 1000, 1))
+        return analyze_detections(
+            image,
+            planogram,
+            detections,
+            label_map=label_map,
+            options=options,
+            image_quality=image_quality,
+            candidates=candidates,
+            trust_thresholds=trust_thresholds,
+        )
     upright = image
     if image.getexif().get(EXIF_ORIENTATION, 1) != 1:
         upright = ImageOps.exif_transpose(image) or image
@@ -211,7 +282,7 @@ class Analyzer:
 
     def __call__(
         self,
-        image: Image.Image,
+        image: Image.Image | Photo,
         planogram: Planogram,
         *,
         image_quality: Mapping[str, Any] | None = None,

@@ -19,6 +19,7 @@ from typing import Any
 from PIL import Image, ImageOps
 
 from shelfscan.corrections.gallery import Gallery, relabel_with_gallery
+from shelfscan.imaging.decode import Photo
 from shelfscan.planogram.model import Planogram
 
 log = logging.getLogger(__name__)
@@ -58,12 +59,14 @@ class GalleryAnalyzer:
     analyzer: Any  # shelfscan.pipeline.Analyzer
     gallery: Callable[[], Gallery]
 
-    def __call__(self, image: Image.Image, planogram: Planogram, **context: Any) -> Any:
+    def __call__(self, image: Image.Image | Photo, planogram: Planogram, **context: Any) -> Any:
         from shelfscan.pipeline import analyze_detections
 
         gallery = self.gallery()
         if not len(gallery):
             return self.analyzer(image, planogram, **context)
+        if isinstance(image, Photo):  # the photo's bytes: crops need every pixel
+            image = image.full()
         upright = image
         if image.getexif().get(EXIF_ORIENTATION, 1) != 1:
             upright = ImageOps.exif_transpose(image) or image

@@ -41,6 +41,13 @@ TRAIN_OR_EXPORT_HINT = (
     "downloads weights."
 )
 
+# A reduced copy at least this many times the input size: the models are trained on
+# full-resolution renders scaled down by ultralytics' bilinear letterbox, whose aliasing a
+# DCT-reduced copy smooths away. At 2× the demo photos decode in full (same boxes) and an
+# 8-12 MP photo at 1/2 scale; at 1× (1/4 scale) 2 of the demo bays' 144 facings changed
+# status, both away from the truth (benchmarks/chain_speed.py --margin 1).
+REDUCED_DECODE_MARGIN = 2.0
+
 FORMAT_PT = "pt"
 FORMAT_ONNX = "onnx"
 FORMAT_OPENVINO = "openvino"
@@ -208,6 +215,15 @@ class YoloDetector:
     @property
     def info(self) -> DetectorInfo:
         return self._info
+
+    def input_long_side(self, width: int, height: int) -> int | None:
+        """The long side a photo of ``width`` × ``height`` needs to have for this detector,
+        which scales every photo down to ``image_size`` anyway: a reduced copy of at least
+        this size (``shelfscan.imaging.decode``) is decoded instead of every pixel. None when
+        slicing applies: tiles look at full-resolution pixels."""
+        if self.slicing is not None and self.slicing.applies_to(width, height):
+            return None
+        return round(REDUCED_DECODE_MARGIN * self.image_size)
 
     def _predict_array(
         self, bgr: np.ndarray, image_size: int

@@ -29,10 +29,11 @@ from shelfscan.compliance.overview import render_overview
 from shelfscan.compliance.report import ComplianceReport
 from shelfscan.db.models import PlanogramVersion, Scan, Store
 from shelfscan.db.session import session_scope
-from shelfscan.images import load_image
+from shelfscan.imaging.decode import Photo
 from shelfscan.jobs.analysis import (
     Analyzer,
     AnalyzerUnavailable,
+    PipelineAnalyzer,
     report_of,
 )
 from shelfscan.jobs.prepare import (
@@ -186,17 +187,20 @@ def _analyse(scan_id: str, holder: str, context: JobContext) -> dict[str, Any]:
     # Each photo is analysed on its own (detected, registered, trust-checked); the verdicts
     # are then merged per facing in planogram space into the scan's one report.
     several = len(photo_keys) > 1
-    analysed: list[tuple[Image.Image, ComplianceReport, bytes]] = []
+    analysed: list[tuple[Photo, ComplianceReport, Any]] = []
     for index, key in enumerate(photo_keys):
         try:
             data = context.storage.get(key)
         except StorageError as error:
             raise _Transient(f"storage: {error}") from error
-        image = load_image(data)
+        # The pipeline takes the bytes and decodes them only as far as it needs (the detector
+        # at its input size, the annotated photo at display size); an analyzer plugged in by
+        # SHELFSCAN_SCAN_ANALYZER gets the decoded photo.
+        photo = Photo(data)
         try:
             analysis = _call_analyzer(
                 context.analyzer,
-                image,
+                photo if isinstance(context.analyzer, PipelineAnalyzer) else photo.full(),
                 planogram,
                 _photo_quality(quality, index),
                 candidates,
@@ -208,7 +212,7 @@ def _analyse(scan_id: str, holder: str, context: JobContext) -> dict[str, Any]:
             if _is_transient(error):
                 raise _Transient(f"detector: {error}") from error
             raise
-        analysed.append((image, report_of(analysis), analysis.annotated_jpeg))
+        analysed.append((photo, report_of(analysis), analysis))
     merged = merge_reports(
         planogram,
         [
@@ -220,16 +224,18 @@ def _analyse(scan_id: str, holder: str, context: JobContext) -> dict[str, Any]:
     conclusive = merged.trust is None or merged.trust.conclusive
     prefix = scan_prefix(store_code, scan_id)
     try:
-        for index, (image, typed, annotated) in enumerate(analysed):
+        for index, (photo, typed, analysis) in enumerate(analysed):
             if several:
                 from shelfscan.pipeline import annotate_scan_photo
 
-                annotated = annotate_scan_photo(image, merged, typed, index)
+                annotated = annotate_scan_photo(photo.full(), merged, typed, index)
+            else:
+                annotated = analysis.annotated_jpeg  # drawn on first use, after the report
             context.storage.put(annotated_key(store_code, scan_id, index), annotated, "image/jpeg")
         if conclusive:
             # An inconclusive scan shows no problems, so it has no evidence to show.
             _save_evidence(
-                context.storage, store_code, scan_id, [image for image, _, _ in analysed], merged
+                context.storage, store_code, scan_id, [photo for photo, _, _ in analysed], merged
             )
         context.storage.put(
             f"{prefix}/{OVERVIEW_NAME}", render_overview(planogram, merged), "image/png"
@@ -257,7 +263,7 @@ def _photo_quality(quality: dict[str, Any] | None, index: int) -> dict[str, Any]
 
 def _call_analyzer(
     analyzer: Analyzer,
-    image: Image.Image,
+    image: Image.Image | Photo,
     planogram: Any,
     quality: dict[str, Any] | None,
     candidates: dict[str, Any],
@@ -296,7 +302,7 @@ def _save_evidence(
     storage: Storage,
     store_code: str,
     scan_id: str,
-    images: list[Image.Image],
+    images: list[Photo],
     report: ComplianceReport,
 ) -> int:
     """One JPEG crop per problem facing, a little wider than its box for context, and one per
@@ -317,7 +323,7 @@ def _save_evidence(
     for facing_id, photo, (x1, y1, x2, y2) in crops:
         if not 0 <= photo < len(images):
             continue
-        image = images[photo]
+        image = images[photo].full()  # decoded in full only when a crop is cut from it
         margin_x, margin_y = (x2 - x1) * EVIDENCE_MARGIN, (y2 - y1) * EVIDENCE_MARGIN
         box = (
             max(0, round(x1 - margin_x)),

@@ -1,0 +1,152 @@
+"""A photo's bytes, decoded only as far as each use needs.
+
+A phone photo is 8–12 MP, but the detector looks at it at 640 px, the quality check at
+≈ 1024 px and the annotated picture is drawn for a phone screen. Decoding every pixel costs
+more than detecting the products (≈ 150 ms for 8 MP on one core), so :class:`Photo` asks
+libjpeg for a reduced copy instead: its DCT scaling (1/2, 1/4, 1/8) skips most of the work,
+and the coarsest scale that still gives the wanted size is taken. The full-resolution image
+is decoded only when a caller needs its pixels (evidence crops, the recognition gallery).
+
+Every copy is upright (EXIF orientation applied) and RGB; :attr:`Photo.size` is the full
+upright size, the pixels every box shelfscan reports are in. A reduced copy made by DCT
+scaling by ``factor`` covers the full image exactly: its pixel ``i`` is full pixels
+``factor·i … factor·i + factor − 1``, so coordinates map back by multiplying (see
+:meth:`ReducedImage.to_full`)."""
+
+from __future__ import annotations
+
+import io
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from shelfscan.images import ImageDecodeError, load_image
+
+EXIF_ORIENTATION = 0x0112
+DECODE_ERRORS = (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError)
+# Orientations 5–8 turn the photo by a quarter: width and height swap.
+QUARTER_TURNS = frozenset({5, 6, 7, 8})
+# What upload validation decodes for its checks (``imaging.validation._decode_preview``):
+# at least 60 % of the 1024 px preview, then scaled down to 1024 px.
+QUALITY_PREVIEW_LONG_SIDE = 1024
+QUALITY_DECODE_SHARE = 0.6
+
+
+@dataclass(frozen=True)
+class ReducedImage:
+    """An upright copy ``factor`` times smaller than the full photo on each side."""
+
+    image: Image.Image
+    factor: int
+    full_size: tuple[int, int]
+
+    def to_full(self, xyxy: np.ndarray) -> np.ndarray:
+        """Boxes ``(N, 4)`` in pixels of this copy → pixels of the full photo (clipped)."""
+        width, height = self.full_size
+        boxes = np.asarray(xyxy, dtype=np.float64).reshape(-1, 4) * self.factor
+        boxes[:, [0, 2]] = boxes[:, [0, 2]].clip(0, width)
+        boxes[:, [1, 3]] = boxes[:, [1, 3]].clip(0, height)
+        return boxes
+
+
+class Photo:
+    """Photo bytes with lazily decoded, cached copies; safe to share between threads."""
+
+    def __init__(self, data: bytes) -> None:
+        if not data:
+            raise ImageDecodeError("image: empty body")
+        self.data = data
+        try:
+            with Image.open(io.BytesIO(data)) as opened:
+                self.format = opened.format or ""
+                raw_width, raw_height = opened.size
+                orientation = _orientation(opened)
+        except DECODE_ERRORS as error:
+            raise ImageDecodeError(f"image: cannot decode ({error})") from error
+        turned = orientation in QUARTER_TURNS
+        self.size: tuple[int, int] = (raw_height, raw_width) if turned else (raw_width, raw_height)
+        self._lock = threading.Lock()
+        self._full: Image.Image | None = None
+        self._reduced: dict[int, ReducedImage] = {}
+
+    @property
+    def width(self) -> int:
+        return self.size[0]
+
+    @property
+    def height(self) -> int:
+        return self.size[1]
+
+    def full(self) -> Image.Image:
+        """Every pixel, upright RGB (decoded once)."""
+        with self._lock:
+            if self._full is None:
+                self._full = load_image(self.data)
+            return self._full
+
+    def reduced(self, long_side: int) -> ReducedImage:
+        """The smallest DCT-scaled copy whose long side is at least ``long_side`` (or the full
+        photo when it is not larger, or not a JPEG)."""
+        factor = self._factor_for(long_side)
+        with self._lock:
+            cached = self._reduced.get(factor)
+            if cached is None and factor == 1 and self._full is not None:
+                cached = ReducedImage(self._full, 1, self.size)
+        if cached is not None:
+            return cached
+        if factor == 1:
+            reduced = ReducedImage(self.full(), 1, self.size)
+        else:
+            reduced = ReducedImage(self._decode_scaled(factor), factor, self.size)
+        with self._lock:
+            return self._reduced.setdefault(factor, reduced)
+
+    def quality_preview(self) -> Image.Image:
+        """The preview upload validation measures quality on (same decode, same resize)."""
+        preview = self.reduced(round(QUALITY_DECODE_SHARE * QUALITY_PREVIEW_LONG_SIDE)).image
+        if max(preview.size) > QUALITY_PREVIEW_LONG_SIDE:
+            preview = preview.copy()
+            preview.thumbnail(
+                (QUALITY_PREVIEW_LONG_SIDE, QUALITY_PREVIEW_LONG_SIDE),
+                Image.Resampling.BILINEAR,
+                reducing_gap=2.0,
+            )
+        return preview
+
+    def _factor_for(self, long_side: int) -> int:
+        """libjpeg's choice for a draft of at least ``long_side`` on the long side."""
+        if self.format != "JPEG" or long_side <= 0:
+            return 1
+        for factor in (8, 4, 2):
+            if -(-max(self.size) // factor) >= long_side:
+                return factor
+        return 1
+
+    def _decode_scaled(self, factor: int) -> Image.Image:
+        try:
+            with Image.open(io.BytesIO(self.data)) as opened:
+                width, height = opened.size
+                # Pillow takes the coarsest scale that still gives at least this size.
+                opened.draft("RGB", (max(1, width // factor), max(1, height // factor)))
+                opened.load()
+                upright = ImageOps.exif_transpose(opened)
+                image = upright.convert("RGB")
+        except DECODE_ERRORS as error:
+            raise ImageDecodeError(f"image: cannot decode ({error})") from error
+        expected = (-(-self.width // factor), -(-self.height // factor))
+        if image.size != expected:  # pragma: no cover - libjpeg always scales like this
+            raise ImageDecodeError(
+                f"image: reduced decode gave {image.size[0]}×{image.size[1]}, "
+                f"expected {expected[0]}×{expected[1]}"
+            )
+        return image
+
+
+def _orientation(opened: Image.Image) -> int:
+    try:
+        value = int(opened.getexif().get(EXIF_ORIENTATION, 1))
+    except Exception:  # unreadable EXIF: load_image would not turn the photo either
+        return 1
+    return value if 1 <= value <= 8 else 1

@@ -225,7 +225,7 @@ def test_a_store_phone_is_enrolled_and_scans_carry_the_associates_name(
         page.fill("#who-name", "Ana Lima")
         page.click("#who-submit")
         expect(page.locator("#signed-in-text")).to_have_text(
-            re.compile(r"^Ana Lima · store phone DEMO-001$")
+            re.compile(r"^Ana Lima · DEMO-001$")
         )
         expect(page.locator("#signed-in-text")).to_contain_text(STORE)
         page.screenshot(path=str(artifacts_dir / "sign-in-enrolled.png"))
@@ -245,7 +245,7 @@ def test_a_store_phone_is_enrolled_and_scans_carry_the_associates_name(
         page.screenshot(path=str(artifacts_dir / "sign-in-who.png"))
         page.locator("#who-names button", has_text="Ana Lima").click()
         expect(page.locator("#signed-in-text")).to_have_text(
-            re.compile(r"^Ana Lima · store phone DEMO-001$")
+            re.compile(r"^Ana Lima · DEMO-001$")
         )
 
         # Forgetting the phone takes a second tap; then the token is gone and revoked.
@@ -289,3 +289,43 @@ def test_the_device_cookie_reads_but_never_writes(
     assert renewed.cookies.get("shelfscan_device") == token
     forged = httpx.get(shop.base_url + "/api/v1/auth/me", cookies={"shelfscan_device": "ssk_x"})
     assert forged.status_code == 401
+
+
+def test_a_user_with_a_second_factor_is_asked_for_the_code(
+    shop: Shop, chromium_path: str, artifacts_dir: Path
+) -> None:
+    """The code field appears only when the API answers ``totp_required``; a wrong code keeps
+    the page closed, the authenticator's current code opens it."""
+    import pyotp
+    from playwright.sync_api import expect, sync_playwright
+
+    with session_scope(shop.database_url) as session:
+        grant = service.make_grant(session, Role.STORE_MANAGER, STORE, None)
+        service.add_user(session, "totp.user", PASSWORD, grant, actor="tests")
+        uri = service.enrol_totp(session, "totp.user", actor="tests")
+    authenticator = pyotp.parse_uri(uri)
+
+    with sync_playwright() as playwright:
+        browser, page, errors = _phone(playwright, chromium_path)
+        page.goto(shop.base_url + "/")
+        expect(page.locator("#login-totp")).to_be_hidden()
+        page.fill("#login-username", "totp.user")
+        page.fill("#login-password", PASSWORD)
+        page.click("#login-submit")
+        expect(page.locator("#login-totp")).to_be_visible()
+        expect(page.locator("#auth-message")).to_contain_text("authenticator")
+        page.screenshot(path=str(artifacts_dir / "sign-in-totp.png"))
+        wrong = f"{(int(authenticator.now()) + 500_000) % 1_000_000:06d}"
+        page.fill("#login-totp", wrong)
+        page.click("#login-submit")
+        expect(page.locator("#auth-message")).to_contain_text(
+            re.compile("wrong user name or password", re.IGNORECASE)
+        )
+        expect(page.locator("#scan-form")).to_be_hidden()
+        page.fill("#login-password", PASSWORD)
+        page.fill("#login-totp", authenticator.now())
+        page.click("#login-submit")
+        expect(page.locator("#signed-in-text")).to_contain_text("totp.user")
+        expect(page.locator(f"#store option[value='{STORE}']")).to_have_count(1)
+        browser.close()
+    assert errors == []

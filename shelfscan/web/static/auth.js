@@ -113,8 +113,8 @@
     const where = grant && grant.code ? ` ${grant.code}` : "";
     if (principal.kind === "device") {
       // The name first: on a narrow screen the end of the line is what gets cut.
-      const phone = `store phone ${principal.store || grant.code}`;
-      return principal.associate ? `${principal.associate} · ${phone}` : phone;
+      const phone = principal.store || grant.code;
+      return principal.associate ? `${principal.associate} · ${phone}` : `Store phone ${phone}`;
     }
     if (principal.kind === "api_key") return `API key “${principal.name}”`;
     return `${principal.name} · ${role}${where}`;
@@ -132,6 +132,7 @@
       if (!principal.associate) return showWho();
     }
     byId("signed-in-text").textContent = describe(principal);
+    byId("signed-in-text").title = principal.kind === "device" ? "Store phone" : principal.kind;
     byId("change-associate").hidden = principal.kind !== "device";
     resetSignOut();
     tell("");

@@ -124,8 +124,16 @@ def merge_reports(
             )
     several = len(photos) > 1
     usable = [p for p in photos if p.report.trust is None or p.report.trust.conclusive]
+    conflicting = _misregistered(usable)
+    usable = [p for p in usable if p.index not in conflicting]
     summaries: dict[int, dict[str, Any]] = {
-        p.index: {"used": any(p is u for u in usable), "in_view": 0, "chosen": 0} for p in photos
+        p.index: {
+            "used": any(p is u for u in usable),
+            "in_view": 0,
+            "chosen": 0,
+            "conflict": conflicting.get(p.index),
+        }
+        for p in photos
     }
     if not usable:
         return _all_refused(planogram, photos, summaries)
@@ -196,6 +204,51 @@ def merge_reports(
     ]
     report.timings_ms["merge"] = round((time.perf_counter() - started) * 1000, 1)
     return report
+
+
+# Two photos that judged at least this many of the same facings and disagree on at least this
+# share of them cannot both be registered right: a partial photo of a bay with repeated
+# products can fit the wrong stretch of it.
+CONFLICT_MIN_SHARED = 3
+CONFLICT_SHARE = 0.3
+CONFLICT_INSTRUCTION = (
+    "This photo does not line up with the scan's other photos (it may show another stretch "
+    "of the bay than it seems to). Retake it square-on, overlapping its neighbours a little."
+)
+
+
+def _fit(report: ComplianceReport) -> float:
+    registration = report.registration
+    if not registration.labelled_detections:
+        return 0.0
+    return registration.label_inliers / registration.labelled_detections
+
+
+def _misregistered(usable: Sequence[PhotoReport]) -> dict[int, int]:
+    """Photos left out because their verdicts contradict another photo's on the facings both
+    judged (photo index → the index of the photo it contradicts); of each such pair the one
+    with the weaker registration fit goes, until no contradiction is left."""
+    left_out: dict[int, int] = {}
+    while True:
+        worst: tuple[float, int, int] | None = None
+        kept = [p for p in usable if p.index not in left_out]
+        for i, a in enumerate(kept):
+            for b in kept[i + 1 :]:
+                shared = disagree = 0
+                for fa, fb in zip(a.report.facings, b.report.facings, strict=False):
+                    if FacingStatus.NOT_VISIBLE in (fa.status, fb.status):
+                        continue
+                    shared += 1
+                    disagree += fa.status is not fb.status
+                if shared < CONFLICT_MIN_SHARED or disagree < CONFLICT_SHARE * shared:
+                    continue
+                loser, winner = (a, b) if _fit(a.report) < _fit(b.report) else (b, a)
+                candidate = (disagree / shared, loser.index, winner.index)
+                if worst is None or candidate > worst:
+                    worst = candidate
+        if worst is None:
+            return left_out
+        left_out[worst[1]] = worst[2]
 
 
 def _tagger(several: bool):  # type: ignore[no-untyped-def]
@@ -419,11 +472,16 @@ def _photo_summary(
         x2 = max(f.x + f.w for f in in_view)
         y2 = max(f.y + f.h for f in in_view)
         view = Extent(x=round(x1, 2), y=round(y1, 2), w=round(x2 - x1, 2), h=round(y2 - y1, 2))
+    reason = instruction = None
+    if summary.get("conflict") is not None:
+        reason, instruction = "conflicts_with_other_photos", CONFLICT_INSTRUCTION
+    elif not summary["used"] and trust is not None:
+        reason, instruction = trust.reason, trust.instruction
     return PhotoSummary(
         index=photo.index,
         used=bool(summary["used"]),
-        left_out_reason=None if summary["used"] or trust is None else trust.reason,
-        instruction=None if summary["used"] or trust is None else trust.instruction,
+        left_out_reason=reason,
+        instruction=instruction,
         image=photo.report.image,
         quality=dict(photo.quality) if photo.quality is not None else None,
         registration=photo.report.registration,

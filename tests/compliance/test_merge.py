@@ -235,3 +235,25 @@ def test_bad_input_is_named():
     other = other.model_copy(update={"id": "other"})
     with pytest.raises(ValueError, match="planogram 'test', not 'other'"):
         merge_reports(other, photos)
+
+
+def test_a_photo_contradicting_a_better_registered_one_is_left_out():
+    planogram = long_bay()
+    photos = split(planogram, shoot(planogram), [(0.0, 0.6), (0.4, 1.0)])
+    # Photo 1 as if registered onto the wrong stretch of the bay: its verdicts contradict
+    # photo 0's wherever both judge, and its registration explains fewer of its boxes.
+    wrong = photos[1].report.model_copy(deep=True)
+    judged_by_left = {
+        f.facing_id for f in photos[0].report.facings if f.status is not FacingStatus.NOT_VISIBLE
+    }
+    for facing in wrong.facings:
+        if facing.facing_id in judged_by_left and facing.status is FacingStatus.OK:
+            facing.status = FacingStatus.MISPLACED
+    wrong.registration.label_inliers = wrong.registration.labelled_detections // 2
+    merged = merge_reports(planogram, [photos[0], PhotoReport(1, wrong)])
+    assert [p.used for p in merged.photos] == [True, False]
+    assert merged.photos[1].left_out_reason == "conflicts_with_other_photos"
+    assert merged.counts.misplaced == 0
+    assert all(
+        f.evidence.photo == 0 for f in merged.facings if f.status is not FacingStatus.NOT_VISIBLE
+    )

@@ -61,7 +61,7 @@ class CropAnalyzer:
     def detections(self, image: Image.Image) -> Detections:
         if image.width in self.stray:
             return shoot(self.stray_bay, image=(image.width, image.height), scale=(60, 24))
-        start, end = self.parts[image.width]
+        start, _ = self.parts[image.width]
         full = self.whole.image_width
         return crop(self.whole, start * full, start * full + image.width)
 
@@ -157,9 +157,7 @@ def test_two_photos_of_a_long_bay_make_one_report(client_factory, planogram, sca
     assert not any(k.endswith("report-1.json") for k in keys)  # one report, not one a photo
 
 
-def test_a_photo_added_later_completes_the_report_and_keeps_history(
-    client_factory, planogram
-):
+def test_a_photo_added_later_completes_the_report_and_keeps_history(client_factory, planogram):
     analyzer = CropAnalyzer(planogram)
     client = client_factory(analyzer)
     first = post(client, UPLOAD, [analyzer.photo(0.0, 0.7)]).json()

@@ -8,6 +8,137 @@ const api = "/api/v1/stores";
 let idempotencyKey = null; // one per photo and bay: a retried upload never makes a second scan
 let lastScan = null;
 
+// --- The photos of this scan ------------------------------------------------------------------
+// The photos of one scan before they are uploaded: a long bay is photographed in parts, left to
+// right, each part overlapping the last a little; the server merges them into one result.
+// Add another, remove one, retake one; each photo gets a quick check of its own (light and
+// size, measured here; the server's full check comes with the upload's answer).
+
+window.shelfscanShots = (() => {
+  const MAX = 8; // the API's limit per scan
+  const MIN_SIDE = 400; // px: below this a shelf's labels are unreadable
+  const MIN_BRIGHTNESS = 35; // the trust check's threshold (0-255)
+  const $ = (id) => document.getElementById(id);
+  let shots = []; // { file, url, check: { ok, text } | null }
+  let slot = null; // index being retaken, else null (a new photo is added)
+  let changed = () => {};
+
+  // What the next photo should show: the clerk works along the bay from the left.
+  function guide(count) {
+    if (count === 0) return "Take a photo of the whole bay";
+    if (count === 1) return "Add another photo: now the right half";
+    if (count >= MAX) return `At most ${MAX} photos per scan`;
+    return "Add another photo: now the next part to the right";
+  }
+
+  function partName(index, count) {
+    if (count === 1) return "The bay";
+    if (count === 2) return index === 0 ? "Left half" : "Right half";
+    if (index === 0) return "Left end";
+    if (index === count - 1) return "Right end";
+    return `Part ${index + 1} from the left`;
+  }
+
+  async function check(file) {
+    try {
+      const bitmap = await createImageBitmap(file);
+      const canvas = document.createElement("canvas");
+      canvas.width = 48;
+      canvas.height = 48;
+      const context = canvas.getContext("2d");
+      context.drawImage(bitmap, 0, 0, 48, 48);
+      const pixels = context.getImageData(0, 0, 48, 48).data;
+      let sum = 0;
+      for (let i = 0; i < pixels.length; i += 4) {
+        sum += 0.299 * pixels[i] + 0.587 * pixels[i + 1] + 0.114 * pixels[i + 2];
+      }
+      const brightness = sum / (pixels.length / 4);
+      const side = Math.min(bitmap.width, bitmap.height);
+      bitmap.close();
+      if (brightness < MIN_BRIGHTNESS) return { ok: false, text: "Too dark: retake it with more light" };
+      if (side < MIN_SIDE) return { ok: false, text: "Too small to read: retake it closer" };
+      return { ok: true, text: "Looks fine" };
+    } catch (error) {
+      return { ok: false, text: "Not a photo this phone can read: retake it" };
+    }
+  }
+
+  function render() {
+    const list = $("shots");
+    list.replaceChildren();
+    shots.forEach((shot, index) => {
+      const item = document.createElement("li");
+      item.className = "shot";
+      item.dataset.index = String(index);
+      const img = document.createElement("img");
+      img.src = shot.url;
+      img.alt = `Photo ${index + 1}`;
+      const text = document.createElement("div");
+      text.className = "shot-text";
+      const name = document.createElement("strong");
+      name.textContent = `${index + 1}. ${partName(index, shots.length)}`;
+      const badge = document.createElement("span");
+      badge.className = "badge";
+      badge.dataset.ok = shot.check ? String(shot.check.ok) : "";
+      badge.textContent = shot.check ? shot.check.text : "Checking…";
+      text.append(name, badge);
+      const retake = document.createElement("button");
+      retake.type = "button";
+      retake.className = "secondary retake-shot";
+      retake.textContent = "Retake";
+      retake.addEventListener("click", () => { slot = index; $("photo").click(); });
+      const remove = document.createElement("button");
+      remove.type = "button";
+      remove.className = "link remove-shot";
+      remove.textContent = "Remove";
+      remove.addEventListener("click", () => removeAt(index));
+      item.append(img, text, retake, remove);
+      list.append(item);
+    });
+    list.hidden = shots.length === 0;
+    $("shots-hint").hidden = shots.length === 0;
+    $("photo-label").textContent = guide(shots.length);
+  }
+
+  function take(file) {
+    const shot = { file, url: URL.createObjectURL(file), check: null };
+    if (slot !== null && shots[slot]) {
+      URL.revokeObjectURL(shots[slot].url);
+      shots[slot] = shot;
+    } else if (shots.length < MAX) {
+      shots.push(shot);
+    }
+    slot = null;
+    render();
+    changed();
+    check(file).then((result) => { shot.check = result; render(); });
+  }
+
+  function removeAt(index) {
+    const [gone] = shots.splice(index, 1);
+    if (gone) URL.revokeObjectURL(gone.url);
+    render();
+    changed();
+  }
+
+  function clear() {
+    for (const shot of shots) URL.revokeObjectURL(shot.url);
+    shots = [];
+    slot = null;
+    render();
+  }
+
+  return {
+    take,
+    clear,
+    files: () => shots.map((shot) => shot.file),
+    count: () => shots.length,
+    latestUrl: () => (shots.length ? shots[shots.length - 1].url : null),
+    onChange: (callback) => { changed = callback; },
+    addAnother: () => { slot = null; $("photo").click(); },
+  };
+})();
+
 // --- Talking to the API ----------------------------------------------------------------------
 // Every request goes through apiHeaders() and apiFetch() (the upload, which needs progress
 // events, through XMLHttpRequest with apiHeaders()): credentials, CSRF tokens and the handling
@@ -121,30 +252,40 @@ async function loadBays() {
 
 function bayChosen() {
   // The same photo for another bay is another scan.
-  if ($("photo").files.length) idempotencyKey = newKey();
+  if (window.shelfscanShots.count()) idempotencyKey = newKey();
   showWhere();
   updateButton();
 }
 
 function updateButton() {
-  $("upload").disabled = !($("store").value && $("bay").value && $("photo").files.length);
+  $("upload").disabled = !($("store").value && $("bay").value && window.shelfscanShots.count());
 }
 
 // --- Photo and upload --------------------------------------------------------------------------
 
 function photoChosen() {
   const file = $("photo").files[0];
-  idempotencyKey = file ? newKey() : null;
-  const preview = $("preview");
+  const shots = window.shelfscanShots;
   if (file) {
-    if (preview.src.startsWith("blob:")) URL.revokeObjectURL(preview.src);
-    preview.src = URL.createObjectURL(file);
-    preview.hidden = false;
-    $("photo-label").textContent = "Retake the photo";
+    // After a result, a new photo starts a new scan; before, it is one more part of the bay.
+    if (["result", "retake", "failed"].includes(document.body.dataset.state)) shots.clear();
+    shots.take(file);
+    $("photo").value = ""; // the same file may be chosen again (a retake)
     clearOutcome();
     setState("ready");
     say($("bay").value ? "" : "Choose the bay, then upload.");
   }
+  photosChanged();
+}
+
+function photosChanged() {
+  // Other photos are another request: a new Idempotency-Key (a retry keeps the old one).
+  const shots = window.shelfscanShots;
+  idempotencyKey = shots.count() ? newKey() : null;
+  const preview = $("preview");
+  preview.src = shots.latestUrl() || "";
+  preview.hidden = !shots.count();
+  if (shots.count() > 1) say(`${shots.count()} photos of this bay: they are checked as one.`);
   updateButton();
 }
 
@@ -152,7 +293,7 @@ function upload(attempt = 1) {
   const store = $("store").value;
   const bay = $("bay").value;
   const form = new FormData();
-  form.append("photos", $("photo").files[0]);
+  for (const file of window.shelfscanShots.files()) form.append("photos", file);
   const request = new XMLHttpRequest();
   request.open("POST", `${api}/${encodeURIComponent(store)}/bays/${encodeURIComponent(bay)}/scans`);
   const headers = apiHeaders({ "Idempotency-Key": idempotencyKey });
@@ -378,11 +519,41 @@ function showResult(scan) {
   } else {
     $("annotated-figure").hidden = true;
   }
+  showPhotos(scan);
   if (window.shelfscanReview) window.shelfscanReview.show(scan); // review.js: confirm or correct
   $("result").hidden = false;
   $("result").dataset.scanId = scan.id;
   setState("result");
   say("Done.");
+}
+
+// Several photos: one tab per checked photo, which were left out and why, and the bay overview
+// (the plan coloured by what was found, numbered by the photo that showed each spot).
+function showPhotos(scan) {
+  const photos = (scan.report && scan.report.photos) || [];
+  const tabs = $("photo-tabs");
+  tabs.replaceChildren();
+  const several = photos.length > 1;
+  tabs.hidden = !several || !scan.annotated_url;
+  $("overview-figure").hidden = !several;
+  const leftOut = photos.filter((p) => !p.used);
+  $("left-out").hidden = !leftOut.length;
+  $("left-out").textContent = leftOut
+    .map((p) => `Photo ${p.index + 1} was left out: ${p.instruction || p.left_out_reason}`)
+    .join(" ");
+  if (!several) return;
+  $("overview").src = `${scan.url}/overview.png`;
+  for (const photo of photos) {
+    const tab = element("button", "secondary photo-tab", `Photo ${photo.index + 1}`);
+    tab.type = "button";
+    tab.setAttribute("aria-pressed", String(photo.index === 0));
+    tab.addEventListener("click", () => {
+      $("annotated").src = `${scan.annotated_url}?photo=${photo.index}`;
+      for (const other of tabs.children) other.setAttribute("aria-pressed", String(other === tab));
+    });
+    tabs.append(tab);
+  }
+  $("summary").textContent += ` Checked ${photos.length - leftOut.length} of ${photos.length} photos as one bay.`;
 }
 
 const PHOTO_REJECTED = new Set([
@@ -425,7 +596,7 @@ function reset() {
   $("quality").hidden = true;
   $("preview").hidden = true;
   $("photo").value = "";
-  $("photo-label").textContent = "Take a photo of the whole bay";
+  window.shelfscanShots.clear();
   say("");
   setState("setup");
   window.scrollTo(0, 0);

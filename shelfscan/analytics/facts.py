@@ -860,13 +860,32 @@ def rebuild(session: Session, *, batch: int = 200) -> int:
     return recorded
 
 
+def rewrite_scan_facts(session: Session, scan_id: str, report: Mapping[str, Any]) -> bool:
+    """Replace a recorded scan's facts with those of a newer report of the same scan (a
+    correction, or a further photo re-analysed), and re-derive its bay's rollups and history.
+    False when the scan was never recorded (then there is nothing to replace)."""
+    old = session.get(FactScan, scan_id)
+    if old is None:
+        return False
+    bay_id, day = old.bay_id, old.scan_date
+    session.expunge(old)  # else record_scan finds the deleted row in the identity map
+    session.execute(delete(FactFacing).where(FactFacing.scan_id == scan_id))
+    session.execute(delete(FactScan).where(FactScan.scan_id == scan_id))
+    session.flush()
+    record_scan(session, scan_id, report, maintain=False)  # nothing when now inconclusive
+    refresh_rollups(session, bay_id=bay_id, day=day)
+    rebuild_history(session, bay_ids=[bay_id])
+    return True
+
+
 def record_finished_scan(session: Session, scan_id: str, report: Mapping[str, Any]) -> None:
     """The hook of :func:`shelfscan.services.scans.finish`: record the facts in a savepoint, so
     that a failure here never loses the scan's result (``shelfscan analytics rebuild`` catches
-    up)."""
+    up). A scan finished again (re-analysed with a further photo) has its facts replaced."""
     try:
         with session.begin_nested():
-            record_scan(session, scan_id, report)
+            if not rewrite_scan_facts(session, scan_id, report):
+                record_scan(session, scan_id, report)
     except Exception:
         log.exception("analytics facts not recorded", extra={"scan_id": scan_id})
 
@@ -880,5 +899,6 @@ __all__ = [
     "record_finished_scan",
     "record_scan",
     "refresh_rollups",
+    "rewrite_scan_facts",
     "write_facts",
 ]

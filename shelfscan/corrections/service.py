@@ -397,38 +397,12 @@ def rewrite_scan_facts(session: Session, scan_id: str, report: dict[str, Any]) -
     """Everywhere the scan's facts are used: analytics' per-facing facts and what is derived
     from them are rewritten from the corrected report, in a savepoint (a failure here never
     loses the correction; ``shelfscan analytics rebuild`` catches up)."""
-    try:
-        from shelfscan.analytics import facts
-    except ImportError:  # analytics not installed in this build
-        return
-    rewrite = getattr(facts, "rewrite_scan_facts", None) or getattr(facts, "rewrite_scan", None)
+    from shelfscan.analytics import facts
+
     try:
         with session.begin_nested():
-            if rewrite is not None:
-                rewrite(session, scan_id, report)
-            else:
-                _rewrite_facts_here(session, facts, scan_id, report)
+            facts.rewrite_scan_facts(session, scan_id, report)
     except Exception:
         log.exception(
             "analytics facts not rewritten after a correction", extra={"scan_id": scan_id}
         )
-
-
-def _rewrite_facts_here(session: Session, facts: Any, scan_id: str, report: dict[str, Any]) -> None:
-    """Delete the scan's facts, record them again from ``report`` and re-derive the bay's
-    rollups and history with analytics' own set-based functions."""
-    from sqlalchemy import delete
-
-    from shelfscan.analytics.models import FactFacing, FactScan
-
-    old = session.get(FactScan, scan_id)
-    if old is None:
-        return  # never recorded (inconclusive, or analytics off): nothing to rewrite
-    bay_id, day = old.bay_id, old.scan_date
-    session.expunge(old)  # else record_scan finds the deleted row in the identity map
-    session.execute(delete(FactFacing).where(FactFacing.scan_id == scan_id))
-    session.execute(delete(FactScan).where(FactScan.scan_id == scan_id))
-    session.flush()
-    facts.record_scan(session, scan_id, report, maintain=False)
-    facts.refresh_rollups(session, bay_id=bay_id, day=day)
-    facts.rebuild_history(session, bay_ids=[bay_id])

@@ -99,6 +99,26 @@ def test_finishing_a_scan_writes_its_facts_once(database_url: str, processing_sc
         assert sorted(e.facing_id for e in opened) == ["F1", "F2"]
 
 
+def test_a_scan_finished_again_replaces_its_facts(database_url: str, processing_scan: str) -> None:
+    # A further photo re-analyses a done scan: its facts must follow the newest report.
+    with session_scope(database_url) as session:
+        assert scans.finish(session, processing_scan, "worker", _report(["ok", "gap", "gap"]))
+    with session_scope(database_url) as session:
+        analytics_facts.record_finished_scan(session, processing_scan, _report(["ok", "ok", "gap"]))
+    with session_scope(database_url) as session:
+        statuses = session.scalars(
+            select(FactFacing.status).where(FactFacing.scan_id == processing_scan)
+        ).all()
+        assert sorted(statuses) == ["gap", "ok", "ok", "unexpected"]
+        daily = session.scalars(select(DailyBay)).one()
+        assert (daily.scans, daily.ok, daily.gap) == (1, 2, 1)
+        # and a re-analysis that ends inconclusive leaves no facts of the old report behind
+        analytics_facts.record_finished_scan(
+            session, processing_scan, _report(["ok"], conclusive=False)
+        )
+        assert session.scalar(select(func.count()).select_from(FactFacing)) == 0
+
+
 def test_inconclusive_scans_write_no_facts(database_url: str, processing_scan: str) -> None:
     with session_scope(database_url) as session:
         assert scans.finish(session, processing_scan, "worker", _report(["ok"], conclusive=False))

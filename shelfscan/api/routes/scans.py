@@ -546,7 +546,12 @@ def report_versions_route(request: Request, store_code: str, scan_id: str) -> di
     }
 
 
-@router.get("/scans/{scan_id}/reports/{version}", summary="One earlier report of a scan")
+@router.get(
+    "/scans/{scan_id}/reports/{version}",
+    summary="One earlier report of a scan",
+    response_model=dict[str, Any],
+    responses={200: {"description": "The compliance report (docs/report-schema.md)"}},
+)
 def report_version_route(
     request: Request, store_code: str, scan_id: str, version: Annotated[int, Path(ge=1, le=10**6)]
 ) -> JSONResponse:

@@ -4,8 +4,8 @@ this module so the model-vs-migration test sees them).
 * a *correction* is one person's verdict on one facing or box of a scan: confirmed, or
   corrected (another product, not a gap, a gap, not this bay), with the verdict before and
   after, the box and who said so, when;
-* a *report version* keeps every earlier report of a scan when corrections change it
-  (``scans.report`` always holds the newest, so every reader sees the corrected verdicts);
+* report versions (every report a scan has had: the analysis, corrections, re-analysis after a
+  further photo) are the scan's own history: :class:`shelfscan.db.models.ReportVersion`;
 * a *gallery entry* is a crop a person vouched for, with the recogniser's features of it:
   the recogniser consults them next to the packshots (``shelfscan.corrections.gallery``).
 """
@@ -15,10 +15,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shelfscan.db.base import Base, UTCDateTime, utcnow
+from shelfscan.db.models import ReportVersion
 
 
 class Correction(Base):
@@ -47,18 +48,6 @@ class Correction(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class ReportVersion(Base):
-    __tablename__ = "review_report_versions"
-    __table_args__ = (UniqueConstraint("scan_id", "version"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    scan_id: Mapped[str] = mapped_column(ForeignKey("scans.id", ondelete="CASCADE"), index=True)
-    version: Mapped[int] = mapped_column(Integer, doc="1: the analysis; 2..: after corrections")
-    report: Mapped[dict[str, Any]] = mapped_column()
-    created_by: Mapped[str | None] = mapped_column(String(255))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-
-
 class GalleryEntry(Base):
     __tablename__ = "review_gallery"
     __table_args__ = (Index("ix_review_gallery_product", "product_key"),)
@@ -77,3 +66,6 @@ class GalleryEntry(Base):
     )
     created_by: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+__all__ = ["Correction", "GalleryEntry", "ReportVersion"]

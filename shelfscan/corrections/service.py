@@ -28,12 +28,12 @@ from shelfscan.corrections.apply import (
     apply_corrections,
 )
 from shelfscan.corrections.gallery import Gallery, GalleryExample
-from shelfscan.corrections.models import Correction, GalleryEntry, ReportVersion
+from shelfscan.corrections.models import Correction, GalleryEntry
 from shelfscan.db.models import CatalogProduct, PlanogramVersion, Scan, ScanPhoto, Store
 from shelfscan.images import load_image
 from shelfscan.planogram.model import Planogram
 from shelfscan.services.errors import BadRequest, Conflict
-from shelfscan.services.scans import compliance_report, get_scan
+from shelfscan.services.scans import compliance_report, get_scan, record_report_change
 from shelfscan.services.stores import planogram_from_version
 from shelfscan.storage import Storage
 
@@ -115,14 +115,6 @@ def _choice(session: Session, planogram: Planogram, product_id: str) -> ProductC
         if choice.product_id == product_id:
             return choice
     return None
-
-
-def _versions(session: Session, scan_id: str) -> int:
-    return session.scalar(
-        select(func.coalesce(func.max(ReportVersion.version), 0)).where(
-            ReportVersion.scan_id == scan_id
-        )
-    )
 
 
 def _photo(session: Session, storage: Storage, scan: Scan) -> Image.Image | None:
@@ -239,14 +231,8 @@ def correct(
     except CorrectionError as error:
         field = str(error).split(":", 1)[0]
         raise BadRequest("invalid_correction", str(error), field=field) from None
-    version = _versions(session, scan.id)
-    if version == 0:  # keep the analysis itself as version 1
-        session.add(ReportVersion(scan_id=scan.id, version=1, report=scan.report, created_by=None))
-        version = 1
-    version += 1
     document = corrected.model_dump(mode="json")
-    session.add(ReportVersion(scan_id=scan.id, version=version, report=document, created_by=by))
-    scan.report = document
+    version = record_report_change(session, scan, document, created_by=by)
     change = changes[0]
     correction = Correction(
         scan_id=scan.id,
@@ -373,16 +359,6 @@ def gallery_stamp(session: Session) -> tuple[int, int]:
         select(func.count(GalleryEntry.id), func.coalesce(func.max(GalleryEntry.id), 0))
     ).one()
     return int(count), int(newest)
-
-
-def report_versions(session: Session, scan_id: str) -> list[ReportVersion]:
-    return list(
-        session.scalars(
-            select(ReportVersion)
-            .where(ReportVersion.scan_id == scan_id)
-            .order_by(ReportVersion.version)
-        )
-    )
 
 
 def corrections_of(session: Session, scan_id: str) -> Sequence[Correction]:

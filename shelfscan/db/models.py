@@ -199,3 +199,20 @@ class ScanPhoto(Base):
     sha256: Mapped[str] = mapped_column(String(64))
 
     scan: Mapped[Scan] = relationship(back_populates="photos")
+
+
+class ReportVersion(Base):
+    """Every report a scan has had, numbered from 1 (the analysis); later versions come from
+    corrections and from re-analysis after a further photo. ``scans.report`` holds the newest,
+    so every reader sees it; the history starts once a scan's report first changes."""
+
+    # The table was created by the corrections work (migration 0007); its name stays.
+    __tablename__ = "review_report_versions"
+    __table_args__ = (UniqueConstraint("scan_id", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    scan_id: Mapped[str] = mapped_column(ForeignKey("scans.id", ondelete="CASCADE"), index=True)
+    version: Mapped[int] = mapped_column(Integer, doc="1: the analysis; then each change")
+    report: Mapped[dict[str, Any]] = mapped_column()
+    created_by: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -22,7 +22,6 @@ scan rather than create a second.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import uuid
@@ -38,7 +37,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from shelfscan.compliance.report import ComplianceReport, FacingStatus
 from shelfscan.db.base import utcnow
-from shelfscan.db.models import Bay, BayAssignment, Scan, ScanPhoto, Store
+from shelfscan.db.models import Bay, BayAssignment, ReportVersion, Scan, ScanPhoto, Store
 from shelfscan.services.errors import Conflict, NotFound, ShelfscanError, TooLarge
 from shelfscan.services.status import ScanStatus
 from shelfscan.services.stores import assignment_in_force, service_date
@@ -135,11 +134,6 @@ MAX_PHOTOS = 8
 def overview_key(store_code: str, scan_id: str) -> str:
     """The bay overview: the planogram coloured by verdict, which photo covered what."""
     return f"{scan_prefix(store_code, scan_id)}/{OVERVIEW_NAME}"
-
-
-def report_version_key(store_code: str, scan_id: str, version: int) -> str:
-    """An earlier report of a scan that received further photos (1 = the first report)."""
-    return f"{scan_prefix(store_code, scan_id)}/report-v{version}.json"
 
 
 def evidence_key(store_code: str, scan_id: str, facing_id: str) -> str:
@@ -554,10 +548,7 @@ def finish(session: Session, scan_id: str, holder: str, report: dict[str, Any]) 
         **_lease_released(now),
     )
     if finished:
-        from shelfscan.analytics.facts import record_finished_scan
-
-        record_finished_scan(session, scan_id, report)
-        _tell_audits(session, scan_id)
+        _after_report(session, scan_id, report)
     return finished
 
 
@@ -577,8 +568,76 @@ def finish_inconclusive(
         **_lease_released(now),
     )
     if finished:
-        _tell_audits(session, scan_id)  # the audit checklist asks for a retake
+        _after_report(session, scan_id, report)  # the audit checklist asks for a retake
     return finished
+
+
+def _after_report(session: Session, scan_id: str, report: dict[str, Any]) -> None:
+    """What follows every new analysis: the report joins the scan's history once it has one
+    (a scan re-analysed after a further photo), analytics facts follow the newest report
+    (an inconclusive one removes earlier facts), and scheduled audits count the scan."""
+    from shelfscan.analytics.facts import record_finished_scan
+
+    if report_history(session, scan_id):
+        _append_version(session, scan_id, report, created_by=None)
+    record_finished_scan(session, scan_id, report)
+    _tell_audits(session, scan_id)
+
+
+def report_history(session: Session, scan_id: str) -> list[ReportVersion]:
+    """Every report a scan has had, oldest first; empty while it has had only one."""
+    return list(
+        session.scalars(
+            select(ReportVersion)
+            .where(ReportVersion.scan_id == scan_id)
+            .order_by(ReportVersion.version)
+        )
+    )
+
+
+def report_version(session: Session, scan: Scan, version: int) -> dict[str, Any]:
+    """Report ``version`` of a scan (1: its analysis); NotFound names the versions it has."""
+    history = report_history(session, scan.id)
+    for row in history:
+        if row.version == version:
+            return row.report
+    if not history and version == 1 and scan.report is not None:
+        return scan.report  # never changed: the analysis is its only version
+    have = len(history) or (1 if scan.report is not None else 0)
+    raise NotFound("not_found", f"scan {scan.id} has no report version {version} (it has {have})")
+
+
+def record_report_change(
+    session: Session, scan: Scan, report: dict[str, Any], *, created_by: str | None
+) -> int:
+    """``report`` replaces the scan's report (a correction), both kept in its history: the
+    first change also records the analysis as version 1. Returns the new version number."""
+    _start_history(session, scan)
+    version = _append_version(session, scan.id, report, created_by=created_by)
+    scan.report = report
+    return version
+
+
+def _start_history(session: Session, scan: Scan) -> None:
+    if scan.report is not None and not report_history(session, scan.id):
+        session.add(ReportVersion(scan_id=scan.id, version=1, report=scan.report, created_by=None))
+        session.flush()
+
+
+def _append_version(
+    session: Session, scan_id: str, report: dict[str, Any], *, created_by: str | None
+) -> int:
+    latest = session.scalar(
+        select(func.coalesce(func.max(ReportVersion.version), 0)).where(
+            ReportVersion.scan_id == scan_id
+        )
+    )
+    version = int(latest) + 1
+    session.add(
+        ReportVersion(scan_id=scan_id, version=version, report=report, created_by=created_by)
+    )
+    session.flush()
+    return version
 
 
 def _tell_audits(session: Session, scan_id: str) -> None:
@@ -709,17 +768,6 @@ def retry_scan(
     return scan
 
 
-def report_versions(storage: Storage, store_code: str, scan_id: str) -> list[int]:
-    """The earlier report versions a scan keeps (1, 2, ...), oldest first."""
-    prefix = f"{scan_prefix(store_code, scan_id)}/report-v"
-    versions = []
-    for key in storage.keys(prefix):
-        number = key[len(prefix) :].removesuffix(".json")
-        if number.isdigit():
-            versions.append(int(number))
-    return sorted(versions)
-
-
 def add_photos(
     session: Session,
     storage: Storage,
@@ -732,7 +780,7 @@ def add_photos(
     write_lock: AbstractContextManager[Any] | None = None,
 ) -> CreatedScan:
     """Further photos of a finished scan's bay ("the left end was cut off"): stored after its
-    photos, its report kept as the next earlier version (``report-v<n>.json``), the scan
+    photos, its report kept in its history (:func:`report_history`), the scan
     queued to be analysed again from all its photos. Commits.
 
     A retry is answered with the scan, unchanged (``created`` False): photos the scan already
@@ -763,11 +811,7 @@ def add_photos(
     ]
     written: list[str] = []
     try:
-        if scan.report is not None:
-            version = (report_versions(storage, store_code, scan_id) or [0])[-1] + 1
-            key = report_version_key(store_code, scan_id, version)
-            storage.put(key, json.dumps(scan.report).encode(), "application/json")
-            written.append(key)
+        _start_history(session, scan)  # the re-analysis becomes the next version
         for key, photo in zip(keys, new, strict=True):
             storage.put(key, photo.stored_bytes, photo.stored_content_type)
             written.append(key)

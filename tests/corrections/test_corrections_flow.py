@@ -132,7 +132,7 @@ def test_a_correction_makes_a_new_marked_version_and_teaches_the_next_scan(
         assert len(after["actions"]) >= 1
         # The scan itself now answers with the corrected verdict; version 1 is kept.
         assert client.get(url).json()["report"]["counts"] == after["counts"]
-        original = client.get(f"{url}/report-versions", params={"version": 1}).json()
+        original = client.get(f"{url}/reports/1").json()
         assert original["counts"] == before["counts"]
         listing = client.get(f"{url}/corrections").json()
         assert [v["version"] for v in listing["versions"]] == [1, 2]

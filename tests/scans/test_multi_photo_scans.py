@@ -196,7 +196,10 @@ def test_a_photo_added_later_completes_the_report_and_keeps_history(client_facto
     earlier = client.get(history["earlier"][0]["url"]).json()
     assert earlier["counts"]["not_visible"] == hidden
     assert earlier == before["report"]
-    assert client.get(f"{first['url']}/reports/2").status_code == 404
+    # One history: the re-analysis is version 2, the scan's current report.
+    assert [v["version"] for v in history["versions"]] == [1, 2]
+    assert client.get(f"{first['url']}/reports/2").json() == after["report"]
+    assert client.get(f"{first['url']}/reports/3").status_code == 404
 
     too_many = post(client, photos_url, [analyzer.photo(0.0, 0.1 + i / 100) for i in range(7)])
     assert too_many.status_code == 413

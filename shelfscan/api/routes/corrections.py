@@ -24,14 +24,13 @@ from shelfscan.corrections.service import (
     correct,
     corrections_of,
     detector_name,
-    report_versions,
     scan_planogram,
     search_products,
 )
 from shelfscan.db.models import Bay
 from shelfscan.db.session import session_scope
-from shelfscan.services.errors import BadRequest, NotFound
-from shelfscan.services.scans import get_scan
+from shelfscan.services.errors import BadRequest
+from shelfscan.services.scans import get_scan, report_history
 from shelfscan.settings import Settings
 from shelfscan.storage import get_storage
 
@@ -43,7 +42,6 @@ SCAN = f"{STORE}/scans/{{scan_id}}"
 ROUTE_PERMISSIONS: dict[tuple[str, str], P] = {
     ("POST", f"{SCAN}/corrections"): P.CORRECTIONS_WRITE,
     ("GET", f"{SCAN}/corrections"): P.SCANS_READ,
-    ("GET", f"{SCAN}/report-versions"): P.SCANS_READ,
     ("GET", f"{SCAN}/products"): P.SCANS_READ,
     ("GET", f"{STORE}/review-queue"): P.REVIEW_READ,
     ("GET", f"{STORE}/field-accuracy"): P.REVIEW_READ,
@@ -217,31 +215,9 @@ def get_corrections(request: Request, store_code: str, scan_id: str) -> ReviewOu
             corrections=[CorrectionOut.model_validate(c) for c in corrections_of(session, scan_id)],
             versions=[
                 VersionOut(version=v.version, created_by=v.created_by, created_at=v.created_at)
-                for v in report_versions(session, scan_id)
+                for v in report_history(session, scan_id)
             ],
         )
-
-    return _work(request, work)
-
-
-@router.get(
-    f"{SCAN}/report-versions",
-    summary="One report version of a scan (1: the analysis; later: after corrections)",
-)
-def get_report_version(
-    request: Request,
-    store_code: str,
-    scan_id: str,
-    version: Annotated[int, Query(ge=1, le=10_000)] = 1,
-) -> dict[str, Any]:
-    def work(session: Session) -> dict[str, Any]:
-        _, scan = get_scan(session, store_code, scan_id)
-        for row in report_versions(session, scan_id):
-            if row.version == version:
-                return row.report
-        if version == 1 and scan.report is not None:
-            return scan.report  # never corrected: the analysis is the only version
-        raise NotFound("not_found", f"scan {scan_id} has no report version {version}")
 
     return _work(request, work)
 

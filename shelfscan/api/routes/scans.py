@@ -8,7 +8,6 @@ app's exception handlers from the services' errors.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
 from dataclasses import replace
@@ -54,8 +53,8 @@ from shelfscan.services.scans import (
     is_upload_key,
     list_scans,
     overview_key,
-    report_version_key,
-    report_versions,
+    report_history,
+    report_version,
     require_done,
     resolve_target,
     retry_scan,
@@ -534,30 +533,39 @@ def overview_route(request: Request, store_code: str, scan_id: str) -> Response:
 
 
 @router.get(
-    "/scans/{scan_id}/reports", summary="A scan's earlier reports (before photos were added)"
+    "/scans/{scan_id}/reports",
+    summary="A scan's report history: the analysis, corrections, re-analysis after photos",
 )
 def report_versions_route(request: Request, store_code: str, scan_id: str) -> dict[str, Any]:
-    _, scan = _load_scan(request, store_code, scan_id)
+    def work(session: Session) -> tuple[Scan, list[tuple[int, str | None, str]]]:
+        _, scan = get_scan(session, store_code, scan_id)
+        history = [
+            (row.version, row.created_by, row.created_at.isoformat())
+            for row in report_history(session, scan.id)
+        ]
+        return scan, history
+
+    scan, history = _call(request, work)
     url = _scan_url(request, store_code, scan.id)
-    versions = report_versions(get_storage(_settings(request)), store_code, scan.id)
-    return {
-        "current": url,
-        "earlier": [{"version": v, "url": f"{url}/reports/{v}"} for v in versions],
-    }
+    versions = [
+        {"version": v, "created_by": by, "created_at": at, "url": f"{url}/reports/{v}"}
+        for v, by, at in history
+    ]
+    # The newest version is the scan's current report; the others are earlier ones.
+    return {"current": url, "versions": versions, "earlier": versions[:-1]}
 
 
 @router.get(
     "/scans/{scan_id}/reports/{version}",
-    summary="One earlier report of a scan",
+    summary="One report of a scan's history (1: its analysis)",
     response_model=dict[str, Any],
     responses={200: {"description": "The compliance report (docs/report-schema.md)"}},
 )
 def report_version_route(
     request: Request, store_code: str, scan_id: str, version: Annotated[int, Path(ge=1, le=10**6)]
-) -> JSONResponse:
-    _, scan = _load_scan(request, store_code, scan_id)
-    try:
-        data = get_storage(_settings(request)).get(report_version_key(store_code, scan.id, version))
-    except ObjectNotFound:
-        raise NotFound("not_found", f"the scan has no earlier report {version}") from None
-    return JSONResponse(json.loads(data))
+) -> dict[str, Any]:
+    def work(session: Session) -> dict[str, Any]:
+        _, scan = get_scan(session, store_code, scan_id)
+        return report_version(session, scan, version)
+
+    return _call(request, work)

@@ -129,6 +129,9 @@ def main() -> None:
         "--throughput", type=int, default=0, help="Photos per worker process (0: skip)"
     )
     parser.add_argument(
+        "--only-throughput", action="store_true", help="Measure worker throughput alone"
+    )
+    parser.add_argument(
         "--margin",
         type=float,
         default=None,
@@ -147,6 +150,15 @@ def main() -> None:
     from shelfscan.imaging.decode import Photo
     from shelfscan.pipeline import Analyzer, _quality_of
 
+    if args.only_throughput:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = upscaled(DEMO / "photos" / "drinks.jpg", 8, Path(tmp) / "8mp.jpg")
+            print(f"load average at start: {os.getloadavg()}")
+            for processes in (1, 2):
+                rate = worker_throughput(path, processes, args.throughput or 5)
+                print(f"worker throughput, 8 MP, {processes} process(es): {rate:.2f} photos/s")
+            print(f"load average at end: {os.getloadavg()}")
+        return
     settings = Settings()
     analyzer = Analyzer.from_settings(settings)
     reference = YOLO(str(PT_MODEL), task="detect")

@@ -40,7 +40,13 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from shelfscan.compliance.merge import PHOTO_OF_SEVERAL, PhotoReport, merge_reports  # noqa: E402
+from shelfscan.compliance.engine import MatchOptions  # noqa: E402
+from shelfscan.compliance.merge import (  # noqa: E402
+    PHOTO_OF_SEVERAL,
+    PhotoReport,
+    merge_reports,
+    register_in_order,
+)
 from shelfscan.compliance.report import ComplianceReport, FacingStatus  # noqa: E402
 from shelfscan.demo import demo_planograms  # noqa: E402
 from shelfscan.detection.replay import (  # noqa: E402
@@ -221,6 +227,7 @@ def analyse(
     detections: Detections,
     several: bool,
     quality: dict[str, Any] | None = None,
+    options: MatchOptions | None = None,
 ) -> tuple[ComplianceReport, float]:
     document = detections_to_document(detections)
     started = time.perf_counter()
@@ -229,6 +236,7 @@ def analyse(
         subject.planogram,
         ReplayDetector(document),
         label_map=subject.label_map,
+        options=options,
         trust_thresholds=PHOTO_OF_SEVERAL if several else None,
         image_quality=quality,
     )
@@ -247,12 +255,18 @@ def coverage(single: ComplianceReport, crops: list[Crop]) -> dict[str, float]:
 
 
 def run_split(
-    subject: Subject, single: ComplianceReport, crops: list[Crop], detector_time: Any
+    subject: Subject,
+    single: ComplianceReport,
+    crops: list[Crop],
+    detector_time: Any,
+    joint: bool = True,
 ) -> dict[str, Any]:
     photos, elapsed = [], 0.0
+    inputs = []
     for index, crop in enumerate(crops):
         image = crop.image(subject.photo)
         detections = crop.detections(subject.detections)
+        inputs.append((image, detections))
         # The crop is cut from one photo and resampled: its own sharpness would measure the
         # resampling, not the camera. A clerk's photo of a third of the bay is as sharp as
         # one of the whole bay, so each crop carries the whole photo's quality figures.
@@ -260,7 +274,20 @@ def run_split(
         report, seconds = analyse(subject, image, detections, several=True, quality=quality)
         elapsed += seconds + (detector_time(image) if detector_time else 0.0)
         photos.append(PhotoReport(index, report, quality))
+    rematched = 0
+
+    def reregister(photo: PhotoReport, left_edge: tuple[float, float]) -> PhotoReport:
+        # The worker re-matches the detections it has; the detector does not run again.
+        nonlocal rematched
+        rematched += 1
+        image, detections = inputs[photo.index]
+        options = MatchOptions(left_edge_units=left_edge)
+        report, _ = analyse(subject, image, detections, True, photo.quality, options)
+        return PhotoReport(photo.index, report, photo.quality)
+
     started = time.perf_counter()
+    if joint:
+        photos = register_in_order(subject.planogram, photos, reregister)
     merged = merge_reports(subject.planogram, photos)
     elapsed += time.perf_counter() - started
     shares = coverage(single, crops)
@@ -286,6 +313,7 @@ def run_split(
         "outside_gap": sum(merged_status[f] is FacingStatus.GAP for f in outside),
         "outside_not_visible": sum(merged_status[f] is FacingStatus.NOT_VISIBLE for f in outside),
         "used": sum(p.used for p in merged.photos),
+        "rematched": rematched,
         "photos": len(crops),
         "conclusive": merged.trust is None or merged.trust.conclusive,
         "seconds": elapsed,
@@ -300,6 +328,11 @@ def main() -> int:
     parser.add_argument("--only", nargs="*", help="demo photo stems and/or 'azure'")
     parser.add_argument(
         "--detect", action="store_true", help="time the shipped model on each photo too"
+    )
+    parser.add_argument(
+        "--independent",
+        action="store_true",
+        help="merge the photos as registered one by one (no joint, left-to-right registration)",
     )
     args = parser.parse_args()
     found, detector = subjects(args.cache, set(args.only) if args.only else None)
@@ -324,7 +357,7 @@ def main() -> int:
         for seed in range(args.seeds):
             rng = np.random.default_rng(1000 + seed)
             for name, crops in splits(subject.photo.width, rng).items():
-                row = run_split(subject, single, crops, timing)
+                row = run_split(subject, single, crops, timing, joint=not args.independent)
                 row.update(
                     subject=subject.name, split=name, seed=seed, ratio=row["seconds"] / single_s
                 )

@@ -101,6 +101,10 @@ class MatchOptions:
     cover_fraction: float = 0.5
     # Keep per-planogram preparation in an LRU keyed by the planogram's content.
     cache_planogram: bool = True
+    # Where along the bay (planogram x units, low..high) the photo's left edge lies, when the
+    # scan's other photos say so (``shelfscan.compliance.merge.register_in_order``); None for
+    # a photo on its own.
+    left_edge_units: tuple[float, float] | None = None
 
 
 def match_planogram(
@@ -161,6 +165,7 @@ def match_planogram(
         (image_w, image_h),
         options.registration,
         plan_levels=plan.levels,
+        left_edge_units=options.left_edge_units,
     )
     lap("registration")
 

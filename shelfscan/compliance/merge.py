@@ -25,9 +25,11 @@ Pure: reads reports and the planogram.
 
 from __future__ import annotations
 
+import itertools
 import math
+import statistics
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -211,6 +213,9 @@ def merge_reports(
 # products can fit the wrong stretch of it.
 CONFLICT_MIN_SHARED = 3
 CONFLICT_SHARE = 0.3
+# ... and at least this many: one facing judged differently (one photo sees it cut by its
+# frame, say) is a disagreement the merge settles, not a photo on the wrong stretch.
+CONFLICT_MIN_DISAGREE = 2
 CONFLICT_INSTRUCTION = (
     "This photo does not line up with the scan's other photos (it may show another stretch "
     "of the bay than it seems to). Retake it square-on, overlapping its neighbours a little."
@@ -224,6 +229,26 @@ def _fit(report: ComplianceReport) -> float:
     return registration.label_inliers / registration.labelled_detections
 
 
+def _disagreement(a: ComplianceReport, b: ComplianceReport) -> tuple[int, int]:
+    """(facings both photos judged, of those the ones they judge differently)."""
+    shared = disagree = 0
+    for fa, fb in zip(a.facings, b.facings, strict=False):
+        if FacingStatus.NOT_VISIBLE in (fa.status, fb.status):
+            continue
+        shared += 1
+        disagree += fa.status is not fb.status
+    return shared, disagree
+
+
+def _contradict(a: ComplianceReport, b: ComplianceReport) -> bool:
+    shared, disagree = _disagreement(a, b)
+    return (
+        shared >= CONFLICT_MIN_SHARED
+        and disagree >= CONFLICT_MIN_DISAGREE
+        and disagree >= CONFLICT_SHARE * shared
+    )
+
+
 def _misregistered(usable: Sequence[PhotoReport]) -> dict[int, int]:
     """Photos left out because their verdicts contradict another photo's on the facings both
     judged (photo index → the index of the photo it contradicts); of each such pair the one
@@ -234,14 +259,9 @@ def _misregistered(usable: Sequence[PhotoReport]) -> dict[int, int]:
         kept = [p for p in usable if p.index not in left_out]
         for i, a in enumerate(kept):
             for b in kept[i + 1 :]:
-                shared = disagree = 0
-                for fa, fb in zip(a.report.facings, b.report.facings, strict=False):
-                    if FacingStatus.NOT_VISIBLE in (fa.status, fb.status):
-                        continue
-                    shared += 1
-                    disagree += fa.status is not fb.status
-                if shared < CONFLICT_MIN_SHARED or disagree < CONFLICT_SHARE * shared:
+                if not _contradict(a.report, b.report):
                     continue
+                shared, disagree = _disagreement(a.report, b.report)
                 loser, winner = (a, b) if _fit(a.report) < _fit(b.report) else (b, a)
                 candidate = (disagree / shared, loser.index, winner.index)
                 if worst is None or candidate > worst:
@@ -249,6 +269,152 @@ def _misregistered(usable: Sequence[PhotoReport]) -> dict[int, int]:
         if worst is None:
             return left_out
         left_out[worst[1]] = worst[2]
+
+
+# --- joint registration: the scan's photos are taken left to right ---
+
+# Each photo's left edge lies at least this many facing widths right of the previous
+# photo's: the staff page asks for the photos in order, left to right.
+ORDER_MARGIN_FACINGS = 0.5
+# A re-registration within the order prior replaces the photo's own registration only when
+# it explains at least this share of the boxes the photo's own one explained (label inliers):
+# repeated products make the two about equally good; a photo truly taken out of order (a
+# further photo of the left end) fits its prior-bound placement much worse and keeps its own.
+REREGISTERED_MIN_FIT = 0.85
+# The allowed range of a photo's left edge is tried in windows this many facings wide.
+WINDOW_FACINGS = 1.0
+# One facing two photos judge differently weighs as much as this many boxes explained.
+DISAGREEMENT_WEIGHT = 2
+
+# Re-analyse a photo with its left edge (planogram x units) known to lie in ``(low, high)``;
+# None when it cannot be (no detections kept, say).
+Reregister = Callable[[PhotoReport, tuple[float, float]], "PhotoReport | None"]
+
+
+def left_edge_units(report: ComplianceReport) -> float | None:
+    """Where along the bay (planogram x units) the photo's left edge lies by its registration;
+    None when the registration did not come from labelled boxes."""
+    registration = report.registration
+    if registration.method != "detections" or registration.scale_x <= 0:
+        return None
+    return -registration.offset_x / registration.scale_x
+
+
+def _order_violations(edges: Sequence[float], margin: float) -> int:
+    """Pairs of photos (in taking order) whose left edges do not advance by ``margin``."""
+    return sum(
+        later < earlier + margin for i, earlier in enumerate(edges) for later in edges[i + 1 :]
+    )
+
+
+def register_in_order(
+    planogram: Planogram, photos: Sequence[PhotoReport], reregister: Reregister
+) -> list[PhotoReport]:
+    """The scan's photos registered jointly: photo ``k`` (taken after ``k - 1``) shows a
+    stretch of the bay further right.
+
+    Each photo was registered on its own; a photo of a third of a bay whose products repeat
+    can fit the wrong stretch as well as the right one. Where two photos break the order (or
+    contradict each other's verdicts where both look), each of them is registered again with
+    its left edge between its neighbours' (``reregister``), and of all the photos'
+    placements (own or re-registered) the combination that breaks the order least, then
+    contradicts least, then explains the most boxes, is kept. Photos that cannot be placed
+    (refused by the trust check, registered by layout only) keep their own reports.
+    Returns the photos in the order given, some replaced by their re-registered reports."""
+    if len(photos) < 2:
+        return list(photos)
+    widths = [facing.w for facing in planogram.facings() if facing.w > 0]
+    if not widths:
+        return list(photos)
+    placed = sorted(
+        (
+            p
+            for p in photos
+            if (p.report.trust is None or p.report.trust.conclusive)
+            and left_edge_units(p.report) is not None
+        ),
+        key=lambda p: p.index,
+    )
+    if len(placed) < 2:
+        return list(photos)
+    fit_of_own = {p.index: p.report.registration.label_inliers for p in placed}
+    # A photo moved to its place may reveal the next one's: a few rounds, until none moves.
+    for _ in range(len(placed)):
+        moved = _reregister_round(planogram, placed, reregister, fit_of_own, widths)
+        if moved is None:
+            break
+        placed = moved
+    replaced = {p.index: p for p in placed}
+    return [replaced.get(p.index, p) for p in photos]
+
+
+def _reregister_round(
+    planogram: Planogram,
+    placed: list[PhotoReport],
+    reregister: Reregister,
+    fit_of_own: Mapping[int, int],
+    widths: Sequence[float],
+) -> list[PhotoReport] | None:
+    """One round of ``register_in_order``: the photos (in taking order) with the suspects
+    re-registered, or None when no photo is suspect or none moved."""
+    margin = ORDER_MARGIN_FACINGS * statistics.median(widths)
+    edges = [left_edge_units(p.report) or 0.0 for p in placed]
+    suspects: set[int] = set()
+    for i, a in enumerate(placed):
+        for j in range(i + 1, len(placed)):
+            if edges[j] < edges[i] + margin or _contradict(a.report, placed[j].report):
+                suspects.update((i, j))
+    if not suspects:
+        return None
+
+    # The bay's extent: a photo shows at least half its own width of it.
+    bay_left = min(facing.x for facing in planogram.facings())
+    bay_right = max(facing.x + facing.w for facing in planogram.facings())
+    step = WINDOW_FACINGS * statistics.median(widths)
+    options: list[list[PhotoReport]] = [[p] for p in placed]
+    for i in sorted(suspects):
+        report = placed[i].report
+        half_photo = 0.5 * report.image.width / report.registration.scale_x
+        low = edges[i - 1] + margin if i > 0 else bay_left - half_photo
+        high = edges[i + 1] - margin if i + 1 < len(placed) else bay_right - half_photo
+        found = [edges[i]]
+        # Repeated products make several placements about equally good, a facing or more
+        # apart: each window of the allowed range is tried on its own and judged by its fit.
+        start = low
+        while start < high:
+            again = reregister(placed[i], (start, min(start + step, high)))
+            start += step
+            edge = left_edge_units(again.report) if again is not None else None
+            if again is None or edge is None:
+                continue
+            fit = again.report.registration.label_inliers
+            if fit < REREGISTERED_MIN_FIT * fit_of_own[placed[i].index]:
+                continue
+            if any(abs(edge - other) < margin for other in found):
+                continue
+            found.append(edge)
+            options[i].append(again)
+
+    def cost(choice: Sequence[PhotoReport]) -> tuple[int, int, int, int]:
+        edges_now = [left_edge_units(p.report) or 0.0 for p in choice]
+        contradictions = disagreements = 0
+        for i, a in enumerate(choice):
+            for b in choice[i + 1 :]:
+                disagreements += _disagreement(a.report, b.report)[1]
+                contradictions += _contradict(a.report, b.report)
+        explained = sum(p.report.registration.label_inliers for p in choice)
+        changed = sum(p is not own[0] for p, own in zip(choice, options, strict=True))
+        return (
+            _order_violations(edges_now, margin),
+            contradictions,
+            DISAGREEMENT_WEIGHT * disagreements - explained,
+            changed,
+        )
+
+    best = list(min(itertools.product(*options), key=cost))
+    if all(a is b for a, b in zip(best, placed, strict=True)):
+        return None
+    return best
 
 
 def _tagger(several: bool):  # type: ignore[no-untyped-def]

@@ -259,6 +259,7 @@ def register(
     options: RegistrationOptions | None = None,
     *,
     plan_levels: PlanLevels | None = None,
+    left_edge_units: tuple[float, float] | None = None,
 ) -> Registration:
     """Fit the pixel-to-unit relation.
 
@@ -266,6 +267,10 @@ def register(
     indices each box may show (empty for gaps and unknown labels), ``facing_boxes`` planogram
     units, ``product_size`` the ``(P, 2)`` planogram width/height per product;
     ``plan_levels`` what ``plan_levels_of`` derives from the planogram, when already known.
+    ``left_edge_units`` ``(low, high)``: where along the bay (planogram x units) the photo's
+    left edge is known to lie, e.g. from the scan's other photos (taken left to right). Only
+    the bay-wide offset vote heeds it: of the offsets that repeated products make equally
+    likely, the ones putting the photo elsewhere are not counted. ``None``: no prior.
     """
     options = options or RegistrationOptions()
     image_w, image_h = image_size
@@ -352,7 +357,16 @@ def register(
     xd = det_cx[pd_]
     uf = facing_cx[pf_]
     sx, tx = _vote_global(
-        xd, uf, pd_, row_of_det[pd_], sx0, median_facing_w, options, image_w, facing_boxes
+        xd,
+        uf,
+        pd_,
+        row_of_det[pd_],
+        sx0,
+        median_facing_w,
+        options,
+        image_w,
+        facing_boxes,
+        left_edge_units,
     )
 
     # Per row: where its products agree with the bay-wide fit (within ``row_freedom``).
@@ -590,6 +604,7 @@ def _vote_global(
     options: RegistrationOptions,
     image_w: int,
     facing_boxes: np.ndarray,
+    left_edge_units: tuple[float, float] | None = None,
 ) -> tuple[float, float]:
     """Bay-wide horizontal scale and offset from (box, facing) pairs.
 
@@ -598,6 +613,10 @@ def _vote_global(
     against each other by a fraction of a facing, though, so that window holds only the rows
     that happen to agree; the scale is therefore refined by least squares with an offset of
     its own per row, over each row's densest window at the voted scale.
+
+    With ``left_edge_units``, a pair votes only for offsets that put the photo's left edge
+    (``x_px = 0``, i.e. ``-tx / scale`` units) in that range; when no pair can, the prior is
+    ignored.
     """
     if len(xd) == 0:
         # Nothing to vote with: centre the planogram on the photo at the size-based scale.
@@ -606,19 +625,34 @@ def _vote_global(
     row = pair_row  # row indices; rows without pairs simply count nothing
     n_rows = int(row.max()) + 1
 
+    def allowed(tx: np.ndarray, scales: np.ndarray | float) -> np.ndarray | None:
+        """Which offsets put the photo's left edge where the prior says (None: no prior)."""
+        if left_edge_units is None:
+            return None
+        left = -tx / (scales[:, None] if isinstance(scales, np.ndarray) else scales)
+        return (left >= left_edge_units[0]) & (left <= left_edge_units[1])
+
     def vote(scales: np.ndarray):
         tx = xd[None, :] - scales[:, None] * uf[None, :]
         window = options.vote_window * median_facing_w * scales
         # Windows differ per scale; measure each scale in its own window width.
         n = len(scales)
         group = np.repeat(np.arange(n), len(xd))
-        counts, _ = _window_votes((tx / window[:, None]).ravel(), n, group)
+        z = (tx / window[:, None]).ravel()
+        keep = allowed(tx, scales)
+        if keep is not None:
+            z, group = z[keep.ravel()], group[keep.ravel()]
+        counts, _ = _window_votes(z, n, group)
         return counts
 
     # Coarse to fine over the scale: the vote is sharp enough that a fine grid everywhere
     # would only cost time.
     coarse = sx0 * np.linspace(*options.scale_range, options.scale_steps)
     score = vote(coarse)
+    if left_edge_units is not None and score.max() == 0:
+        # No pair can put the photo where the prior says: the prior is wrong, not the boxes.
+        left_edge_units = None
+        score = vote(coarse)
     g = int(np.argmax(score))
     step = coarse[1] - coarse[0] if len(coarse) > 1 else 0.02 * sx0
     scales = np.unique(
@@ -641,9 +675,16 @@ def _vote_global(
     for _ in range(options.scale_refits):
         tx_s = xd - sx * uf
         width = window_w * sx
-        _, start = _window_votes(tx_s / width, n_rows, row)
+        keep = allowed(tx_s, sx)
+        if keep is None:
+            _, start = _window_votes(tx_s / width, n_rows, row)
+        else:
+            _, start = _window_votes(tx_s[keep] / width, n_rows, row[keep])
         lo = start[row] * width
-        idx = np.flatnonzero((tx_s >= lo) & (tx_s <= lo + width))
+        inside = (tx_s >= lo) & (tx_s <= lo + width)
+        if keep is not None:
+            inside &= keep
+        idx = np.flatnonzero(inside)
         _, first = np.unique(pair_det[idx], return_index=True)
         idx = idx[first]
         if len(idx) < 3:
@@ -665,6 +706,9 @@ def _vote_global(
             break
     # The bay-wide offset at that scale: the densest window over all rows.
     tx_all = xd - sx * uf
+    keep = allowed(tx_all, sx)
+    if keep is not None and keep.any():
+        tx_all = tx_all[keep]
     width = options.vote_window * median_facing_w * sx
     _, begin = _window_votes(tx_all / width, 1, np.zeros(len(tx_all), dtype=np.intp))
     inside = (tx_all >= begin[0] * width) & (tx_all <= (begin[0] + 1) * width)

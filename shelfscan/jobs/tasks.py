@@ -24,7 +24,13 @@ from typing import Any
 from PIL import Image
 from sqlalchemy import select
 
-from shelfscan.compliance.merge import PHOTO_OF_SEVERAL, PhotoReport, merge_reports
+from shelfscan.compliance.merge import (
+    PHOTO_OF_SEVERAL,
+    PhotoReport,
+    Reregister,
+    merge_reports,
+    register_in_order,
+)
 from shelfscan.compliance.overview import render_overview
 from shelfscan.compliance.report import ComplianceReport
 from shelfscan.db.models import PlanogramVersion, Scan, Store
@@ -213,14 +219,21 @@ def _analyse(scan_id: str, holder: str, context: JobContext) -> dict[str, Any]:
                 raise _Transient(f"detector: {error}") from error
             raise
         analysed.append((photo, report_of(analysis), analysis))
-    merged = merge_reports(
-        planogram,
-        [
-            PhotoReport(index, typed, _photo_quality(quality, index))
-            for index, (_, typed, _) in enumerate(analysed)
-        ],
-        known_names=_known_names(candidates),
-    )
+    photo_reports = [
+        PhotoReport(index, typed, _photo_quality(quality, index))
+        for index, (_, typed, _) in enumerate(analysed)
+    ]
+    if several:
+        # Photos are taken left to right: one that fits the wrong stretch of a bay of
+        # repeated products is registered again between its neighbours.
+        photo_reports = register_in_order(
+            planogram, photo_reports, _rematcher(analysed, planogram, candidates)
+        )
+        analysed = [
+            (photo, placed.report, analysis)
+            for (photo, _, analysis), placed in zip(analysed, photo_reports, strict=True)
+        ]
+    merged = merge_reports(planogram, photo_reports, known_names=_known_names(candidates))
     conclusive = merged.trust is None or merged.trust.conclusive
     prefix = scan_prefix(store_code, scan_id)
     try:
@@ -243,6 +256,39 @@ def _analyse(scan_id: str, holder: str, context: JobContext) -> dict[str, Any]:
     except StorageError as error:
         raise _Transient(f"storage: {error}") from error
     return merged.model_dump(mode="json")
+
+
+def _rematcher(
+    analysed: list[tuple[Photo, ComplianceReport, Any]],
+    planogram: Any,
+    candidates: dict[str, Any],
+) -> Reregister:
+    """Match a photo's detections again with its left edge where the scan's other photos put
+    it (``merge.register_in_order``); the detector does not run again. An analyzer plugged in
+    by ``SHELFSCAN_SCAN_ANALYZER`` that hands back no detections keeps its own placement."""
+
+    def rematch(placed: PhotoReport, left_edge: tuple[float, float]) -> PhotoReport | None:
+        photo, _, analysis = analysed[placed.index]
+        detections = getattr(analysis, "detections", None)
+        if detections is None:
+            return None
+        from shelfscan.compliance.engine import MatchOptions
+        from shelfscan.pipeline import analyze_detections
+
+        again = analyze_detections(
+            photo,
+            planogram,
+            detections,
+            options=MatchOptions(left_edge_units=left_edge),
+            image_quality=placed.quality,
+            candidates=candidates,
+            trust_thresholds=PHOTO_OF_SEVERAL,
+        ).report
+        # The detections were relabelled already: the first match's label summary holds.
+        again.detector_labels = placed.report.detector_labels
+        return PhotoReport(placed.index, again, placed.quality)
+
+    return rematch
 
 
 def _known_names(candidates: dict[str, Any]) -> dict[str, str]:

@@ -1,0 +1,142 @@
+"""The photos of one scan registered jointly (``merge.register_in_order``): photos are taken
+left to right, so of the stretches of a bay of repeated products that a partial photo fits
+equally well, the one its place in the order allows is taken."""
+
+from __future__ import annotations
+
+from shelfscan.compliance.actions import conclude
+from shelfscan.compliance.engine import MatchOptions, match_planogram
+from shelfscan.compliance.merge import (
+    PHOTO_OF_SEVERAL,
+    PhotoReport,
+    left_edge_units,
+    merge_reports,
+    register_in_order,
+)
+from shelfscan.compliance.report import FacingStatus
+from shelfscan.detections import Detections
+from shelfscan.planogram.model import Planogram
+from tests.compliance.helpers import make_planogram, shoot
+from tests.compliance.test_merge import crop, long_bay, statuses
+
+# shoot()'s camera: 40 px per unit, the planogram's x = 0 at 120 px.
+SCALE_X, OFFSET_X = 40.0, 120.0
+THIRDS = [(0.0, 0.36), (0.32, 0.68), (0.64, 1.0)]
+
+
+def repeating_bay() -> Planogram:
+    """Three shelves, each one block of four products three times over: a photo of a third of
+    the bay fits each third equally well."""
+    return make_planogram([list("ABCD") * 3, list("EFGH") * 3, list("IJKL") * 3])
+
+
+def true_left_edge(detections: Detections, share: float) -> float:
+    return (share * detections.image_width - OFFSET_X) / SCALE_X
+
+
+def matched(planogram: Planogram, detections: Detections, index: int, **options) -> PhotoReport:
+    report = match_planogram(planogram, detections, options=MatchOptions(**options))
+    conclude(report, detections, planogram, thresholds=PHOTO_OF_SEVERAL)
+    return PhotoReport(index, report)
+
+
+class Rematcher:
+    """What the worker does: match a photo's detections again, with its left edge's prior."""
+
+    def __init__(self, planogram: Planogram, crops: list[Detections]) -> None:
+        self.planogram, self.crops, self.calls = planogram, crops, 0
+
+    def __call__(self, photo: PhotoReport, left_edge: tuple[float, float]) -> PhotoReport:
+        self.calls += 1
+        return matched(
+            self.planogram, self.crops[photo.index], photo.index, left_edge_units=left_edge
+        )
+
+
+def thirds(planogram: Planogram, detections: Detections, cuts=THIRDS):
+    width = detections.image_width
+    crops = [crop(detections, a * width, b * width) for a, b in cuts]
+    return crops, [matched(planogram, c, i) for i, c in enumerate(crops)]
+
+
+def test_the_left_edge_prior_picks_the_stretch_among_equally_good_ones():
+    planogram = repeating_bay()
+    detections = shoot(planogram)
+    crops, photos = thirds(planogram, detections)
+    truth = true_left_edge(detections, THIRDS[0][0])
+    facing_w = 5.0
+    own = left_edge_units(photos[0].report)
+    assert own is not None
+    # On its own, the left third fits another third of the bay (the premise of this test).
+    assert abs(own - truth) > 2 * facing_w
+    hinted = matched(planogram, crops[0], 0, left_edge_units=(truth - facing_w, truth + facing_w))
+    edge = left_edge_units(hinted.report)
+    assert edge is not None and abs(edge - truth) < 0.5
+    assert hinted.report.registration.label_inliers == photos[0].report.registration.label_inliers
+
+
+def test_no_prior_and_an_impossible_prior_change_nothing():
+    planogram = long_bay()
+    detections = crop(shoot(planogram, remove={"S1-02"}), 0, 1500)
+    plain = match_planogram(planogram, detections).model_dump(mode="json")
+    for options in (MatchOptions(left_edge_units=None), MatchOptions(left_edge_units=(500, 600))):
+        again = match_planogram(planogram, detections, options=options).model_dump(mode="json")
+        for key in ("registration", "facings", "counts", "unexpected"):
+            assert again[key] == plain[key], (options, key)
+
+
+def test_ordered_registration_places_each_third_of_a_repeating_bay():
+    planogram = repeating_bay()
+    detections = shoot(planogram, remove={"S1-06", "S3-11"})
+    whole = statuses(match_planogram(planogram, detections))
+    crops, photos = thirds(planogram, detections)
+    truths = [true_left_edge(detections, a) for a, _ in THIRDS]
+
+    unordered = merge_reports(planogram, photos)
+    ordered_photos = register_in_order(planogram, photos, Rematcher(planogram, crops))
+    ordered = merge_reports(planogram, ordered_photos)
+
+    # One by one, the thirds pile onto one stretch: most of the bay is "not visible".
+    own_edges = [left_edge_units(p.report) for p in photos]
+    assert sum(abs(e - t) < 0.5 for e, t in zip(own_edges, truths, strict=True)) < 3
+    assert unordered.counts.not_visible > 0
+    # In order, each third lands on its own stretch and the merged report is the whole one.
+    edges = [left_edge_units(p.report) for p in ordered_photos]
+    assert all(abs(e - t) < 0.5 for e, t in zip(edges, truths, strict=True)), edges
+    assert [p.index for p in ordered_photos] == [0, 1, 2]
+    assert statuses(ordered) == whole
+    assert ordered.counts.not_visible == 0
+    assert statuses(ordered)["S1-06"] is FacingStatus.GAP
+    assert all(p.used for p in ordered.photos)
+
+
+def test_photos_in_order_are_not_registered_again():
+    planogram = long_bay()
+    detections = shoot(planogram, remove={"S2-03"})
+    crops, photos = thirds(planogram, detections)
+    rematch = Rematcher(planogram, crops)
+    assert register_in_order(planogram, photos, rematch) == photos
+    assert rematch.calls == 0
+
+
+def test_a_photo_truly_taken_out_of_order_keeps_its_own_placement():
+    # "The left end was cut off": a further photo of the left end comes last. Its products
+    # are nowhere else on the bay, so no placement the order allows fits it as well.
+    planogram = long_bay()
+    detections = shoot(planogram, remove={"S1-09"})
+    whole = statuses(match_planogram(planogram, detections))
+    crops, photos = thirds(planogram, detections, [(0.32, 0.68), (0.64, 1.0), (0.0, 0.36)])
+    rematch = Rematcher(planogram, crops)
+    placed = register_in_order(planogram, photos, rematch)
+    assert rematch.calls > 0  # the order was broken, so it was looked into
+    for own, kept in zip(photos, placed, strict=True):
+        assert left_edge_units(kept.report) == left_edge_units(own.report)
+    assert statuses(merge_reports(planogram, placed)) == whole
+
+
+def test_fewer_than_two_placeable_photos_pass_through():
+    planogram = repeating_bay()
+    crops, photos = thirds(planogram, shoot(planogram))
+    rematch = Rematcher(planogram, crops)
+    assert register_in_order(planogram, photos[:1], rematch) == photos[:1]
+    assert rematch.calls == 0

@@ -25,6 +25,7 @@ from shelfscan.planogram.canonical import planogram_to_dict
 from shelfscan.planogram.errors import PlanogramError, Problem
 from shelfscan.planogram.limits import DEFAULT_LIMITS, PlanogramLimits, PlanogramTooLarge
 from shelfscan.planogram.loader import load_planogram_document
+from shelfscan.planogram.publication import PreparedPlanogram, prepare_publication
 from shelfscan.safe_json import JsonRejected, loads_bounded
 from shelfscan.services.errors import ShelfscanError
 
@@ -111,6 +112,23 @@ def read_planogram(
         data, format=format, filename=filename, planogram_id=planogram_id, limits=limits
     )
     return imported.format, planogram_to_dict(imported.planogram) if want_document else None
+
+
+def prepare_planogram(
+    data: bytes,
+    *,
+    format: str | None,
+    filename: str | None,
+    planogram_id: str | None,
+    limits: PlanogramLimits,
+) -> tuple[str, PreparedPlanogram]:
+    """Read and validate an uploaded planogram and prepare it for publishing (canonical dump,
+    hash, encoded document, counts): the server then does only the database work
+    (``shelfscan.services.stores.publish_prepared``)."""
+    imported = loader.load_planogram_bytes(
+        data, format=format, filename=filename, planogram_id=planogram_id, limits=limits
+    )
+    return imported.format, prepare_publication(imported.planogram)
 
 
 # --- Azure-compatible matching ----------------------------------------------------------------

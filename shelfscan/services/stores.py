@@ -8,17 +8,30 @@ the exact version it was checked against. Each bay is assigned versions with eff
 
 from __future__ import annotations
 
-import hashlib
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    Text,
+    cast,
+    func,
+    inspect,
+    literal,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Session, defer
+from sqlalchemy.orm.attributes import set_committed_value
 
 from shelfscan.db import models
-from shelfscan.planogram.canonical import dump_canonical, planogram_from_dict, planogram_to_dict
+from shelfscan.planogram.canonical import planogram_from_dict, planogram_to_dict
 from shelfscan.planogram.errors import PlanogramError
 from shelfscan.planogram.model import Planogram
+from shelfscan.planogram.publication import CatalogueProduct, PreparedPlanogram, prepare_publication
 from shelfscan.planogram.validation import validate_planogram
 from shelfscan.services.errors import Conflict, NotFound
 
@@ -99,33 +112,58 @@ def publish_planogram(
     problems = validate_planogram(planogram)
     if problems:
         raise PlanogramError(problems)
-    text = dump_canonical(planogram)
-    digest = hashlib.sha256(text.encode()).hexdigest()
-    record = session.scalar(select(models.Planogram).where(models.Planogram.key == planogram.id))
+    version = publish_prepared(
+        session, prepare_publication(planogram), source_format=source_format, comment=comment
+    )
+    if "document" in inspect(version).unloaded:
+        # Just inserted from its encoded text: the caller's planogram is what it holds, so a
+        # later ``version.document`` (even after the session closes) needs no reload.
+        set_committed_value(version, "document", planogram_to_dict(planogram))
+    return version
+
+
+def publish_prepared(
+    session: Session,
+    prepared: PreparedPlanogram,
+    *,
+    source_format: str = "canonical",
+    comment: str | None = None,
+) -> models.PlanogramVersion:
+    """Publish a planogram validated, dumped, hashed and encoded elsewhere (the API's worker
+    process): only database work here, as :func:`publish_planogram` does it (identical to the
+    latest version: that version; else version n+1, its products linked to the product master).
+
+    The document is stored from its encoded text and not loaded back: ``document`` of a new
+    version is read from the database on first access.
+    """
+    record = session.scalar(select(models.Planogram).where(models.Planogram.key == prepared.key))
     if record is None:
-        record = models.Planogram(key=planogram.id, name=planogram.name)
+        record = models.Planogram(key=prepared.key, name=prepared.name)
         session.add(record)
         session.flush()
-    latest = _latest_version(session, record.id)
-    if latest is not None and latest.sha256 == digest:
+    latest = _latest_version(session, record.id, with_document=False)
+    if latest is not None and latest.sha256 == prepared.sha256:
         return latest
-    record.name = planogram.name or record.name
+    record.name = prepared.name or record.name
     version = models.PlanogramVersion(
         planogram_id=record.id,
         version=(latest.version + 1) if latest else 1,
-        document=planogram_to_dict(planogram),
-        sha256=digest,
+        document=_encoded_json(session, prepared.document_json),
+        sha256=prepared.sha256,
         source_format=source_format,
         comment=comment,
     )
     session.add(version)
     session.flush()
-    for product in planogram.products:
-        catalog_product = _upsert_catalog_product(session, planogram, product.id)
+    # The attribute still holds the bound text (a plain bind is not fetched back): loaded
+    # from the database on first access instead.
+    session.expire(version, ["document"])
+    for product in prepared.products:
+        catalog_product = _upsert_catalog_product(session, product, prepared.unit)
         session.add(
             models.PlanogramVersionProduct(
                 planogram_version_id=version.id,
-                product_key=product.id,
+                product_key=product.key,
                 catalog_product_id=catalog_product.id,
             )
         )
@@ -133,11 +171,19 @@ def publish_planogram(
     return version
 
 
+def _encoded_json(session: Session, text: str) -> ColumnElement[Any]:
+    """JSON text bound as it is, for a JSON column: the column's own bind step would want a
+    dict and encode it again (one long call holding the GIL for a large document)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return cast(literal(text, Text), JSONB)
+    # SQLite keeps JSON as text; no CAST (a cast to JSON would take numeric affinity).
+    return literal(text, Text)
+
+
 def _upsert_catalog_product(
-    session: Session, planogram: Planogram, product_id: str
+    session: Session, product: CatalogueProduct, unit: str
 ) -> models.CatalogProduct:
     """The product master entry: matched by GTIN, else by name among products without one."""
-    product = planogram.product_by_id()[product_id]
     if product.gtin:
         query = select(models.CatalogProduct).where(models.CatalogProduct.gtin == product.gtin)
     else:
@@ -152,18 +198,23 @@ def _upsert_catalog_product(
     entry.brand = product.brand or entry.brand
     entry.category = product.category or entry.category
     entry.width, entry.height, entry.depth = product.w, product.h, product.depth
-    entry.unit = planogram.unit.value
+    entry.unit = unit
     session.flush()
     return entry
 
 
-def _latest_version(session: Session, planogram_pk: int) -> models.PlanogramVersion | None:
-    return session.scalar(
+def _latest_version(
+    session: Session, planogram_pk: int, *, with_document: bool = True
+) -> models.PlanogramVersion | None:
+    query = (
         select(models.PlanogramVersion)
         .where(models.PlanogramVersion.planogram_id == planogram_pk)
         .order_by(models.PlanogramVersion.version.desc())
         .limit(1)
     )
+    if not with_document:  # loaded on access; decoding a large one holds the GIL
+        query = query.options(defer(models.PlanogramVersion.document))
+    return session.scalar(query)
 
 
 def list_planograms(session: Session) -> list[tuple[models.Planogram, int]]:

@@ -6,7 +6,8 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 import uvicorn
@@ -111,3 +112,37 @@ def test_the_server_refuses_huge_request_heads(settings: Settings) -> None:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("sqlite_live", [{"heavy_mode": "process"}], indirect=True)
+def test_an_import_builds_no_planogram_in_the_server_process(
+    sqlite_live: LiveServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In process mode the worker validates, dumps, hashes and encodes the planogram; the
+    server only stores it. Building or dumping it here holds the GIL (a 20,000-position import
+    kept /healthz waiting up to a second), so any such call in this process fails the import."""
+    from shelfscan.planogram import publication
+    from shelfscan.planogram.model import Planogram
+
+    built_here: list[str] = []
+
+    def refuse(name: str) -> Callable[..., Any]:
+        def spy(*_: Any, **__: Any) -> Any:
+            built_here.append(name)
+            raise AssertionError(f"{name} ran in the server process")
+
+        return spy
+
+    monkeypatch.setattr(Planogram, "model_validate", classmethod(refuse("model_validate")))
+    monkeypatch.setattr(Planogram, "model_dump", refuse("model_dump"))
+    monkeypatch.setattr(publication, "prepare_publication", refuse("prepare_publication"))
+    document = valid_planogram(shelves=3, per_shelf=4, planogram_id="no-rebuild")
+    with sqlite_live.client() as client:
+        first = client.post("/api/v1/planograms", json=document)
+        again = client.post("/api/v1/planograms", json=document)
+    assert built_here == []
+    assert first.status_code == again.status_code == 201, first.text
+    assert (first.json()["positions"], first.json()["fixtures"]) == (12, 3)
+    assert first.json()["version"] == again.json()["version"] == 1
+    assert again.json()["sha256"] == first.json()["sha256"]

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import date
 
@@ -143,3 +144,60 @@ def test_azure_sample_publishes(url: str, azure_sample) -> None:
         restored = planogram_from_version(version)
     assert len(restored.positions) == 58
     assert len(restored.products) == 13
+
+
+def test_a_prepared_planogram_publishes_as_the_planogram_itself(url: str) -> None:
+    """``publish_prepared`` (what the API's worker hands over) stores what ``publish_planogram``
+    stores: the same versions, hashes, documents and product-master links."""
+    from shelfscan.planogram.canonical import dump_canonical, planogram_to_dict
+    from shelfscan.planogram.publication import prepare_publication
+    from shelfscan.services.stores import publish_prepared
+
+    def stored(key: str) -> list[tuple[int, str, dict, list[tuple[str, str | None]]]]:
+        with session_scope(url) as session:
+            return [
+                (
+                    version.version,
+                    version.sha256,
+                    version.document,
+                    sorted(
+                        (
+                            link.product_key,
+                            session.get(models.CatalogProduct, link.catalog_product_id).gtin,
+                        )
+                        for link in version.products
+                    ),
+                )
+                for version in list_versions(session, key)
+            ]
+
+    with session_scope(url) as session:
+        publish_planogram(session, small_planogram("full"))
+        publish_planogram(session, small_planogram("full", cola_facings=3))
+        first = publish_prepared(session, prepare_publication(small_planogram("prepared")))
+        again = publish_prepared(session, prepare_publication(small_planogram("prepared")))
+        assert again.id == first.id, "re-publishing an identical prepared document is idempotent"
+        edited = publish_prepared(
+            session, prepare_publication(small_planogram("prepared", cola_facings=3))
+        )
+        assert edited.version == 2
+        # A planogram published either way is recognised by the other as the same document.
+        assert publish_planogram(session, small_planogram("prepared", cola_facings=3)).id == (
+            edited.id
+        )
+        assert publish_prepared(session, prepare_publication(small_planogram("full"))).version == 3
+
+    engine_for(url).dispose()  # read back from the database alone
+    expected_facings = {"full": [2, 3, 2], "prepared": [2, 3]}
+    for key, cola_facings in expected_facings.items():
+        rows = stored(key)
+        assert [row[0] for row in rows] == list(range(1, len(cola_facings) + 1))
+        for (_, sha256, document, links), facings in zip(rows, cola_facings, strict=True):
+            planogram = small_planogram(key, cola_facings=facings)
+            assert sha256 == hashlib.sha256(dump_canonical(planogram).encode()).hexdigest()
+            assert document == planogram_to_dict(planogram)
+            assert planogram_from_version(document) == planogram
+            assert links == [("p1", "4006381333931"), ("p2", "5449000000996")]
+    with session_scope(url) as session:
+        # Both paths share one product master: two products, not four.
+        assert session.scalar(select(func.count()).select_from(models.CatalogProduct)) == 2

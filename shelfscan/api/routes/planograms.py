@@ -18,12 +18,13 @@ from shelfscan.db import models
 from shelfscan.planogram.azure_json import export_azure_planogram
 from shelfscan.planogram.errors import PlanogramError, Problem
 from shelfscan.planogram.model import Planogram
+from shelfscan.planogram.publication import PreparedPlanogram
 from shelfscan.services.stores import (
     get_planogram_version,
     list_planograms,
     list_versions,
     planogram_from_version,
-    publish_planogram,
+    publish_prepared,
 )
 from shelfscan.settings import Settings
 
@@ -69,19 +70,13 @@ async def _read_upload(request: Request) -> tuple[bytes, str | None]:
     return await request.body(), None
 
 
-async def _parse(
-    request: Request,
-    settings: Settings,
-    format_name: str | None,
-    planogram_id: str | None,
-    *,
-    want_planogram: bool = True,
-) -> tuple[Planogram | None, str]:
+async def _validate(
+    request: Request, settings: Settings, format_name: str | None, planogram_id: str | None
+) -> str:
     """Read and validate the uploaded planogram in the heavy-work pool (within the request's
-    time budget); every problem found is raised at once, size limits as 413. The pool sends
-    back the canonical document (plain data), rebuilt here only when it is to be published."""
+    time budget); every problem found is raised at once, size limits as 413. Its format."""
     data, filename = await _read_upload(request)
-    source_format, document = await heavy_work(request.app.state).run(
+    source_format, _ = await heavy_work(request.app.state).run(
         "reading and validating the planogram",
         heavy_tasks.read_planogram,
         data,
@@ -89,31 +84,57 @@ async def _parse(
         filename=filename,
         planogram_id=planogram_id,
         limits=planogram_limits(settings),
-        want_document=want_planogram,
+        want_document=False,
     )
-    if document is None:
-        return None, source_format
-    return await run_in_threadpool(planogram_from_version, document), source_format
+    return source_format
 
 
-def _version_out(
-    version: models.PlanogramVersion, planogram: Planogram | None = None
+async def _prepare(
+    request: Request, settings: Settings, format_name: str | None, planogram_id: str | None
+) -> tuple[PreparedPlanogram, str]:
+    """As :func:`_validate`, and the pool also dumps, hashes and encodes it for publishing:
+    the server process never rebuilds or re-encodes the planogram (a 20,000-position one held
+    the GIL, and ``/healthz``, for up to a second)."""
+    data, filename = await _read_upload(request)
+    source_format, prepared = await heavy_work(request.app.state).run(
+        "reading and validating the planogram",
+        heavy_tasks.prepare_planogram,
+        data,
+        format=format_name,
+        filename=filename,
+        planogram_id=planogram_id,
+        limits=planogram_limits(settings),
+    )
+    return prepared, source_format
+
+
+def _version_out(version: models.PlanogramVersion) -> PlanogramVersionOut:
+    """A stored version's summary (its planogram rebuilt from the stored document)."""
+    planogram = planogram_from_version(version)
+    return _summary(version, planogram.id, planogram.name, _counts(planogram))
+
+
+def _counts(planogram: Planogram) -> dict[str, int]:
+    return {
+        "positions": len(planogram.positions),
+        "facings": len(planogram.facings()),
+        "products": len(planogram.products),
+        "fixtures": len(planogram.fixtures),
+    }
+
+
+def _summary(
+    version: models.PlanogramVersion, key: str, name: str | None, counts: dict[str, int]
 ) -> PlanogramVersionOut:
-    """The version's summary; ``planogram``: the one it holds, when the caller has it (a
-    20,000-position planogram takes tens of milliseconds to rebuild, holding the GIL)."""
-    planogram = planogram or planogram_from_version(version)
     return PlanogramVersionOut(
-        planogram=planogram.id,
-        name=planogram.name,
+        planogram=key,
+        name=name,
         version=version.version,
         sha256=version.sha256,
         source_format=version.source_format,
         comment=version.comment,
         created_at=version.created_at,
-        positions=len(planogram.positions),
-        facings=len(planogram.facings()),
-        products=len(planogram.products),
-        fixtures=len(planogram.fixtures),
+        **counts,
     )
 
 
@@ -133,18 +154,24 @@ async def import_planogram(
     id: IdQuery = None,
     comment: Annotated[str | None, Query(max_length=2000)] = None,
 ) -> PlanogramVersionOut:
-    planogram, source_format = await _parse(request, settings, format, id)
-    assert planogram is not None
+    prepared, source_format = await _prepare(request, settings, format, id)
+    # Only database work here: the worker validated, dumped, hashed and encoded it.
     version = await run_in_threadpool(
-        publish_planogram, session, planogram, source_format=source_format, comment=comment
+        publish_prepared, session, prepared, source_format=source_format, comment=comment
     )
     audit_record(
         session,
         "planogram_published",
         actor=getattr(getattr(request.state, "principal", None), "actor", None),
-        target=f"planogram:{planogram.id}@{version.version}",
+        target=f"planogram:{prepared.key}@{version.version}",
     )
-    return await run_in_threadpool(_version_out, version, planogram)
+    counts = {
+        "positions": prepared.positions,
+        "facings": prepared.facings,
+        "products": len(prepared.products),
+        "fixtures": prepared.fixtures,
+    }
+    return _summary(version, prepared.key, prepared.name, counts)
 
 
 @router.post(
@@ -157,7 +184,7 @@ async def import_planogram(
 async def validate_only(
     request: Request, settings: SettingsDep, format: FormatQuery = None, id: IdQuery = None
 ) -> ValidationOut:
-    await _parse(request, settings, format, id, want_planogram=False)
+    await _validate(request, settings, format, id)
     return ValidationOut(valid=True, problems=[])
 
 

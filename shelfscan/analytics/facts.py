@@ -50,6 +50,7 @@ from shelfscan.analytics.models import (
     PROBLEM_STATUSES,
     DailyBay,
     DailyProduct,
+    DailyStore,
     DimDate,
     DimProduct,
     FacingState,
@@ -486,13 +487,18 @@ def refresh_rollups(
     if (bay_id is None) != (day is None):
         raise ValueError("refresh_rollups takes both bay_id and day, or neither")
     if bay_id is not None:
-        subtract, *refresh = _bay_day_statements(session.get_bind().dialect.name)
+        subtract_region, subtract_store, *refresh = _bay_day_statements(
+            session.get_bind().dialect.name
+        )
         where = {"rollup_bay": bay_id, "rollup_day": day}
-        # the per-region rollup follows by difference: the bay-day's old sums out, the new ones in
-        session.execute(subtract, where | {"rollup_sign": -1})
+        # the per-region and per-store rollups follow by difference: the bay-day's old sums
+        # out, the new ones in
+        for statement in (subtract_region, subtract_store):
+            session.execute(statement, where | {"rollup_sign": -1})
         for statement in refresh:
             session.execute(statement, where)
-        session.execute(subtract, where | {"rollup_sign": 1})
+        for statement in (subtract_region, subtract_store):
+            session.execute(statement, where | {"rollup_sign": 1})
         return
     session.execute(delete(DailyProduct))
     session.execute(delete(DailyBay))
@@ -503,6 +509,10 @@ def refresh_rollups(
     if inspect(session.connection()).has_table(RegionDailyProduct.__tablename__):
         session.execute(delete(RegionDailyProduct))
         session.execute(_region_from_bays(None, group=True))
+    # and migration 0008's before migration 0009 adds the per-store rollup
+    if inspect(session.connection()).has_table(DailyStore.__tablename__):
+        session.execute(delete(DailyStore))
+        session.execute(_store_from_bays(None, group=True))
 
 
 _REGION_SUMS = ("visible", "ok", "gap", "misplaced", "unexpected", "seen", "credited")
@@ -547,12 +557,46 @@ _REGION_COLUMNS = [
 ]  # fmt: skip
 
 
+_STORE_SUMS = ("scans", "visible", "ok", "gap", "misplaced", "unexpected", "credited")
+_STORE_COLUMNS = ["scan_date", "store_id", "region", "week_start", *_STORE_SUMS]
+
+
+def _store_from_bays(sign: Any, *, group: bool, dialect: str = "") -> Any:
+    """INSERT … SELECT of the per-store daily rollup from the per-bay one: all of it
+    (``group``), or one bay-day's row times ``sign`` added to its store-day (an upsert)."""
+    d = DailyBay
+    if group:
+        source = select(
+            d.scan_date, d.store_id, func.max(d.region), func.max(d.week_start),
+            *(func.sum(getattr(d, name)) for name in _STORE_SUMS),
+        ).group_by(d.scan_date, d.store_id)  # fmt: skip
+        return insert(DailyStore).from_select(_STORE_COLUMNS, source)
+    source = select(
+        d.scan_date,
+        d.store_id,
+        d.region,
+        d.week_start,
+        *(getattr(d, name) * sign for name in _STORE_SUMS),
+    ).where(d.bay_id == bindparam("rollup_bay"), d.scan_date == bindparam("rollup_day"))
+    table = DailyStore.__table__
+    statement = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+    statement = statement.from_select(_STORE_COLUMNS, source)
+    excluded = statement.excluded
+    return statement.on_conflict_do_update(
+        index_elements=[table.c.scan_date, table.c.store_id],
+        set_={
+            "region": func.coalesce(excluded.region, table.c.region),
+            **{name: table.c[name] + excluded[name] for name in _STORE_SUMS},
+        },
+    )
+
+
 @lru_cache(maxsize=2)
 def _bay_day_statements(dialect: str) -> tuple[Any, ...]:
     """The statements that refresh one bay-day, built once with bound parameters: the write
     path runs them for every finished scan, and building them costs more than running them.
-    The first adds the bay-day's daily product rows times ``rollup_sign`` to the per-region
-    rollup; then the daily rows are deleted and re-aggregated."""
+    The first two add the bay-day's daily rows times ``rollup_sign`` to the per-region and
+    per-store rollups; then the daily rows are deleted and re-aggregated."""
     bay, day = bindparam("rollup_bay"), bindparam("rollup_day")
     product_select, bay_select = _rollup_selects(
         and_(FactFacing.bay_id == bay, FactFacing.scan_date == day),
@@ -561,6 +605,7 @@ def _bay_day_statements(dialect: str) -> tuple[Any, ...]:
     product_table, bay_table = DailyProduct.__table__, DailyBay.__table__
     return (
         _region_from_bays(bindparam("rollup_sign"), group=False, dialect=dialect),
+        _store_from_bays(bindparam("rollup_sign"), group=False, dialect=dialect),
         delete(product_table).where(
             product_table.c.bay_id == bay, product_table.c.scan_date == day
         ),

@@ -127,6 +127,28 @@ class DailyBay(Base):
     )
 
 
+class DailyStore(Base):
+    """Per store and local day: the per-bay daily sums added up, so that chain-, region- and
+    store-level figures without a bay or product filter read tens of thousands of rows instead
+    of hundreds of thousands. Kept equal to the per-bay rollup by the same write path (a
+    bay-day's old sums subtracted, its new ones added; a bay-day re-aggregated to nothing
+    leaves a row of zeros, which readers skip with ``scans > 0``) and rebuilt with it."""
+
+    __tablename__ = "analytics_daily_store"
+
+    scan_date: Mapped[date] = mapped_column(Date, primary_key=True)
+    store_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    region: Mapped[str | None] = mapped_column(String(128))
+    week_start: Mapped[date] = mapped_column(Date)
+    scans: Mapped[int] = mapped_column(Integer)
+    visible: Mapped[int] = mapped_column(Integer)
+    ok: Mapped[int] = mapped_column(Integer)
+    gap: Mapped[int] = mapped_column(Integer)
+    misplaced: Mapped[int] = mapped_column(Integer)
+    unexpected: Mapped[int] = mapped_column(Integer)
+    credited: Mapped[int] = mapped_column(Integer)
+
+
 class DailyProduct(Base):
     """Per bay, product and local day: the same sums, for product, brand and category views."""
 
@@ -237,4 +259,5 @@ ANALYTICS_TABLES = (
     FacingState.__table__,
     ProblemEpisode.__table__,
     RegionDailyProduct.__table__,
+    DailyStore.__table__,
 )

@@ -2,8 +2,9 @@
 
 The KPIs are ratios of sums (:mod:`shelfscan.analytics.kpis`), so each query sums numerators
 and denominators over the daily rollups at the level and period asked, and Python divides.
-Queries without a product, brand or category in them read the per-bay rollup; the others the
-per-product one. ``Filters.store_ids`` is the caller's scope (:mod:`shelfscan.analytics.scope`).
+Queries without a product, brand or category in them read the per-store rollup (the per-bay
+one for bay figures); the others the per-region or per-bay product ones. ``Filters.store_ids``
+is the caller's scope (:mod:`shelfscan.analytics.scope`).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from shelfscan.analytics.kpis import (
 from shelfscan.analytics.models import (
     DailyBay,
     DailyProduct,
+    DailyStore,
     DimProduct,
     FacingState,
     FactFacing,
@@ -175,11 +177,31 @@ def _product_source(level: Level, filters: Filters) -> Any:
     )
 
 
+STORE_LEVELS = frozenset({Level.CHAIN, Level.REGION, Level.STORE})
+
+
+def _scan_source(level: Level, filters: Filters) -> Any:
+    """Where figures without products come from: the per-store daily rollup (tens of thousands
+    of rows) unless a bay level or filter needs the per-bay one."""
+    if level not in STORE_LEVELS or filters.bay:
+        return DailyBay
+    s = DailyStore
+    # a store-day whose bay-days were re-aggregated to nothing leaves zeros behind
+    return (
+        select(s.scan_date, s.week_start, s.region, s.store_id, *(getattr(s, n) for n in _SUMS))
+        .where(s.scans > 0, *_where(s, filters))
+        .subquery("by_store")
+    )
+
+
+_SUMS = ("scans", "visible", "ok", "gap", "misplaced", "unexpected", "credited")
+
+
 def sums_select(level: Level, period: Period, filters: Filters) -> Select[Any]:
     """The one aggregation: sums per period and level key."""
     use_products = level in PRODUCT_LEVELS or filters.by_product
-    source = _product_source(level, filters) if use_products else DailyBay
-    table = source.c if use_products and source is not DailyProduct else source
+    source = _product_source(level, filters) if use_products else _scan_source(level, filters)
+    table = source if source is DailyProduct or source is DailyBay else source.c
     prefiltered = table is not source
     keys = _level_keys(table, level)
     period_key = {
@@ -200,7 +222,7 @@ def sums_select(level: Level, period: Period, filters: Filters) -> Select[Any]:
     if use_products:
         columns.append(func.sum(table.seen).label("seen"))
     else:
-        columns.append(func.sum(DailyBay.scans).label("scans"))
+        columns.append(func.sum(table.scans).label("scans"))
     statement = select(*columns)
     if not prefiltered:
         statement = statement.where(*_where(table, filters))

@@ -15,6 +15,7 @@ from shelfscan.analytics import facts as analytics_facts
 from shelfscan.analytics.models import (
     DailyBay,
     DailyProduct,
+    DailyStore,
     FacingState,
     FactFacing,
     FactScan,
@@ -147,6 +148,11 @@ def _snapshot(session: Any) -> dict[str, list[tuple]]:
     return {
         "daily_bay": rows(DailyBay, [c.name for c in DailyBay.__table__.c]),
         "daily_product": rows(DailyProduct, [c.name for c in DailyProduct.__table__.c]),
+        "daily_store": [
+            row
+            for row in rows(DailyStore, [c.name for c in DailyStore.__table__.c])
+            if row[4] > 0  # scans: a store-day re-aggregated to nothing keeps a row of zeros
+        ],
         "states": rows(FacingState, [c.name for c in FacingState.__table__.c]),
         "episodes": rows(
             ProblemEpisode, [c.name for c in ProblemEpisode.__table__.c if c.name != "id"]

@@ -10,7 +10,13 @@ from typing import Any
 from sqlalchemy import func, select
 
 from shelfscan.analytics import facts as analytics_facts
-from shelfscan.analytics.models import DailyProduct, FactScan, RegionDailyProduct
+from shelfscan.analytics.models import (
+    DailyBay,
+    DailyProduct,
+    DailyStore,
+    FactScan,
+    RegionDailyProduct,
+)
 from shelfscan.analytics.queries import Filters, Level, Period, kpi_rows, offenders
 from shelfscan.db.models import Store
 from shelfscan.db.session import session_scope
@@ -33,6 +39,36 @@ def _region_from_bays(session: Any) -> dict[tuple[Any, ...], tuple[int, ...]]:
         d.scan_date, region, d.product_key, *(func.sum(getattr(d, n)) for n in SUMS)
     ).group_by(d.scan_date, region, d.product_key)
     return {tuple(row[:3]): tuple(int(v) for v in row[3:]) for row in session.execute(statement)}
+
+
+STORE_SUMS = ("scans", "visible", "ok", "gap", "misplaced", "unexpected", "credited")
+
+
+def _store_table(session: Any) -> dict[tuple[Any, ...], tuple[Any, ...]]:
+    w = DailyStore
+    return {
+        (row.scan_date, row.store_id): (
+            row.region,
+            row.week_start,
+            *(getattr(row, n) for n in STORE_SUMS),
+        )
+        for row in session.execute(select(w).where(w.scans > 0)).scalars()
+    }
+
+
+def _store_from_bays(session: Any) -> dict[tuple[Any, ...], tuple[Any, ...]]:
+    d = DailyBay
+    statement = select(
+        d.scan_date,
+        d.store_id,
+        func.max(d.region),
+        func.max(d.week_start),
+        *(func.sum(getattr(d, n)) for n in STORE_SUMS),
+    ).group_by(d.scan_date, d.store_id)
+    return {
+        tuple(row[:2]): (row[2], row[3], *(int(v) for v in row[4:]))
+        for row in session.execute(statement)
+    }
 
 
 def _report(products: list[str], shift: int) -> dict[str, Any]:
@@ -58,6 +94,7 @@ def _report(products: list[str], shift: int) -> dict[str, Any]:
 def test_region_rollup_follows_each_written_scan(chain_url: str) -> None:
     with session_scope(chain_url) as session:
         assert _region_table(session) == _region_from_bays(session) != {}
+        assert _store_table(session) == _store_from_bays(session) != {}
         last = session.execute(
             select(FactScan).order_by(FactScan.scanned_at.desc()).limit(1)
         ).scalar_one()
@@ -74,8 +111,11 @@ def test_region_rollup_follows_each_written_scan(chain_url: str) -> None:
     with session_scope(chain_url) as session:
         incremental = _region_table(session)
         assert incremental == _region_from_bays(session)
+        incremental_stores = _store_table(session)
+        assert incremental_stores == _store_from_bays(session)
         analytics_facts.refresh_rollups(session)
         assert _region_table(session) == incremental
+        assert _store_table(session) == incremental_stores
 
 
 RANGES = [
@@ -97,6 +137,33 @@ def test_product_figures_equal_the_daily_rollup(chain_url: str) -> None:
                     slow = kpi_rows(session, level, period, everywhere)
                     assert fast, (level, period, start, end)
                     assert _without_links(fast) == _without_links(slow), (level, period, start)
+                    compared += len(fast)
+    assert compared > 100
+
+
+def test_chain_region_store_figures_equal_the_per_bay_rollup(chain_url: str) -> None:
+    """Without a bay filter these levels read the per-store rollup; the same figures summed
+    from the per-bay rollup (a bay level, added up here) must agree exactly."""
+    compared = 0
+    with session_scope(chain_url) as session:
+        for period in (Period.DAY, Period.WEEK, Period.ALL):
+            for start, end in RANGES:
+                filters = Filters(date_from=start, date_to=end)
+                by_bay = kpi_rows(session, Level.BAY, period, filters)
+                for level, key in ((Level.CHAIN, ()), (Level.REGION, ("region",)),
+                                   (Level.STORE, ("store",))):  # fmt: skip
+                    fast = kpi_rows(session, level, period, filters)
+                    summed: dict[tuple[Any, ...], dict[str, int]] = {}
+                    for row in by_bay:
+                        group = (row["period"], *(row[k] for k in key))
+                        totals = summed.setdefault(group, dict.fromkeys(STORE_SUMS, 0))
+                        for name in STORE_SUMS:
+                            totals[name] += row[name]
+                    assert fast, (level, period, start)
+                    assert {
+                        (row["period"], *(row[k] for k in key)): {n: row[n] for n in STORE_SUMS}
+                        for row in fast
+                    } == summed, (level, period, start)
                     compared += len(fast)
     assert compared > 100
 

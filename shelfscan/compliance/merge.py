@@ -283,6 +283,8 @@ ORDER_MARGIN_FACINGS = 0.5
 REREGISTERED_MIN_FIT = 0.85
 # The allowed range of a photo's left edge is tried in windows this many facings wide.
 WINDOW_FACINGS = 1.0
+# Photos that keep the order are tried this many windows either side of their own placement.
+EXPLORE_FACINGS = 2.0
 # One facing two photos judge differently weighs as much as this many boxes explained.
 DISAGREEMENT_WEIGHT = 2
 
@@ -339,8 +341,10 @@ def register_in_order(
         return list(photos)
     fit_of_own = {p.index: p.report.registration.label_inliers for p in placed}
     # A photo moved to its place may reveal the next one's: a few rounds, until none moves.
-    for _ in range(len(placed)):
-        moved = _reregister_round(planogram, placed, reregister, fit_of_own, widths)
+    for round_ in range(len(placed)):
+        moved = _reregister_round(
+            planogram, placed, reregister, fit_of_own, widths, explore=round_ == 0
+        )
         if moved is None:
             break
         placed = moved
@@ -354,9 +358,13 @@ def _reregister_round(
     reregister: Reregister,
     fit_of_own: Mapping[int, int],
     widths: Sequence[float],
+    *,
+    explore: bool = False,
 ) -> list[PhotoReport] | None:
     """One round of ``register_in_order``: the photos (in taking order) with the suspects
-    re-registered, or None when no photo is suspect or none moved."""
+    re-registered, or None when none moved. With ``explore``, the photos that keep the order
+    are also tried within ``EXPLORE_FACINGS`` of their own placement, and a placement there
+    counts only when it explains more boxes than their own."""
     margin = ORDER_MARGIN_FACINGS * statistics.median(widths)
     edges = [left_edge_units(p.report) or 0.0 for p in placed]
     suspects: set[int] = set()
@@ -364,7 +372,7 @@ def _reregister_round(
         for j in range(i + 1, len(placed)):
             if edges[j] < edges[i] + margin or _contradict(a.report, placed[j].report):
                 suspects.update((i, j))
-    if not suspects:
+    if not suspects and not explore:
         return None
 
     # The bay's extent: a photo shows at least half its own width of it.
@@ -372,11 +380,18 @@ def _reregister_round(
     bay_right = max(facing.x + facing.w for facing in planogram.facings())
     step = WINDOW_FACINGS * statistics.median(widths)
     options: list[list[PhotoReport]] = [[p] for p in placed]
-    for i in sorted(suspects):
+    for i in range(len(placed)) if explore else sorted(suspects):
         report = placed[i].report
         half_photo = 0.5 * report.image.width / report.registration.scale_x
         low = edges[i - 1] + margin if i > 0 else bay_left - half_photo
         high = edges[i + 1] - margin if i + 1 < len(placed) else bay_right - half_photo
+        needed = REREGISTERED_MIN_FIT * fit_of_own[placed[i].index]
+        if i not in suspects:
+            # The vote's densest offset is not always the one that explains most boxes
+            # (a narrow photo's scale is loose): look near it for a better fit.
+            low = max(low, edges[i] - EXPLORE_FACINGS * step)
+            high = min(high, edges[i] + EXPLORE_FACINGS * step)
+            needed = report.registration.label_inliers + 1
         found = [edges[i]]
         # Repeated products make several placements about equally good, a facing or more
         # apart: each window of the allowed range is tried on its own and judged by its fit.
@@ -387,8 +402,7 @@ def _reregister_round(
             edge = left_edge_units(again.report) if again is not None else None
             if again is None or edge is None:
                 continue
-            fit = again.report.registration.label_inliers
-            if fit < REREGISTERED_MIN_FIT * fit_of_own[placed[i].index]:
+            if again.report.registration.label_inliers < needed:
                 continue
             if any(abs(edge - other) < margin for other in found):
                 continue

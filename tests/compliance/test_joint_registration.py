@@ -110,13 +110,15 @@ def test_ordered_registration_places_each_third_of_a_repeating_bay():
     assert all(p.used for p in ordered.photos)
 
 
-def test_photos_in_order_are_not_registered_again():
+def test_photos_in_order_keep_their_own_placement():
     planogram = long_bay()
     detections = shoot(planogram, remove={"S2-03"})
     crops, photos = thirds(planogram, detections)
     rematch = Rematcher(planogram, crops)
-    assert register_in_order(planogram, photos, rematch) == photos
-    assert rematch.calls == 0
+    placed = register_in_order(planogram, photos, rematch)
+    # Looked around (a better fit nearby would be taken), but nothing fits better.
+    assert rematch.calls > 0
+    assert placed == photos
 
 
 def test_a_photo_truly_taken_out_of_order_keeps_its_own_placement():

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
 import unicodedata
+from datetime import date, datetime
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from shelfscan.identifiers import IDENTIFIER_CHARACTERS, identifier_problem
 from shelfscan.compliance.report import Action, TrustSummary
+from shelfscan.identifiers import IDENTIFIER_CHARACTERS, identifier_problem
 from shelfscan.services.scans import ScanStatus
-
 
 # Version numbers are stored as 32-bit integers; a larger one can name no version, and would
 # overflow the database's parameter (2**63 once answered 500).

@@ -224,9 +224,7 @@ def test_a_store_phone_is_enrolled_and_scans_carry_the_associates_name(
 
         page.fill("#who-name", "Ana Lima")
         page.click("#who-submit")
-        expect(page.locator("#signed-in-text")).to_have_text(
-            re.compile(r"^Ana Lima · DEMO-001$")
-        )
+        expect(page.locator("#signed-in-text")).to_have_text(re.compile(r"^Ana Lima · DEMO-001$"))
         expect(page.locator("#signed-in-text")).to_contain_text(STORE)
         page.screenshot(path=str(artifacts_dir / "sign-in-enrolled.png"))
         first_scan = _upload_and_wait_for_result(page, shop.photo)
@@ -244,9 +242,7 @@ def test_a_store_phone_is_enrolled_and_scans_carry_the_associates_name(
         expect(page.locator("#who-names button")).to_have_count(2)
         page.screenshot(path=str(artifacts_dir / "sign-in-who.png"))
         page.locator("#who-names button", has_text="Ana Lima").click()
-        expect(page.locator("#signed-in-text")).to_have_text(
-            re.compile(r"^Ana Lima · DEMO-001$")
-        )
+        expect(page.locator("#signed-in-text")).to_have_text(re.compile(r"^Ana Lima · DEMO-001$"))
 
         # Forgetting the phone takes a second tap; then the token is gone and revoked.
         page.click("#sign-out")

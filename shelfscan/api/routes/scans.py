@@ -223,6 +223,7 @@ async def upload_scan(request: Request, store_code: str, bay_code: str) -> JSONR
     except ShelfscanError as error:  # reported after an unknown store or bay, or a replay
         parts, body_error = [], error
     storage = get_storage(settings)
+    associate = getattr(getattr(request.state, "principal", None), "associate", None)
 
     def receive() -> PhotosReceived:
         if body_error is not None:
@@ -249,7 +250,6 @@ async def upload_scan(request: Request, store_code: str, bay_code: str) -> JSONR
 
     # One thread-pool hop and one database session for everything that blocks: the event
     # loop only moves bytes.
-    associate = getattr(getattr(request.state, "principal", None), "associate", None)
     created = await run_in_threadpool(_call, request, accept)
     document = ScanAcceptedOut(
         **_summary(request, store_code, bay_code, created.scan), created=created.created

@@ -25,7 +25,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -36,7 +35,7 @@ from shelfscan.db.models import Scan, ScanPhoto, Store
 from shelfscan.images import ImageDecodeError, load_image
 from shelfscan.services.scans import compliance_report
 from shelfscan.storage import Storage
-from shelfscan.synth.dataset import ClassEntry
+from shelfscan.synth.dataset import ClassEntry, write_dataset_index
 
 EXPORT_FORMATS = ("yolo",)
 FIELD_PREFIX = "field"  # image stems: field_<store>_<scan id>
@@ -304,25 +303,7 @@ def export_yolo(
         (out / "reviews" / split / f"{stem}.json").write_text(json.dumps(review, indent=1))
         counts[split] += 1
 
-    data_yaml = out / "data.yaml"
-    data_yaml.write_text(
-        yaml.safe_dump(
-            {
-                "path": str(out),
-                "train": "images/train",
-                "val": "images/val",
-                "names": {e.index: e.name for e in entries},
-            },
-            sort_keys=False,
-            allow_unicode=True,
-        )
-    )
-    (out / "classes.json").write_text(
-        json.dumps(
-            {"classes": [e.as_dict() for e in entries], "source": "shelfscan corrections export"},
-            indent=1,
-        )
-    )
+    data_yaml = write_dataset_index(out, entries, source="shelfscan corrections export")
     return ExportSummary(
         out, data_yaml, entries, counts["train"], counts["val"], total_boxes, skipped
     )

@@ -154,6 +154,14 @@ def write_yolo_dataset(
         if progress is not None:
             progress(index + 1, images)
 
+    data_yaml = write_dataset_index(out, entries, planograms=[p.id for p in planograms])
+    return DatasetSummary(out, data_yaml, entries, images - val_count, val_count, boxes)
+
+
+def write_dataset_index(out: Path, entries: Sequence[ClassEntry], **about: Any) -> Path:
+    """A YOLO dataset's ``data.yaml`` (train/val folders, class names) and ``classes.json``
+    (class -> product, plus ``about``: where the images came from). Renders, corrections
+    exports and mixed datasets all write this pair; returns the ``data.yaml`` path."""
     data_yaml = out / "data.yaml"
     data_yaml.write_text(
         yaml.safe_dump(
@@ -167,10 +175,6 @@ def write_yolo_dataset(
             allow_unicode=True,
         )
     )
-    (out / "classes.json").write_text(
-        json.dumps(
-            {"classes": [e.as_dict() for e in entries], "planograms": [p.id for p in planograms]},
-            indent=1,
-        )
-    )
-    return DatasetSummary(out, data_yaml, entries, images - val_count, val_count, boxes)
+    document = {"classes": [e.as_dict() for e in entries], **about}
+    (out / "classes.json").write_text(json.dumps(document, indent=1))
+    return data_yaml

@@ -19,11 +19,10 @@ import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import yaml
 
-from shelfscan.synth.dataset import ClassEntry
+from shelfscan.synth.dataset import ClassEntry, write_dataset_index
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})
 SPLITS = ("train", "val")
@@ -203,28 +202,15 @@ def mix_datasets(
     if images["train"] == 0 or images["val"] == 0:
         empty = "train" if images["train"] == 0 else "val"
         raise ValueError(f"mixed dataset: no {empty} images (base {base_set.root})")
-    data_yaml = out / "data.yaml"
-    data_yaml.write_text(
-        yaml.safe_dump(
-            {
-                "path": str(out),
-                "train": "images/train",
-                "val": "images/val",
-                "names": {e.index: e.name for e in entries},
-            },
-            sort_keys=False,
-            allow_unicode=True,
-        )
-    )
-    document: dict[str, Any] = {
-        "classes": [e.as_dict() for e in entries],
-        "mixed": {
+    data_yaml = write_dataset_index(
+        out,
+        entries,
+        mixed={
             "base": str(base_set.root),
             "extras": [str(Path(e).resolve()) for e in extras],
             "repeat": repeat,
             "images": images,
             "extra_images": extra_images,
         },
-    }
-    (out / "classes.json").write_text(json.dumps(document, indent=1))
+    )
     return MixedDataset(out, data_yaml, entries, images, extra_images, added)

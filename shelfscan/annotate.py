@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 from PIL import Image, ImageDraw, ImageFont
 
+from shelfscan.planogram.render import wrap_text
+
 STATUS_COLOURS: dict[str, tuple[int, int, int]] = {
     "ok": (46, 160, 67),
     "gap": (220, 38, 38),
@@ -182,7 +184,7 @@ def _with_legend(
         items.append((MARKER_COLOUR, "1, 2, … = the actions, in list order"))
     lines: list[list[tuple[tuple[int, int, int] | None, str]]] = []
     if notice:
-        for text in _wrap(probe, notice, font, canvas.width - 2 * pad):
+        for text in wrap_text(probe, notice, font, canvas.width - 2 * pad):
             lines.append([(None, text)])
     x = pad
     for colour, label in items:
@@ -207,23 +209,3 @@ def _with_legend(
     combined.paste(canvas, (0, 0))
     combined.paste(legend, (0, canvas.height))
     return combined
-
-
-def _wrap(
-    draw: ImageDraw.ImageDraw,
-    text: str,
-    font: ImageFont.FreeTypeFont | ImageFont.ImageFont,
-    max_width: float,
-) -> list[str]:
-    lines: list[str] = []
-    current = ""
-    for word in text.split():
-        candidate = f"{current} {word}".strip()
-        if current and draw.textlength(candidate, font=font) > max_width:
-            lines.append(current)
-            current = word
-        else:
-            current = candidate
-    if current:
-        lines.append(current)
-    return lines

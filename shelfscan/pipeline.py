@@ -233,28 +233,17 @@ def analyze_image(
     that still carries an EXIF rotation is turned here, so that a 12 MP copy is made only
     when one is needed. A :class:`Photo` (the bytes) is decoded only as far as the detector,
     the quality check and the annotated photo need (``detect_photo``)."""
-    if isinstance(image, Photo):
-        started = time.perf_counter()
-        detections = detect_photo(detector, image)
-        detections.timings_ms.setdefault("total", round((time.perf_counter() - started) * 1000, 1))
-        return analyze_detections(
-            image,
-            planogram,
-            detections,
-            label_map=label_map,
-            options=options,
-            image_quality=image_quality,
-            candidates=candidates,
-            trust_thresholds=trust_thresholds,
-        )
-    upright = image
-    if image.getexif().get(EXIF_ORIENTATION, 1) != 1:
-        upright = ImageOps.exif_transpose(image) or image
+    source: Image.Image | Photo = image
+    if isinstance(image, Image.Image) and image.getexif().get(EXIF_ORIENTATION, 1) != 1:
+        source = ImageOps.exif_transpose(image) or image
     started = time.perf_counter()
-    detections = detector.detect(upright)
+    if isinstance(source, Photo):
+        detections = detect_photo(detector, source)
+    else:
+        detections = detector.detect(source)
     detections.timings_ms.setdefault("total", round((time.perf_counter() - started) * 1000, 1))
     return analyze_detections(
-        upright,
+        source,
         planogram,
         detections,
         label_map=label_map,

@@ -66,9 +66,14 @@ def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
     return ImageFont.load_default(size=size)
 
 
-def _wrap(
-    draw: ImageDraw.ImageDraw, text: str, font: ImageFont.ImageFont, width: float
+def wrap_text(
+    draw: ImageDraw.ImageDraw,
+    text: str,
+    font: ImageFont.FreeTypeFont | ImageFont.ImageFont,
+    width: float,
 ) -> list[str]:
+    """``text`` broken into lines at most ``width`` pixels wide in ``font`` (a word longer
+    than that stands on its own line)."""
     lines: list[str] = []
     current = ""
     for word in text.split():
@@ -95,7 +100,7 @@ def _label(
         return
     size = max(8, min(22, int(width / 7), int(height / 3)))
     font = _font(size)
-    lines = _wrap(draw, text, font, width - 4)
+    lines = wrap_text(draw, text, font, width - 4)
     line_height = size + 2
     lines = lines[: max(1, (height - 4) // line_height)]
     luminance = 0.299 * fill[0] + 0.587 * fill[1] + 0.114 * fill[2]

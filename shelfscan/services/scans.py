@@ -537,11 +537,26 @@ def record_quality(session: Session, scan_id: str, holder: str, quality: dict[st
 def finish(session: Session, scan_id: str, holder: str, report: dict[str, Any]) -> bool:
     """processing → done with its report; its facing verdicts become analytics facts in the
     same transaction (both job runners pass here)."""
+    return _finish_as(session, scan_id, holder, report, ScanStatus.DONE)
+
+
+def finish_inconclusive(
+    session: Session, scan_id: str, holder: str, report: dict[str, Any]
+) -> bool:
+    """processing → inconclusive: analysed, but the trust check refused the photo; the report
+    (kept for its ``trust`` section and figures) has no actions, and the audit checklist asks
+    for a retake."""
+    return _finish_as(session, scan_id, holder, report, ScanStatus.INCONCLUSIVE)
+
+
+def _finish_as(
+    session: Session, scan_id: str, holder: str, report: dict[str, Any], status: ScanStatus
+) -> bool:
     now = utcnow()
     finished = _change(
         session,
         held_by(scan_id, holder),
-        status=ScanStatus.DONE,
+        status=status,
         report=report,
         error=None,
         finished_at=now,
@@ -549,26 +564,6 @@ def finish(session: Session, scan_id: str, holder: str, report: dict[str, Any]) 
     )
     if finished:
         _after_report(session, scan_id, report)
-    return finished
-
-
-def finish_inconclusive(
-    session: Session, scan_id: str, holder: str, report: dict[str, Any]
-) -> bool:
-    """processing → inconclusive: analysed, but the trust check refused the photo; the report
-    (kept for its ``trust`` section and figures) has no actions."""
-    now = utcnow()
-    finished = _change(
-        session,
-        held_by(scan_id, holder),
-        status=ScanStatus.INCONCLUSIVE,
-        report=report,
-        error=None,
-        finished_at=now,
-        **_lease_released(now),
-    )
-    if finished:
-        _after_report(session, scan_id, report)  # the audit checklist asks for a retake
     return finished
 
 

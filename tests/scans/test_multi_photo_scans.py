@@ -3,6 +3,7 @@ of a scan (and photos added to it later) become one report, merged in planogram 
 
 from __future__ import annotations
 
+import threading
 from datetime import date, timedelta
 from typing import Any
 
@@ -44,6 +45,9 @@ class CropAnalyzer:
         self.stray_bay = make_planogram([list("UVWXYZ"), list("ZYXWVU")])
         self.parts: dict[int, tuple[float, float]] = {}
         self.stray: set[int] = set()
+        # Cleared to hold analysis (a scan stays "being analysed" for as long as a test needs).
+        self.running = threading.Event()
+        self.running.set()
 
     def photo(self, start: float, end: float) -> bytes:
         """A photo showing ``start..end`` of the bay's width."""
@@ -74,6 +78,7 @@ class CropAnalyzer:
         candidates: Any = None,
         trust_thresholds: Any = None,
     ) -> Any:
+        assert self.running.wait(timeout=60), "analysis held for over a minute"
         return analyze_detections(
             image,
             planogram,
@@ -169,11 +174,15 @@ def test_a_photo_added_later_completes_the_report_and_keeps_history(client_facto
 
     photos_url = f"{first['url']}/photos"
     right = analyzer.photo(0.5, 1.0)
-    added = post(client, photos_url, [right], key="add-right")
-    assert added.status_code == 202 and added.json()["created"] is True
-    assert added.json()["status"] == "queued"
-    # Not while it is being analysed again.
-    busy = post(client, photos_url, [analyzer.photo(0.2, 0.8)])
+    analyzer.running.clear()  # the re-analysis waits, so the next request finds it busy
+    try:
+        added = post(client, photos_url, [right], key="add-right")
+        assert added.status_code == 202 and added.json()["created"] is True
+        assert added.json()["status"] == "queued"
+        # Not while it is being analysed again.
+        busy = post(client, photos_url, [analyzer.photo(0.2, 0.8)])
+    finally:
+        analyzer.running.set()
     assert busy.status_code == 409
     assert busy.json()["error"]["code"] == "scan_not_finished"
     after = wait_for(client, first["url"], {"done", "inconclusive", "failed"})

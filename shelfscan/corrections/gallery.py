@@ -18,19 +18,35 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageEnhance
 
 from shelfscan.detections import Detections
-from shelfscan.synth.recognition import PackshotRecogniser, crop_features, query_features
+from shelfscan.synth.recognition import PackshotRecogniser, query_features
 
 WEIGHTS = (1.0, 1.0, 1.5, 4.0)  # layout, colour, aspect (the packshot recogniser's), chroma
 CHROMA_GRID = (4, 6)  # width, height
-# A gallery crop must look this much like a box before it decides the label. The scale: layout
-# cosine + histogram intersection - 1.5 |log aspect ratio| + 4 (chroma cosine - 1), at most 2.
-# On the Azure sample (benchmarks/corrections.py) flavour variants of one design score 1.3-1.6
-# against each other's crops and the same pack 1.65-1.95.
-RELABEL_THRESHOLD = 1.5
+# Without packshots to weigh it against, a gallery crop must look this much like a box before
+# it decides the label. The scale: layout cosine + histogram intersection - 1.5 |log aspect
+# ratio| + 4 (chroma cosine - 1), at most 2. On the Azure sample (benchmarks/corrections.py)
+# flavour variants of one design score up to 1.52 against each other's crops and the same
+# pack 1.65-1.95.
+RELABEL_THRESHOLD = 1.55
 RELABEL_MARGIN = 0.03  # over the nearest crop of any other product
+# With packshots, the gallery decides when its nearest crop explains the box clearly better
+# than every other product's packshot (LEAD over the best of them) and is not a stranger
+# (FLOOR). Crop to crop scores run higher than crop to packshot, so LEAD is that bias plus a
+# safety margin. Measured (benchmarks/corrections.py): Azure flavour siblings lead by at most
+# 0.35 over the packshots (a Cracked Pepper box against Rosemary crops); boxes of a product
+# whose packaging changed lead their corrected crop by 0.59-1.02 (median 0.8).
+GALLERY_LEAD = 0.45
+GALLERY_FLOOR = 0.9
+# The corrected crop is one photo's view; the next photos differ in light, framing and angle.
+# Each entry keeps several variants of its crop (the nearest one counts): +-25 % light, the
+# box 5 % tighter on each side in turn, and the top or bottom edge 4 % narrower (a pack seen
+# a little from below or above).
+BRIGHTNESS = (0.75, 1.3)
+SHIFT = 0.05
+TILT = 0.04
 
 
 def chroma_layout(image: Image.Image) -> np.ndarray:
@@ -43,14 +59,49 @@ def chroma_layout(image: Image.Image) -> np.ndarray:
     return (planes / (np.linalg.norm(planes) + 1e-6)).ravel()
 
 
+def _tilted(image: Image.Image, narrower: float) -> Image.Image:
+    """The crop with its top edge ``narrower`` (a share of the width) shorter on each side."""
+    w, h = image.size
+    quad = (narrower * w, 0, 0, h, w, h, w - narrower * w, 0)
+    return image.transform((w, h), Image.Transform.QUAD, quad, Image.Resampling.BILINEAR)
+
+
+def crop_variants(crop: Image.Image) -> list[Image.Image]:
+    """The crop and its likely looks in the next photos (see ``BRIGHTNESS``, ``SHIFT``,
+    ``TILT``); the first two are the recogniser's own (``SHIFTS``: as is and 6 % inset)."""
+    crop = crop.convert("RGB")
+    w, h = crop.size
+    inset_x, inset_y = round(w * 0.06), round(h * 0.06)
+    variants = [crop, crop.crop((inset_x, inset_y, w - inset_x, h - inset_y))]
+    if min(w, h) < 10:  # too few pixels to move: the variants would be the crop again
+        return variants
+    variants += [ImageEnhance.Brightness(crop).enhance(factor) for factor in BRIGHTNESS]
+    dx, dy = max(1, round(w * SHIFT)), max(1, round(h * SHIFT))
+    variants += [
+        crop.crop((dx, 0, w, h)),
+        crop.crop((0, 0, w - dx, h)),
+        crop.crop((0, dy, w, h)),
+        crop.crop((0, 0, w, h - dy)),
+    ]
+    upside_down = crop.transpose(Image.Transpose.ROTATE_180)
+    variants += [
+        _tilted(crop, TILT),
+        _tilted(upside_down, TILT).transpose(Image.Transpose.ROTATE_180),
+    ]
+    return variants
+
+
 @dataclass(frozen=True)
 class GalleryExample:
+    """One vouched-for crop: per variant (``crop_variants``) a layout thumbnail, a colour
+    histogram and a chroma layout, and the crop's aspect ratio."""
+
     product_key: str
     product_name: str
     thumbs: np.ndarray  # (k, d)
-    histogram: np.ndarray  # (h,)
+    histograms: np.ndarray  # (k, h)
     aspect: float
-    chroma: np.ndarray  # (c,)
+    chromas: np.ndarray  # (k, c)
     entry_id: int | None = None
 
     @classmethod
@@ -59,25 +110,30 @@ class GalleryExample:
     ) -> GalleryExample:
         if crop.width < 2 or crop.height < 2:
             raise ValueError(f"a gallery crop of {product_key!r} must be at least 2x2 pixels")
-        thumbs, histogram, aspect = crop_features(crop)
+        thumbs, histograms, chromas = [], [], []
+        for variant in crop_variants(crop):
+            thumb, histogram, _ = query_features(variant)
+            thumbs.append(thumb)
+            histograms.append(histogram)
+            chromas.append(chroma_layout(variant))
         return cls(
             product_key,
             product_name,
-            thumbs,
-            histogram,
-            float(aspect),
-            chroma_layout(crop),
+            np.stack(thumbs),
+            np.stack(histograms),
+            crop.width / crop.height,
+            np.stack(chromas),
             entry_id,
         )
 
     def document(self) -> dict[str, Any]:
         """JSON for the database: the crop need not be decoded again to use the entry."""
         return {
-            "v": 1,
-            "thumbs": np.round(self.thumbs, 5).tolist(),
-            "histogram": np.round(self.histogram, 6).tolist(),
+            "v": 2,
+            "thumbs": np.round(self.thumbs, 4).tolist(),
+            "histograms": np.round(self.histograms, 5).tolist(),
             "aspect": round(self.aspect, 5),
-            "chroma": np.round(self.chroma, 5).tolist(),
+            "chromas": np.round(self.chromas, 4).tolist(),
         }
 
     @classmethod
@@ -88,19 +144,31 @@ class GalleryExample:
         document: Mapping[str, Any],
         entry_id: int | None = None,
     ) -> GalleryExample:
+        """An entry from ``document()``; a version 1 document (one histogram and chroma layout
+        for the crop's two thumbnails, no variants) reads as two variants sharing them."""
         try:
             thumbs = np.asarray(document["thumbs"], np.float32)
-            histogram = np.asarray(document["histogram"], np.float32)
             aspect = float(document["aspect"])
-            chroma = np.asarray(document["chroma"], np.float32)
+            if document.get("v", 1) == 1:
+                histograms = np.tile(
+                    np.asarray(document["histogram"], np.float32), (len(thumbs), 1)
+                )
+                chromas = np.tile(np.asarray(document["chroma"], np.float32), (len(thumbs), 1))
+            else:
+                histograms = np.asarray(document["histograms"], np.float32)
+                chromas = np.asarray(document["chromas"], np.float32)
+            if not (thumbs.ndim == histograms.ndim == chromas.ndim == 2) or not (
+                len(thumbs) == len(histograms) == len(chromas) > 0
+            ):
+                raise ValueError("thumbs, histograms and chromas must be k rows each")
         except (KeyError, TypeError, ValueError) as error:
             raise ValueError(f"gallery entry {entry_id}: bad features document: {error}") from None
-        return cls(product_key, product_name, thumbs, histogram, aspect, chroma, entry_id)
+        return cls(product_key, product_name, thumbs, histograms, aspect, chromas, entry_id)
 
 
 @dataclass
 class Gallery:
-    """Every gallery crop, stacked for one matrix product per query."""
+    """Every gallery crop's variants, stacked for one matrix product per query."""
 
     examples: list[GalleryExample] = field(default_factory=list)
     weights: tuple[float, float, float, float] = WEIGHTS
@@ -114,11 +182,14 @@ class Gallery:
         index = {key: i for i, key in enumerate(self.product_keys)}
         self._owner = np.array([index[e.product_key] for e in self.examples], np.intp)
         if self.examples:
-            self._k = self.examples[0].thumbs.shape[0]
-            self._thumbs = np.concatenate([e.thumbs for e in self.examples])  # (n*k, d)
-            self._hists = np.stack([e.histogram for e in self.examples])
+            # every variant row, and the example it belongs to
+            self._row_example = np.concatenate(
+                [np.full(len(e.thumbs), i, np.intp) for i, e in enumerate(self.examples)]
+            )
+            self._thumbs = np.concatenate([e.thumbs for e in self.examples])
+            self._hists = np.concatenate([e.histograms for e in self.examples])
+            self._chromas = np.concatenate([e.chromas for e in self.examples])
             self._aspects = np.array([e.aspect for e in self.examples])
-            self._chromas = np.stack([e.chroma for e in self.examples])
 
     def add(self, example: GalleryExample) -> None:
         self.examples.append(example)
@@ -128,16 +199,20 @@ class Gallery:
         return len(self.examples)
 
     def example_scores(self, crop: Image.Image) -> np.ndarray:
-        """Similarity of ``crop`` to every example (the packshot recogniser's scale)."""
+        """Similarity of ``crop`` to every example, its nearest variant's (the packshot
+        recogniser's scale plus the chroma term)."""
         if not self.examples:
             return np.empty(0)
         thumb, histogram, aspect = query_features(crop)
-        layout = (self._thumbs @ thumb).reshape(len(self.examples), self._k).max(axis=1)
-        colour = np.minimum(self._hists, histogram).sum(axis=1)
-        shape = np.abs(np.log(max(aspect, 1e-6) / self._aspects))
-        chroma = self._chromas @ chroma_layout(crop)
         w_thumb, w_hist, w_aspect, w_chroma = self.weights
-        return w_thumb * layout + w_hist * colour - w_aspect * shape + w_chroma * (chroma - 1)
+        per_row = (
+            w_thumb * (self._thumbs @ thumb)
+            + w_hist * np.minimum(self._hists, histogram).sum(axis=1)
+            + w_chroma * (self._chromas @ chroma_layout(crop) - 1)
+        )
+        best = np.full(len(self.examples), -np.inf)
+        np.maximum.at(best, self._row_example, per_row)
+        return best - w_aspect * np.abs(np.log(max(aspect, 1e-6) / self._aspects))
 
     def scores(self, crop: Image.Image) -> dict[str, float]:
         """Per product, its nearest gallery crop's similarity to ``crop``."""
@@ -147,14 +222,47 @@ class Gallery:
         return {key: float(score) for key, score in zip(self.product_keys, best, strict=True)}
 
 
-class GalleryRecogniser:
-    """The packshot recogniser and the gallery together.
+def gallery_choice(
+    gallery_scores: Mapping[str, float],
+    packshot_scores: Mapping[str, float] | None = None,
+    *,
+    threshold: float = RELABEL_THRESHOLD,
+    margin: float = RELABEL_MARGIN,
+    lead: float = GALLERY_LEAD,
+    floor: float = GALLERY_FLOOR,
+) -> str | None:
+    """The product the gallery names a box after, or None to leave the box to the packshots
+    (or the detector).
 
-    The gallery decides when its nearest crop is a close neighbour (``threshold``) and beats
-    the nearest crop of every other product by ``margin``; otherwise the packshots do. Crops
-    are compared with crops and packshots with packshots, never across: a crop taken on the
-    shelf is always more alike another shelf crop than any packshot is, so mixing the two
-    scales would let one gallery crop pull every sibling of its design to itself."""
+    The nearest gallery product must beat every other gallery product by ``margin``, and
+    either look as alike as only the same pack does (``threshold``) or, where the packshot
+    recogniser's raw scores of the box are known, explain it better than every *other*
+    product's packshot by ``lead`` (and score at least ``floor``). The lead is what lets one
+    correction teach a changed pack: its boxes fit no packshot well, so a moderately close
+    gallery crop wins; a flavour sibling of a corrected product fits its own packshot well,
+    so the corrected product's crops, close as they are, do not lead by enough."""
+    if not gallery_scores:
+        return None
+    ordered = sorted(gallery_scores.items(), key=lambda kv: -kv[1])
+    best_key, best = ordered[0]
+    runner_up = ordered[1][1] if len(ordered) > 1 else -np.inf
+    if best - runner_up < margin:
+        return None
+    if best >= threshold:
+        return best_key
+    if packshot_scores is None:
+        return None
+    rival = max((s for key, s in packshot_scores.items() if key != best_key), default=-np.inf)
+    return best_key if best >= floor and best - rival >= lead else None
+
+
+class GalleryRecogniser:
+    """The packshot recogniser and the gallery together (the rule: :func:`gallery_choice`).
+
+    When the gallery decides, the ranking is the gallery's; otherwise the packshots'. Crops
+    are ranked against crops and packshots against packshots, never in one list: a crop taken
+    on the shelf is always more alike another shelf crop than any packshot is, so one list
+    would let one gallery crop pull every sibling of its design to itself."""
 
     def __init__(
         self,
@@ -163,6 +271,8 @@ class GalleryRecogniser:
         *,
         threshold: float = RELABEL_THRESHOLD,
         margin: float = RELABEL_MARGIN,
+        lead: float = GALLERY_LEAD,
+        floor: float = GALLERY_FLOOR,
     ) -> None:
         if packshots is None and not len(gallery):
             raise ValueError("GalleryRecogniser needs packshots or gallery entries")
@@ -170,29 +280,38 @@ class GalleryRecogniser:
         self.gallery = gallery
         self.threshold = threshold
         self.margin = margin
+        self.lead = lead
+        self.floor = floor
 
-    def gallery_decides(self, scores: Mapping[str, float]) -> str | None:
+    def packshot_scores(self, crop: Image.Image) -> dict[str, float]:
+        if self.packshots is None:
+            return {}
+        raw = self.packshots.scores(crop)
+        return dict(zip(self.packshots.product_ids, map(float, raw), strict=True))
+
+    def gallery_decides(
+        self, scores: Mapping[str, float], packshot_scores: Mapping[str, float] | None = None
+    ) -> str | None:
         """The gallery's product for these per-product gallery scores, or None."""
-        if not scores:
-            return None
-        ordered = sorted(scores.values(), reverse=True)
-        best_key = max(scores, key=lambda k: scores[k])
-        runner_up = ordered[1] if len(ordered) > 1 else -np.inf
-        if ordered[0] >= self.threshold and ordered[0] - runner_up >= self.margin:
-            return best_key
-        return None
+        return gallery_choice(
+            scores,
+            packshot_scores,
+            threshold=self.threshold,
+            margin=self.margin,
+            lead=self.lead,
+            floor=self.floor,
+        )
 
     def rank(self, crop: Image.Image, *, temperature: float = 0.05) -> dict[str, float]:
         """Products best first with softmax confidences (as ``PackshotRecogniser.rank``)."""
         gallery_scores = self.gallery.scores(crop) if len(self.gallery) else {}
-        chosen = self.gallery_decides(gallery_scores)
-        if chosen is not None or self.packshots is None:
+        packshot_scores = self.packshot_scores(crop) if self.packshots is not None else None
+        chosen = self.gallery_decides(gallery_scores, packshot_scores)
+        if chosen is not None or not packshot_scores:
             ranked = _softmax(gallery_scores, temperature)
-            if self.packshots is not None:
-                rest = self.packshots.rank(crop, temperature=temperature)
-                ranked.update({k: 0.0 for k in rest if k not in ranked})
+            ranked.update({k: 0.0 for k in packshot_scores or {} if k not in ranked})
             return ranked
-        return self.packshots.rank(crop, temperature=temperature)
+        return _softmax(packshot_scores, temperature)
 
     def recognise_boxes(self, image: Image.Image, xyxy: np.ndarray) -> list[dict[str, float]]:
         return [self.rank(crop) if crop is not None else {} for crop in crops_of(image, xyxy)]
@@ -239,16 +358,19 @@ def relabel_with_gallery(
     gallery: Gallery,
     *,
     label_of: Mapping[str, str] | None = None,
+    packshots: PackshotRecogniser | None = None,
     threshold: float = RELABEL_THRESHOLD,
     margin: float = RELABEL_MARGIN,
 ) -> Relabelled:
-    """Rename the product boxes whose crop is a close neighbour of some product's gallery crop.
+    """Rename the product boxes whose crop the gallery names (:func:`gallery_choice`).
 
     ``label_of`` maps a gallery product key to the label to give the box (a product of
     another planogram, or a new one, goes by its name so that the report shows it as an
-    unexpected product under that name); default: the key. A box is renamed only when its
-    nearest crop is at least ``threshold`` alike and beats every other product's nearest crop
-    by ``margin``: a gallery with one flavour of a design must not rename its siblings."""
+    unexpected product under that name); default: the key. Without ``packshots`` a box is
+    renamed only when its nearest crop is at least ``threshold`` alike (as only the same pack
+    is) and beats every other product's nearest crop by ``margin``: a gallery with one flavour
+    of a design must not rename its siblings. With them, a closer crop that explains the box
+    clearly better than every other packshot also decides (a changed pack)."""
     if not len(gallery) or not len(detections):
         return Relabelled(detections, {}, {})
     labels = detections.labels.copy()
@@ -259,15 +381,22 @@ def relabel_with_gallery(
         if crop is None or detections.is_gap[i]:
             continue
         scores = gallery.scores(crop)
-        ordered = sorted(scores.items(), key=lambda kv: -kv[1])
-        best_key, best = ordered[0]
-        runner_up = ordered[1][1] if len(ordered) > 1 else -np.inf
+        ordered = sorted(scores.values(), reverse=True)
         detection_id = str(detections.ids[i])
-        margins[detection_id] = float(min(best - runner_up, 2.0)) if len(ordered) > 1 else 2.0
-        new_label = (label_of or {}).get(best_key, best_key)
-        if best < threshold or best - runner_up < margin or new_label == labels[i]:
+        margins[detection_id] = (
+            float(min(ordered[0] - ordered[1], 2.0)) if len(ordered) > 1 else 2.0
+        )
+        packshot_scores = None
+        if packshots is not None:
+            raw = packshots.scores(crop)
+            packshot_scores = dict(zip(packshots.product_ids, map(float, raw), strict=True))
+        best_key = gallery_choice(scores, packshot_scores, threshold=threshold, margin=margin)
+        if best_key is None:
             continue
-        renamed[detection_id] = (str(labels[i]), new_label, round(float(best), 4))
+        new_label = (label_of or {}).get(best_key, best_key)
+        if new_label == labels[i]:
+            continue
+        renamed[detection_id] = (str(labels[i]), new_label, round(scores[best_key], 4))
         labels[i] = new_label
         if alternatives:
             alternatives[i] = {new_label: 1.0, **{k: v for k, v in alternatives[i].items()}}
@@ -297,7 +426,9 @@ __all__: Sequence[str] = [
     "GalleryExample",
     "GalleryRecogniser",
     "Relabelled",
+    "crop_variants",
     "crops_of",
+    "gallery_choice",
     "gallery_of",
     "relabel_with_gallery",
 ]

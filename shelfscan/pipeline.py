@@ -208,7 +208,9 @@ def detect_photo(detector: Detector, photo: Photo) -> Detections:
     started = time.perf_counter()
     reduced = photo.reduced(long_side)
     decoded_ms = (time.perf_counter() - started) * 1000
-    detections = detector.detect(reduced.image)
+    detect_bgr = getattr(detector, "detect_bgr", None)
+    # The decoded array as it is when the detector takes one (YOLO): no Pillow copy of it.
+    detections = detect_bgr(reduced.bgr) if callable(detect_bgr) else detector.detect(reduced.image)
     if reduced.factor != 1:
         detections.xyxy = reduced.to_full(detections.xyxy)
         detections.image_width, detections.image_height = photo.size

@@ -175,3 +175,42 @@ def test_same_verdicts_from_the_bytes_as_from_a_full_decode() -> None:
 
     assert _verdicts(from_bytes) == _verdicts(from_full)
     assert {f.status.value for f in from_bytes.facings} >= {"ok", "gap", "misplaced"}
+
+
+def _textured_photo_bytes(size: tuple[int, int] = (1536, 2048)) -> bytes:
+    """A noisy photo (every DCT coefficient in use), saved like a phone's JPEG."""
+    rng = np.random.default_rng(7)
+    small = rng.integers(0, 256, (size[1] // 16, size[0] // 16, 3), dtype=np.uint8)
+    canvas = Image.fromarray(small).resize(size, Image.Resampling.BICUBIC)
+    noisy = np.asarray(canvas, dtype=np.int16) + rng.integers(-20, 21, (size[1], size[0], 3))
+    buffer = io.BytesIO()
+    Image.fromarray(noisy.clip(0, 255).astype(np.uint8)).save(buffer, "JPEG", quality=92)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("factor", [2, 4, 8])
+def test_opencv_reduced_decode_is_pillows_pixel_for_pixel(factor: int) -> None:
+    """The detector's copy is decoded by OpenCV into an array; Pillow's draft decode (the
+    fallback, and what the annotated photo and quality check were tuned on) gives the same."""
+    photo = Photo(_textured_photo_bytes())
+    by_opencv = photo._decode_scaled_bgr(factor)
+    assert by_opencv is not None, "a plain colour JPEG takes the OpenCV path"
+    by_pillow = np.asarray(photo._decode_scaled(factor))[:, :, ::-1]
+    np.testing.assert_array_equal(by_opencv, by_pillow)
+    reduced = photo.reduced(max(photo.size) // factor)
+    assert reduced.factor == factor
+    np.testing.assert_array_equal(np.asarray(reduced.image)[:, :, ::-1], by_pillow)
+
+
+def test_turned_or_cut_off_photos_are_decoded_by_pillow() -> None:
+    turned = Photo(_photo_bytes(orientation=6))
+    assert turned._decode_scaled_bgr(2) is None, "OpenCV would not turn it the same way"
+    assert turned.reduced(700).bgr.shape == (1024, 768, 3), "upright all the same"
+
+    data = _textured_photo_bytes()
+    cut_off = Photo(data[: len(data) * 2 // 3])
+    assert cut_off._decode_scaled_bgr(2) is None, "OpenCV would fill the missing part grey"
+    from shelfscan.images import ImageDecodeError
+
+    with pytest.raises(ImageDecodeError):
+        cut_off.reduced(700)

@@ -15,9 +15,9 @@ scaling by ``factor`` covers the full image exactly: its pixel ``i`` is full pix
 
 from __future__ import annotations
 
+import functools
 import io
 import threading
-from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -32,15 +32,70 @@ QUARTER_TURNS = frozenset({5, 6, 7, 8})
 # at least 60 % of the 1024 px preview, then scaled down to 1024 px.
 QUALITY_PREVIEW_LONG_SIDE = 1024
 QUALITY_DECODE_SHARE = 0.6
+JPEG_END_OF_IMAGE = b"\xff\xd9"
+JPEG_END_PADDING = b"\x00\xff\r\n \t"  # what writers leave after the end (imaging.completeness)
 
 
-@dataclass(frozen=True)
+@functools.cache
+def _opencv_reduced_flags() -> dict[int, int]:
+    """DCT scale → OpenCV's flag for it (imported on first use: it is a large module)."""
+    try:
+        import cv2
+    except ImportError:  # pragma: no cover - comes with ultralytics
+        return {}
+    return {
+        2: cv2.IMREAD_REDUCED_COLOR_2,
+        4: cv2.IMREAD_REDUCED_COLOR_4,
+        8: cv2.IMREAD_REDUCED_COLOR_8,
+    }
+
+
 class ReducedImage:
-    """An upright copy ``factor`` times smaller than the full photo on each side."""
+    """An upright copy ``factor`` times smaller than the full photo on each side.
 
-    image: Image.Image
-    factor: int
-    full_size: tuple[int, int]
+    Decoded either by OpenCV into a BGR array (what the detector takes; no Pillow image is made
+    unless one is asked for) or by Pillow into an image; the other form is made on first use."""
+
+    def __init__(
+        self,
+        factor: int,
+        full_size: tuple[int, int],
+        *,
+        image: Image.Image | None = None,
+        bgr: np.ndarray | None = None,
+    ) -> None:
+        if image is None and bgr is None:
+            raise ValueError("a reduced copy needs its pixels: an image or a BGR array")
+        self.factor = factor
+        self.full_size = full_size
+        self._image = image
+        self._bgr = bgr
+        self._lock = threading.Lock()
+
+    @property
+    def size(self) -> tuple[int, int]:
+        if self._image is not None:
+            return self._image.size
+        assert self._bgr is not None
+        return (self._bgr.shape[1], self._bgr.shape[0])
+
+    @property
+    def image(self) -> Image.Image:
+        """Upright RGB Pillow image."""
+        with self._lock:
+            if self._image is None:
+                assert self._bgr is not None
+                self._image = Image.fromarray(np.ascontiguousarray(self._bgr[:, :, ::-1]), "RGB")
+            return self._image
+
+    @property
+    def bgr(self) -> np.ndarray:
+        """Upright ``(height, width, 3)`` uint8 array in OpenCV's (and ultralytics') BGR order."""
+        with self._lock:
+            if self._bgr is None:
+                assert self._image is not None
+                self._bgr = np.ascontiguousarray(np.asarray(self._image)[:, :, ::-1])
+            return self._bgr
 
     def to_full(self, xyxy: np.ndarray) -> np.ndarray:
         """Boxes ``(N, 4)`` in pixels of this copy → pixels of the full photo (clipped)."""
@@ -61,10 +116,12 @@ class Photo:
         try:
             with Image.open(io.BytesIO(data)) as opened:
                 self.format = opened.format or ""
+                self._mode = opened.mode
                 raw_width, raw_height = opened.size
                 orientation = _orientation(opened)
         except DECODE_ERRORS as error:
             raise ImageDecodeError(f"image: cannot decode ({error})") from error
+        self._orientation = orientation
         turned = orientation in QUARTER_TURNS
         self.size: tuple[int, int] = (raw_height, raw_width) if turned else (raw_width, raw_height)
         self._lock = threading.Lock()
@@ -93,13 +150,17 @@ class Photo:
         with self._lock:
             cached = self._reduced.get(factor)
             if cached is None and factor == 1 and self._full is not None:
-                cached = ReducedImage(self._full, 1, self.size)
+                cached = ReducedImage(1, self.size, image=self._full)
         if cached is not None:
             return cached
         if factor == 1:
-            reduced = ReducedImage(self.full(), 1, self.size)
+            reduced = ReducedImage(1, self.size, image=self.full())
         else:
-            reduced = ReducedImage(self._decode_scaled(factor), factor, self.size)
+            bgr = self._decode_scaled_bgr(factor)
+            if bgr is not None:
+                reduced = ReducedImage(factor, self.size, bgr=bgr)
+            else:
+                reduced = ReducedImage(factor, self.size, image=self._decode_scaled(factor))
         with self._lock:
             return self._reduced.setdefault(factor, reduced)
 
@@ -123,6 +184,28 @@ class Photo:
             if -(-max(self.size) // factor) >= long_side:
                 return factor
         return 1
+
+    def _decode_scaled_bgr(self, factor: int) -> np.ndarray | None:
+        """The DCT-scaled copy straight into a BGR array by OpenCV (the same libjpeg-turbo
+        scaling as Pillow's draft, pixel for pixel, but without Pillow's copies into and out of
+        its image), for the plain case only: a colour JPEG that needs no turning and ends where
+        a JPEG ends (OpenCV fills a cut-off file with grey where Pillow refuses it). None
+        otherwise, or without OpenCV: Pillow decodes it."""
+        if self._mode != "RGB" or self._orientation != 1:
+            return None
+        if not self.data[-64:].rstrip(JPEG_END_PADDING).endswith(JPEG_END_OF_IMAGE):
+            return None
+        flag = _opencv_reduced_flags().get(factor)
+        if flag is None:
+            return None
+        import cv2
+
+        flags = flag | cv2.IMREAD_IGNORE_ORIENTATION
+        bgr = cv2.imdecode(np.frombuffer(self.data, dtype=np.uint8), flags)
+        expected = (-(-self.height // factor), -(-self.width // factor), 3)
+        if bgr is None or bgr.shape != expected:
+            return None  # OpenCV could not read it: Pillow decodes it, or says why not
+        return bgr
 
     def _decode_scaled(self, factor: int) -> Image.Image:
         try:

@@ -239,3 +239,22 @@ def test_auto_device_falls_back_to_cpu(constant_onnx):
 
     detector = YoloDetector(constant_onnx, device="auto", warmup=False)
     assert detector.info.device == ("cuda:0" if torch.cuda.is_available() else "cpu")
+
+
+def test_openvino_export_runs_directly_with_ultralytics_boxes(exported_models):
+    """Random weights at a tiny threshold: hundreds of overlapping boxes, so NMS and the
+    max_det cap are exercised, and the direct runner must match ultralytics box for box."""
+    from pathlib import Path
+
+    path = Path(exported_models["openvino"])
+    options = {"image_size": 320, "confidence_threshold": 0.0001, "max_detections": 50}
+    direct = YoloDetector(path, **options)
+    reference = YoloDetector(path, **options, direct_openvino=False)
+    assert direct.info.details["runner"] == "openvino-direct"
+    assert reference.info.details["runner"] == "ultralytics"
+    for image in (noise(640, 480, seed=5), noise(333, 777, seed=6)):
+        got, expected = direct.detect(image), reference.detect(image)
+        assert len(got) == len(expected) == 50
+        assert list(got.labels) == list(expected.labels)
+        np.testing.assert_allclose(got.xyxy, expected.xyxy, rtol=0, atol=1e-3)
+        np.testing.assert_allclose(got.confidence, expected.confidence, rtol=0, atol=1e-5)

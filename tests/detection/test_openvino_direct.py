@@ -1,0 +1,68 @@
+"""Issue 17: an OpenVINO export runs without ultralytics' predictor (``openvino_direct``) and
+gives ultralytics' boxes: same letterbox, same network numbers, same NMS."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from shelfscan.detection.openvino_direct import letterbox
+from shelfscan.detection.yolo import YoloDetector
+from shelfscan.imaging.decode import Photo
+
+ROOT = Path(__file__).resolve().parents[2]
+DEMO_MODEL = ROOT / "planograms" / "models" / "demo-store_openvino_model"
+DEMO_PHOTOS = ROOT / "planograms" / "demo-store" / "photos"
+
+
+def _assert_same_detections(direct, reference) -> None:
+    assert len(direct) == len(reference) > 0
+    assert list(direct.labels) == list(reference.labels)
+    np.testing.assert_allclose(direct.xyxy, reference.xyxy, rtol=0, atol=1e-3)
+    np.testing.assert_allclose(direct.confidence, reference.confidence, rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "shape", [(1581, 1293), (1293, 1581), (640, 640), (300, 200), (1, 900), (2000, 7)]
+)
+def test_letterbox_is_ultralytics_letterbox_pixel_for_pixel(shape: tuple[int, int]) -> None:
+    from ultralytics.data.augment import LetterBox
+
+    rng = np.random.default_rng(sum(shape))
+    bgr = rng.integers(0, 256, (*shape, 3), dtype=np.uint8)
+    expected = LetterBox((640, 640), auto=False, stride=32)(image=bgr)
+    got = letterbox(bgr, 640)
+    assert got.shape == expected.shape == (640, 640, 3)
+    np.testing.assert_array_equal(got, expected)
+
+
+@pytest.fixture(scope="module")
+def demo_detectors():
+    pytest.importorskip("openvino")
+    if not DEMO_MODEL.exists():
+        pytest.skip("demo OpenVINO model not found")
+    direct = YoloDetector(DEMO_MODEL, iou_threshold=0.6, max_detections=1000)
+    reference = YoloDetector(
+        DEMO_MODEL, iou_threshold=0.6, max_detections=1000, direct_openvino=False, warmup=False
+    )
+    return direct, reference
+
+
+def test_openvino_model_takes_the_direct_path_by_itself(demo_detectors) -> None:
+    direct, reference = demo_detectors
+    assert direct.info.details["runner"] == "openvino-direct"
+    assert reference.info.details["runner"] == "ultralytics"
+
+
+@pytest.mark.parametrize("bay", ["drinks", "cereal"])
+def test_direct_openvino_boxes_are_ultralytics_boxes_on_a_demo_photo(demo_detectors, bay) -> None:
+    direct, reference = demo_detectors
+    photo = Photo((DEMO_PHOTOS / f"{bay}.jpg").read_bytes())
+    reduced = photo.reduced(800)  # 1/2 scale: 518×800 or so, letterboxed to 640
+    assert reduced.factor == 2
+
+    # From the decoded array (the scan path) and from a Pillow image (the CLI path).
+    _assert_same_detections(direct.detect_bgr(reduced.bgr), reference.detect(reduced.image))
+    _assert_same_detections(direct.detect(photo.full()), reference.detect(photo.full()))

@@ -6,7 +6,8 @@ hits both alike), it times:
 * ``ultralytics`` — ``YOLO("planograms/models/demo-store.pt").predict(path)`` at the model's
   size: the library's plain PyTorch path, decode + detect;
 * ``chain`` — what a scan worker does with the photo's bytes: :class:`shelfscan.imaging.decode.
-  Photo` (decoded at the size the detector needs), detect with the default detector (OpenVINO),
+  Photo` (decoded at the size the detector needs, by OpenCV straight into an array), detect with
+  the default detector (the OpenVINO export called directly: ``detection.openvino_direct``),
   register and match, trust check and actions (``shelfscan.pipeline.Analyzer``); the annotated
   photo is drawn on first use, after the report, and is timed on its own (``annotate``);
 * ``full-decode chain`` — the chain as it was: every pixel decoded (``load_image``) and the
@@ -163,7 +164,11 @@ def main() -> None:
     analyzer = Analyzer.from_settings(settings)
     reference = YOLO(str(PT_MODEL), task="detect")
     size = analyzer.detector.info.image_size
-    print(f"model: {settings.model_path.name} (chain), {PT_MODEL.name} (ultralytics), {size} px")
+    runner = analyzer.detector.info.details.get("runner", analyzer.detector.info.backend)
+    print(
+        f"model: {settings.model_path.name} (chain, run by {runner}), "
+        f"{PT_MODEL.name} (ultralytics), {size} px"
+    )
     print(f"load average at start: {os.getloadavg()}; cpus allowed: {len(os.sched_getaffinity(0))}")
 
     with tempfile.TemporaryDirectory() as tmp:

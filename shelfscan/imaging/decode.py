@@ -85,7 +85,7 @@ class ReducedImage:
         with self._lock:
             if self._image is None:
                 assert self._bgr is not None
-                self._image = Image.fromarray(np.ascontiguousarray(self._bgr[:, :, ::-1]), "RGB")
+                self._image = Image.fromarray(np.ascontiguousarray(self._bgr[:, :, ::-1]))
             return self._image
 
     @property

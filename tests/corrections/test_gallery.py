@@ -3,10 +3,13 @@ pack across photos, without renaming the boxes of other products."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageEnhance, ImageFilter
 
+from shelfscan.corrections.analyzer import PackshotSource
 from shelfscan.corrections.gallery import (
     GALLERY_FLOOR,
     GALLERY_LEAD,
@@ -19,6 +22,7 @@ from shelfscan.corrections.gallery import (
     relabel_with_gallery,
 )
 from shelfscan.detections import Detections
+from shelfscan.planogram.model import Planogram, Product
 from shelfscan.synth.recognition import PackshotRecogniser, query_features
 
 
@@ -142,3 +146,16 @@ def test_documents_round_trip_and_version_1_entries_still_load() -> None:
     assert Gallery([old]).example_scores(crop)[0] == pytest.approx(2.0, abs=1e-3)
     with pytest.raises(ValueError, match="entry 8"):
         GalleryExample.from_document("green", "Green", {"v": 2, "thumbs": [[0.0]]}, entry_id=8)
+
+
+def test_the_scan_weighs_packshots_only_when_every_product_has_one(tmp_path: Path) -> None:
+    products = [Product(id=key, name=f"{key.title()} Flakes", w=6, h=10) for key in ("red", "blue")]
+    planogram = Planogram(id="p", width=20, height=20, products=products)
+    source = PackshotSource(tmp_path)
+    PACKSHOTS["red"].save(tmp_path / "red.png")
+    assert source(planogram) is None  # the blue packshot is missing: a sibling unweighed
+    PACKSHOTS["blue"].save(tmp_path / "Blue Flakes.jpg")
+    fresh = PackshotSource(tmp_path)
+    recogniser = fresh(planogram)
+    assert recogniser is not None and sorted(recogniser.product_ids) == ["blue", "red"]
+    assert fresh(planogram) is recogniser  # kept for the next photo

@@ -365,10 +365,12 @@ def start_server(data_dir: Path, port: int) -> tuple[subprocess.Popen[bytes], di
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
+            # Ready: the model is loaded (in the analysis process), as for a running service.
+            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=5).status_code == 200:
                 return server, headers
         except httpx.HTTPError:
-            time.sleep(0.2)
+            pass
+        time.sleep(0.2)
     server.kill()
     raise SystemExit("the server did not start")
 

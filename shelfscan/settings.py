@@ -106,6 +106,13 @@ class Settings(BaseSettings):
         default=None, description="Celery broker (redis://…); unset = in-process worker"
     )
     worker_concurrency: int = Field(default=2, ge=1)
+    worker_mode: Literal["process", "thread"] = Field(
+        default="process",
+        description=(
+            "Without a broker: analyse scans in one child process of the server (process), "
+            "or in threads of the server process, sharing its GIL with the uploads (thread)"
+        ),
+    )
     scan_deadline_s: float = Field(default=300.0, gt=0)
 
     # Background analysis (the job runners) and upload validation (the upload route).

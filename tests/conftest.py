@@ -18,6 +18,8 @@ os.environ.setdefault("SHELFSCAN_LOAD_MODEL_ON_START", "false")
 os.environ.setdefault("SHELFSCAN_AUDIT_SCHEDULER", "false")
 # Nor start heavy-work processes (two interpreters per app); tests/hardening runs both modes.
 os.environ.setdefault("SHELFSCAN_HEAVY_MODE", "thread")
+# Nor an analysis process per app (tests swap the analyzer in); tests/scans runs both modes.
+os.environ.setdefault("SHELFSCAN_WORKER_MODE", "thread")
 
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url

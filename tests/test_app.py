@@ -139,3 +139,15 @@ def test_official_client_double_slash_urls_reach_the_azure_routes(
         r["positionId"] for r in results if r["detectedObject"]["tags"][0]["name"] == "gap"
     )
     assert gaps == ["0003", "0030", "0056"]
+
+
+def test_start_builds_every_route_before_the_first_request(replay_settings: Settings) -> None:
+    """FastAPI builds an included router's routes on its first request (holding the GIL while
+    other requests wait); the app builds them all at start."""
+    from fastapi.routing import _IncludedRouter
+
+    app = create_app(replay_settings)
+    included = [route for route in app.router.routes if isinstance(route, _IncludedRouter)]
+    assert included and all(route._effective_candidates_version is None for route in included)
+    with TestClient(app):
+        assert all(route._effective_candidates_version is not None for route in included)

@@ -8,6 +8,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import Depends, FastAPI
 from starlette.concurrency import run_in_threadpool
@@ -17,7 +18,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from shelfscan import __version__
 from shelfscan.api.errors import document_errors, install_error_handlers
 from shelfscan.api.limits import BodyLimitMiddleware, heavy_work
-from shelfscan.api.model_loading import ModelLoader
 from shelfscan.api.routes import (
     analytics,
     audits,
@@ -36,6 +36,7 @@ from shelfscan.api.routes import (
 from shelfscan.api.security import authorize, install_security
 from shelfscan.audits.runner import start_audit_scheduler, stop_audit_scheduler
 from shelfscan.logging import configure_logging, request_id_var
+from shelfscan.model_loading import ModelLoader
 from shelfscan.services.background import start_scan_runner, stop_scan_runner
 from shelfscan.settings import Settings, get_settings
 
@@ -55,12 +56,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         start_scan_runner(app, settings)
         # Scheduled audits: the ticker thread (unless disabled or Celery beat runs it).
         start_audit_scheduler(app, settings)
-        # The first uploads after a start should not pay for imports and connections.
+        # The first uploads after a start should not pay for imports and connections,
+        # nor for FastAPI building the routes.
         await run_in_threadpool(scans.warm_up, settings)
+        await run_in_threadpool(warm_routes, app)
         # Nor the first planogram import or :match: the heavy-work processes start now.
         heavy_work(app.state)
-        # Nor the first scan for the model: it loads in the background (/readyz: loading).
-        if settings.load_model_on_start:
+        # Nor the first scan for the model: it loads in the background (/readyz: loading),
+        # in the analysis process where there is one.
+        child_model = getattr(getattr(app.state, "scan_queue", None), "model", None)
+        if child_model is not None:
+            app.state.model_loader = child_model
+        elif settings.load_model_on_start:
             app.state.model_loader = ModelLoader(settings)
             app.state.model_loader.start()
         yield
@@ -157,6 +164,29 @@ class RequestContextMiddleware:
                 },
             )
             request_id_var.reset(token)
+
+
+def warm_routes(app: FastAPI) -> None:
+    """Build now what FastAPI builds on each router's first request: the routes of an included
+    router with their dependants, and each endpoint's source location (for its error
+    messages). Done lazily, that held the GIL for ~40–90 ms on the first upload after a start,
+    and ``/healthz`` waited. Best effort: it uses FastAPI's private names, which may change."""
+    try:
+        from fastapi.routing import _extract_endpoint_context, _IncludedRouter
+    except ImportError:
+        return
+
+    def walk(routes: Any) -> None:
+        for route in routes:
+            if isinstance(route, _IncludedRouter):
+                walk(route.effective_candidates())
+            elif callable(getattr(route, "endpoint", None)):
+                _extract_endpoint_context(route.endpoint)
+
+    try:
+        walk(app.router.routes)
+    except Exception:
+        log.warning("route warm-up failed; the first requests build the routes", exc_info=True)
 
 
 def prepare_runtime(settings: Settings) -> None:

@@ -28,11 +28,16 @@ log = logging.getLogger(__name__)
 
 
 def make_scan_queue(settings: Settings) -> ScanQueue:
-    """Celery when a broker is configured, otherwise threads in this process."""
+    """Celery when a broker is configured; otherwise a child process of the server (or, with
+    ``SHELFSCAN_WORKER_MODE=thread``, threads of the server process)."""
     if settings.broker_url:
         from shelfscan.jobs.celery_app import CeleryQueue
 
         return CeleryQueue(settings)
+    if settings.worker_mode == "process":
+        from shelfscan.jobs.process import ProcessQueue
+
+        return ProcessQueue(settings)
     return InProcessQueue(build_context(settings))
 
 

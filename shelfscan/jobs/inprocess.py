@@ -18,6 +18,7 @@ from shelfscan.jobs.reaper import reap
 from shelfscan.jobs.sweeper import PeriodicSweep
 from shelfscan.jobs.tasks import Enqueue, JobContext, run_scan
 from shelfscan.settings import Settings
+from shelfscan.storage import Storage
 
 log = logging.getLogger(__name__)
 
@@ -36,9 +37,13 @@ class ScanQueue:
 
 
 class InProcessQueue(ScanQueue):
-    def __init__(self, context: JobContext, *, run_reaper: bool = True) -> None:
+    def __init__(
+        self, context: JobContext, *, run_reaper: bool = True, thread_nice: int | None = None
+    ) -> None:
         self.context = context
         self.run_reaper = run_reaper
+        # None: the settings' worker_nice; 0 where the whole process is niced already.
+        self.thread_nice = context.settings.worker_nice if thread_nice is None else thread_nice
         self._executor: ThreadPoolExecutor | None = None
         self._pending: set[str] = set()
         self._lock = threading.Lock()
@@ -52,7 +57,7 @@ class InProcessQueue(ScanQueue):
             max_workers=self.context.settings.worker_concurrency,
             thread_name_prefix="scan",
             initializer=lower_thread_priority,
-            initargs=(self.context.settings.worker_nice,),
+            initargs=(self.thread_nice,),
         )
         self._stopping.clear()
         if self.run_reaper:
@@ -97,31 +102,10 @@ class InProcessQueue(ScanQueue):
             log.error("scan task crashed", exc_info=future.exception())
 
     def reap_once(self, *, requeue_after_s: float | None = None) -> Any:
-        jobs = self.context.settings
-        return reap(
-            self.context.database_url,
-            self.enqueue,
-            deadline_s=self.context.settings.scan_deadline_s,
-            max_attempts=jobs.scan_max_attempts,
-            requeue_after_s=jobs.requeue_after_s if requeue_after_s is None else requeue_after_s,
-        )
+        return reap_once(self.context.settings, self.enqueue, requeue_after_s=requeue_after_s)
 
     def _reap_loop(self) -> None:
-        first = True
-        sweep = PeriodicSweep(
-            self.context.database_url,
-            self.context.storage,
-            self.context.settings.orphan_sweep_after_s,
-        )
-        while not self._stopping.is_set():
-            try:
-                # On start every queued scan is ours to send: the old process's queue is gone.
-                self.reap_once(requeue_after_s=1e-6 if first else None)
-                first = False
-            except Exception:
-                log.warning("reaper round failed", exc_info=True)
-            sweep.maybe_run()
-            self._stopping.wait(self.context.settings.reaper_interval_s)
+        reap_forever(self.context.settings, self.context.storage, self.enqueue, self._stopping)
 
     def stop(self, *, wait: bool = True) -> None:
         self._stopping.set()
@@ -133,6 +117,34 @@ class InProcessQueue(ScanQueue):
             self._executor.shutdown(wait=wait, cancel_futures=True)
         if self._reaper is not None:
             self._reaper.join(timeout=5)
+
+
+def reap_once(settings: Settings, enqueue: Enqueue, *, requeue_after_s: float | None = None) -> Any:
+    return reap(
+        settings.resolved_database_url,
+        enqueue,
+        deadline_s=settings.scan_deadline_s,
+        max_attempts=settings.scan_max_attempts,
+        requeue_after_s=settings.requeue_after_s if requeue_after_s is None else requeue_after_s,
+    )
+
+
+def reap_forever(
+    settings: Settings, storage: Storage, enqueue: Enqueue, stopping: threading.Event
+) -> None:
+    """The reaper thread of an in-process runner: every ``reaper_interval_s``, re-send lost and
+    stale scans and fail overdue ones; now and then sweep orphaned files."""
+    first = True
+    sweep = PeriodicSweep(settings.resolved_database_url, storage, settings.orphan_sweep_after_s)
+    while not stopping.is_set():
+        try:
+            # On start every queued scan is ours to send: the old process's queue is gone.
+            reap_once(settings, enqueue, requeue_after_s=1e-6 if first else None)
+            first = False
+        except Exception:
+            log.warning("reaper round failed", exc_info=True)
+        sweep.maybe_run()
+        stopping.wait(settings.reaper_interval_s)
 
 
 def lower_thread_priority(nice: int) -> None:

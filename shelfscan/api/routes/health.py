@@ -13,9 +13,9 @@ from sqlalchemy import text
 
 from shelfscan import __version__
 from shelfscan.api.deps import SettingsDep
-from shelfscan.api.model_loading import ModelState
 from shelfscan.db.session import engine_for
 from shelfscan.model_check import check_model
+from shelfscan.model_loading import ModelState
 
 router = APIRouter(tags=["health"])
 
@@ -72,8 +72,13 @@ def readyz(request: Request, settings: SettingsDep) -> JSONResponse:
         log.warning("readiness: database unreachable", extra={"error": str(error)})
         checks["database"] = {"ok": False, "error": f"{type(error).__name__}: {error}"}
     checks["database"]["ms"] = round((time.perf_counter() - started) * 1000, 1)
-    model = check_model(settings)
-    checks["model"] = {"ok": model.ok, "backend": model.backend, "detail": model.detail}
+    if loader is not None:  # loaded in the background, here or in the analysis process
+        ok = loader.state is ModelState.READY
+        checks["model"] = {"ok": ok, "backend": settings.detector_backend.value}
+        checks["model"]["detail"] = loader.detail
+    else:
+        model = check_model(settings)
+        checks["model"] = {"ok": model.ok, "backend": model.backend, "detail": model.detail}
     ready = all(check["ok"] for check in checks.values())
     return JSONResponse(
         status_code=200 if ready else 503,

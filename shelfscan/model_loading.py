@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from enum import StrEnum
 
 from shelfscan.settings import DetectorBackend, Settings
@@ -25,14 +26,25 @@ class ModelState(StrEnum):
     FAILED = "failed"
 
 
-class ModelLoader:
+class ModelStatus:
+    """What ``/readyz`` reads: the model's load state, a detail and how long it took."""
+
+    state: ModelState = ModelState.LOADING
+    detail: str = "loading the detection model"
+    seconds: float | None = None
+
+
+class ModelLoader(ModelStatus):
     """The background load and what became of it."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(
+        self, settings: Settings, on_done: Callable[[ModelLoader], None] | None = None
+    ) -> None:
         self.settings = settings
+        self.on_done = on_done  # told the outcome (the analysis process reports it this way)
         self.state = ModelState.LOADING
         self.detail = "loading the detection model"
-        self.seconds: float | None = None
+        self.seconds = None
         self._thread = threading.Thread(target=self._load, name="model-load", daemon=True)
 
     def start(self) -> None:
@@ -60,6 +72,8 @@ class ModelLoader:
             "detection model load finished",
             extra={"state": self.state.value, "s": self.seconds, "detail": self.detail},
         )
+        if self.on_done is not None:
+            self.on_done(self)
 
 
 def _first_inference(settings: Settings) -> None:

@@ -1,0 +1,87 @@
+"""The default one-machine runner: scans analysed in a child process of the server, which is
+replaced, with nothing lost, when it dies."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+from shelfscan.jobs.process import ProcessQueue
+from shelfscan.settings import DetectorBackend
+from tests.scans.standin import DELAY_ENV, LOG_ENV
+from tests.scans.test_scans_api import upload, wait_for
+
+
+def _analyses(log: Path) -> list[int]:
+    """The process id of every analysis the stand-in analyzer ran, in order."""
+    if not log.exists():
+        return []
+    return [int(line.split()[0]) for line in log.read_text().splitlines() if line.strip()]
+
+
+def _wait_until(condition, timeout: float = 30.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.05)
+
+
+def test_scans_are_analysed_in_a_child_process(client_factory, tmp_path, monkeypatch) -> None:
+    log = tmp_path / "analyses.log"
+    monkeypatch.setenv(LOG_ENV, str(log))  # the spawned child inherits the environment
+    client = client_factory(worker_mode="process")
+    queue = client.app.state.scan_queue
+    assert isinstance(queue, ProcessQueue)
+
+    first = upload(client, key="first").json()
+    second = upload(client, key="second").json()
+    for accepted in (first, second):
+        done = wait_for(client, accepted["url"], {"done", "failed"}, timeout=60)
+        assert done["status"] == "done", done
+
+    pids = _analyses(log)
+    assert len(pids) == 2
+    assert set(pids) == {queue.pid()}
+    assert queue.pid() != os.getpid()
+
+
+def test_a_killed_analysis_process_is_replaced_and_its_scan_finishes(
+    client_factory, tmp_path, monkeypatch
+) -> None:
+    log = tmp_path / "analyses.log"
+    monkeypatch.setenv(LOG_ENV, str(log))
+    monkeypatch.setenv(DELAY_ENV, "30")  # the first attempt is still running when it is killed
+    client = client_factory(worker_mode="process", scan_lease_s=1.0, scan_max_attempts=3)
+    queue = client.app.state.scan_queue
+    accepted = upload(client, key="killed").json()
+    _wait_until(lambda: len(_analyses(log)) == 1)
+    victim = queue.pid()
+    assert _analyses(log) == [victim]
+
+    monkeypatch.setenv(DELAY_ENV, "0")  # the replacement is spawned with this environment
+    os.kill(victim, signal.SIGKILL)
+    _wait_until(lambda: queue.restarts == 1 and queue.pid() != victim)
+
+    done = wait_for(client, accepted["url"], {"done", "failed"}, timeout=60)
+    assert done["status"] == "done", done
+    pids = _analyses(log)
+    assert pids[0] == victim and pids[-1] == queue.pid() != victim
+
+
+def test_readiness_follows_the_child_s_model_load(scan_settings) -> None:
+    """``/readyz``'s source: loading until the child reports, then what the child found."""
+    settings = scan_settings.model_copy(
+        update={"detector_backend": DetectorBackend.REPLAY, "replay_path": None}
+    )
+    queue = ProcessQueue(settings, load_model=True)
+    queue.start()
+    try:
+        assert queue.model is not None
+        _wait_until(lambda: queue.model.state.value != "loading", timeout=60)
+        assert queue.model.state.value == "ready"
+        assert "replay" in queue.model.detail
+    finally:
+        queue.stop()

@@ -28,16 +28,17 @@ CHROMA_GRID = (4, 6)  # width, height
 # Without packshots to weigh it against, a gallery crop must look this much like a box before
 # it decides the label. The scale: layout cosine + histogram intersection - 1.5 |log aspect
 # ratio| + 4 (chroma cosine - 1), at most 2. On the Azure sample (benchmarks/corrections.py)
-# flavour variants of one design score up to 1.52 against each other's crops and the same
-# pack 1.65-1.95.
+# the three Triscuit flavours score up to 1.52 against each other's crops and 1.56-1.88
+# against crops of the same flavour (at 1.5, one flavour's crops renamed 3 sibling boxes).
 RELABEL_THRESHOLD = 1.55
 RELABEL_MARGIN = 0.03  # over the nearest crop of any other product
 # With packshots, the gallery decides when its nearest crop explains the box clearly better
 # than every other product's packshot (LEAD over the best of them) and is not a stranger
 # (FLOOR). Crop to crop scores run higher than crop to packshot, so LEAD is that bias plus a
 # safety margin. Measured (benchmarks/corrections.py): Azure flavour siblings lead by at most
-# 0.35 over the packshots (a Cracked Pepper box against Rosemary crops); boxes of a product
-# whose packaging changed lead their corrected crop by 0.59-1.02 (median 0.8).
+# 0.35 over the packshots (a Rosemary box against Cracked Pepper crops); the renders' boxes of
+# a product whose packaging changed, named wrong by the packshots, lead by 0.59-1.02 over them
+# against their product's one corrected crop (or are occluded, and far from it).
 GALLERY_LEAD = 0.45
 GALLERY_FLOOR = 0.9
 # The corrected crop is one photo's view; the next photos differ in light, framing and angle.

@@ -39,9 +39,9 @@ def _histogram(image: Image.Image) -> np.ndarray:
 
 
 def crop_features(image: Image.Image) -> tuple[np.ndarray, np.ndarray, float]:
-    """The features the recogniser compares: thumbnails at each ``SHIFTS`` margin (k, d), the
-    colour histogram and the aspect ratio. For a crop a person vouched for (a gallery entry,
-    ``shelfscan.corrections.gallery``) as for a packshot."""
+    """A packshot's features: thumbnails at each ``SHIFTS`` margin (k, d), the colour
+    histogram and the aspect ratio. (A gallery entry, ``shelfscan.corrections.gallery``, keeps
+    ``query_features`` of several variants of its crop instead.)"""
     thumbs = []
     for margin in SHIFTS:
         mx, my = image.width * margin, image.height * margin
@@ -77,14 +77,9 @@ class PackshotRecogniser:
         self.weights = weights
         self.references: list[_Reference] = []
         for product_id, face in faces.items():
-            thumbs = []
-            for margin in SHIFTS:
-                mx, my = face.width * margin, face.height * margin
-                thumbs.append(_thumb(face.crop((mx, my, face.width - mx, face.height - my))))
-            aspect = (aspects or {}).get(product_id, face.width / face.height)
-            self.references.append(
-                _Reference(product_id, np.stack(thumbs), _histogram(face), float(aspect))
-            )
+            thumbs, histogram, face_aspect = crop_features(face)
+            aspect = (aspects or {}).get(product_id, face_aspect)
+            self.references.append(_Reference(product_id, thumbs, histogram, float(aspect)))
         self.product_ids = [r.product_id for r in self.references]
 
     def scores(self, crop: Image.Image) -> np.ndarray:

@@ -215,6 +215,9 @@ def renders(sample: dict, n: int, share: float = 0.2) -> dict[str, float]:
                 gallery.add(GalleryExample.from_crop(product_id, product_id, hit[0]))
                 break
     after_recogniser = GalleryRecogniser(recogniser, gallery)
+    # A scan without packshots to weigh the gallery against (``with_gallery`` without a
+    # ``packshot_dir``): the gallery decides only when as alike as the same pack.
+    alone = GalleryRecogniser(recogniser, gallery, lead=math.inf)
     totals = {
         "boxes": 0,
         "before": 0,
@@ -224,6 +227,7 @@ def renders(sample: dict, n: int, share: float = 0.2) -> dict[str, float]:
         "changed": 0,
         "changed_before": 0,
         "changed_after": 0,
+        "changed_alone": 0,
     }
     queue = {"margin": [], "plan": [], "after": []}
     wrong, wrong_after = [], []
@@ -245,6 +249,7 @@ def renders(sample: dict, n: int, share: float = 0.2) -> dict[str, float]:
                 totals["changed"] += 1
                 totals["changed_before"] += before
                 totals["changed_after"] += after
+                totals["changed_alone"] += top(alone.rank(crop)) == obj.product_id
             plan = planned.get(obj.facing_id) if obj.facing_id else None
             queue["margin"].append(benefit(ranked, plan, with_plan=False))
             queue["plan"].append(benefit(ranked, plan, with_plan=True))
@@ -363,7 +368,8 @@ def main() -> None:
     print(
         f"  changed products' boxes: {totals['changed_before']}/{c} "
         f"({totals['changed_before'] / max(c, 1):.1%}) before, {totals['changed_after']}/{c} "
-        f"({totals['changed_after'] / max(c, 1):.1%}) after"
+        f"({totals['changed_after'] / max(c, 1):.1%}) after; "
+        f"{totals['changed_alone']}/{c} without packshots to weigh the gallery against"
     )
     print(
         f"  review queue, before corrections ({totals['queue_wrong']} wrong): "

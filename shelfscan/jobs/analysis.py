@@ -74,7 +74,10 @@ class PipelineAnalyzer:
 
         # Crops people confirmed or corrected name their products before matching.
         return with_gallery(
-            Analyzer.from_settings(self.settings), self.settings.resolved_database_url
+            Analyzer.from_settings(self.settings),
+            self.settings.resolved_database_url,
+            # With every product's packshot, a corrected crop can name a changed pack.
+            packshot_dir=self.settings.packshot_dir,
         )
 
 

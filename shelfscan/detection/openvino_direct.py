@@ -19,6 +19,7 @@ with ultralytics, as do ``.pt`` and ``.onnx`` models.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from pathlib import Path
 from typing import Any
@@ -92,6 +93,12 @@ class DirectOpenVino:
 
         import_ultralytics()
         from ultralytics.utils import ARM64, LINUX
+
+        # ultralytics' NMS uses torchvision's kernel once torchvision is imported (its
+        # predictor imports it) and its own otherwise, and the two order boxes of equal score
+        # differently: the same kernel keeps the same detection ids.
+        with contextlib.suppress(ImportError):
+            import torchvision  # noqa: F401
         from ultralytics.utils import nms as ultralytics_nms
         from ultralytics.utils import ops as ultralytics_ops
 

@@ -66,3 +66,32 @@ def test_direct_openvino_boxes_are_ultralytics_boxes_on_a_demo_photo(demo_detect
     # From the decoded array (the scan path) and from a Pillow image (the CLI path).
     _assert_same_detections(direct.detect_bgr(reduced.bgr), reference.detect(reduced.image))
     _assert_same_detections(direct.detect(photo.full()), reference.detect(photo.full()))
+
+
+def test_a_fresh_process_gets_ultralytics_order_of_equal_scores(demo_detectors) -> None:
+    """Boxes of equal score (bf16 scores often tie) come out of NMS in the same order as from
+    ultralytics' predictor, so detection ids stay the same, even in a process where nothing
+    else has imported torchvision (ultralytics' NMS orders ties differently without it)."""
+    import json
+    import subprocess
+    import sys
+
+    _, reference = demo_detectors
+    photo = DEMO_PHOTOS / "cereal.jpg"  # two boxes tie for the top score
+    script = (
+        "import json\n"
+        "from shelfscan.detection.yolo import YoloDetector\n"
+        "from shelfscan.images import load_image\n"
+        f"detector = YoloDetector({str(DEMO_MODEL)!r}, iou_threshold=0.6, max_detections=1000)\n"
+        f"found = detector.detect(load_image(open({str(photo)!r}, 'rb').read()))\n"
+        "print(json.dumps(found.xyxy.tolist()))\n"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, timeout=120
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    direct = np.array(json.loads(run.stdout.strip().splitlines()[-1]))
+    from shelfscan.images import load_image
+
+    expected = reference.detect(load_image(photo.read_bytes()))
+    np.testing.assert_allclose(direct, expected.xyxy, rtol=0, atol=1e-3)

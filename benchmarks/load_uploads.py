@@ -94,6 +94,15 @@ def make_photos(count: int, workdir: Path) -> tuple[list[bytes], Path]:
     return photos, workdir / "detections.json"
 
 
+def own_cpu_seconds(pid: int) -> float:
+    """User + system CPU time of the process itself (its threads), without child processes."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return sum(int(value) for value in fields[11:13]) / os.sysconf("SC_CLK_TCK")
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process and all its descendants, running or finished
     (Linux /proc): the web server's share of the machine while the uploads arrive."""
@@ -481,7 +490,8 @@ def main() -> int:
         deadline = time.monotonic() + 60
         while True:
             try:
-                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
+                # Ready (the analysis process has its model), as a running service is.
+                if httpx.get(f"{base}/readyz", timeout=5).status_code == 200:
                     break
             except httpx.HTTPError:
                 pass
@@ -491,9 +501,11 @@ def main() -> int:
 
         load = run_load_raw if args.client == "raw" else run_load
         server_cpu = cpu_seconds(processes[0].pid)
+        web_cpu = own_cpu_seconds(processes[0].pid)
         client_cpu = time.process_time()
         uploads, wall = asyncio.run(load(base, photos, args.retries))
         server_cpu = cpu_seconds(processes[0].pid) - server_cpu
+        web_cpu = own_cpu_seconds(processes[0].pid) - web_cpu
         client_cpu = time.process_time() - client_cpu
         peak_rss = peak_rss_mb(processes[0].pid)
         first = uploads[: len(photos)]
@@ -560,7 +572,9 @@ def main() -> int:
         ),
         (
             "server CPU per accepted upload",
-            f"{server_cpu / max(1, len(accepted)) * 1000:.0f} ms",
+            f"{web_cpu / max(1, len(accepted)) * 1000:.0f} ms in the web process "
+            f"({server_cpu / max(1, len(accepted)) * 1000:.0f} ms with its child processes: "
+            "the analysis running meanwhile)",
         ),
         ("server peak RSS (VmHWM)", f"{peak_rss:.0f} MB (goal ≤ 1536 MB)"),
         (

@@ -124,8 +124,10 @@ def precheck_photo(
     field_name: str | None = None,
     filename: str | None = None,
     limits: UploadLimits | None = None,
+    sha256: str | None = None,
 ) -> CheckedPhoto:
-    """The cheap checks only (no pixel decoded); raises :class:`UploadRejected`."""
+    """The cheap checks only (no pixel decoded); raises :class:`UploadRejected`. ``sha256``:
+    the bytes' digest where the caller has it already."""
     limits = limits or UploadLimits()
     reject = _rejecter(field_name, filename)
     image_format, opened = _open_checked(data, declared_content_type, limits, reject)
@@ -147,7 +149,7 @@ def precheck_photo(
         original_size=len(data),
         stored_bytes=data,
         stored_content_type=_canonical_content_type(image_format),
-        sha256=hashlib.sha256(data).hexdigest(),
+        sha256=sha256 or hashlib.sha256(data).hexdigest(),
         field_name=field_name,
         filename=filename,
     )

@@ -14,7 +14,7 @@ import os
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -57,6 +57,12 @@ class RawPhoto:
     content_type: str | None
     field: str
     filename: str
+
+    @cached_property
+    def sha256(self) -> str:
+        """Hashed once per upload (≈6 ms for 3 MB): the Idempotency-Key's fingerprint and the
+        stored photo's checksum both use it."""
+        return hashlib.sha256(self.data).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -191,7 +197,7 @@ def request_fingerprint(bay_code: str, received: PhotosReceived) -> str:
     for part in (bay_code, received.taken_by or "", *(p.field for p in received.photos)):
         digest.update(part.encode() + b"\0")
     for photo in received.photos:
-        digest.update(hashlib.sha256(photo.data).digest())
+        digest.update(bytes.fromhex(photo.sha256))
     return digest.hexdigest()
 
 
@@ -263,6 +269,7 @@ def _precheck_all(raw: Sequence[RawPhoto]) -> list[CheckedPhoto]:
             field_name=item.field,
             filename=item.filename or None,
             limits=LIMITS,
+            sha256=item.sha256,
         )
         for item in raw
     ]

@@ -249,8 +249,7 @@ def coverage(single: ComplianceReport, crops: list[Crop]) -> dict[str, float]:
     out = {}
     for facing in single.facings:
         box = facing.expected_box
-        xyxy = (box.x, box.y, box.x + box.w, box.y + box.h)
-        out[facing.facing_id] = max(crop.share_inside(xyxy, height) for crop in crops)
+        out[facing.facing_id] = max(crop.share_inside(_xyxy(box), height) for crop in crops)
     return out
 
 
@@ -303,6 +302,11 @@ def run_split(
         and single_status[f] is not FacingStatus.NOT_VISIBLE
     ]
     return {
+        "explained": [
+            _explain(facing_id, single, merged, photos, crops, shares[facing_id])
+            for facing_id in whole
+            if merged_status[facing_id] != single_status[facing_id]
+        ],
         "facings": len(single.facings),
         "shown": len(whole),
         "agree": agree,
@@ -321,6 +325,106 @@ def run_split(
     }
 
 
+# Why a facing the one photo and the merged report judge differently was missed, first match:
+CAUSES = (
+    "not visible: partly in view",  # every photo that shows it cuts it (the engine's own share)
+    "registration offset",  # the verdict's photo draws the facing >= half a facing off
+    "cut by the frame",  # the verdict's photo shows it cut, or a box there is clipped
+    "better view not taken",  # another photo agrees with the one photo and sees it whole
+    "other",
+)
+# A photo's drawing of a facing this many facing widths from where the crop truly shows it
+# is on the wrong stretch of the bay (registration), not a verdict question.
+OFF_FACINGS = 0.5
+
+
+def _xyxy(box: Any) -> tuple[float, float, float, float]:
+    return (box.x, box.y, box.x + box.w, box.y + box.h)
+
+
+def _explain(
+    facing_id: str,
+    single: ComplianceReport,
+    merged: ComplianceReport,
+    photos: list[PhotoReport],
+    crops: list[Crop],
+    share: float,
+) -> dict[str, Any]:
+    """One disagreement: what each photo said and saw, and the cause (``CAUSES``)."""
+    truth = single.facing(facing_id)
+    result = merged.facing(facing_id)
+    views = []
+    for photo in photos:
+        facing = photo.report.facing(facing_id)
+        crop = crops[photo.index]
+        truth_xyxy = _xyxy(truth.expected_box)
+        # Where the crop truly shows the facing (the one photo's drawing, cut and turned).
+        true_box = crop.boxes(np.array([truth_xyxy]), float(single.image.height))[0]
+        drawn = facing.expected_box
+        width = max(drawn.w, 1e-6)
+        offset = ((drawn.x + drawn.w / 2) - (true_box[0] + true_box[2]) / 2) / width
+        evidence = facing.evidence.box
+        frame_w, frame_h = photo.report.image.width, photo.report.image.height
+        clipped = facing.evidence.detection_id is not None and (
+            evidence.x <= 0.5
+            or evidence.y <= 0.5
+            or evidence.x + evidence.w >= frame_w - 0.5
+            or evidence.y + evidence.h >= frame_h - 0.5
+        )
+        views.append(
+            {
+                "photo": photo.index,
+                "status": facing.status.value,
+                "true_share": round(crop.share_inside(truth_xyxy, single.image.height), 2),
+                "engine_share": round(facing.visible_fraction, 2),
+                "offset_facings": round(offset, 2),
+                "evidence_clipped": clipped,
+            }
+        )
+    chosen = result.evidence.photo
+    by_photo = {v["photo"]: v for v in views}
+    pick = by_photo.get(chosen) if chosen is not None else None
+    if result.status is FacingStatus.NOT_VISIBLE:
+        cause = CAUSES[0]
+    elif pick is not None and abs(pick["offset_facings"]) >= OFF_FACINGS:
+        cause = CAUSES[1]
+    elif pick is not None and (pick["engine_share"] < 0.98 or pick["evidence_clipped"]):
+        cause = CAUSES[2]
+    elif any(
+        v["status"] == truth.status.value and v["engine_share"] >= 0.98 and v is not pick
+        for v in views
+    ):
+        cause = CAUSES[3]
+    else:
+        cause = CAUSES[4]
+    return {
+        "facing": facing_id,
+        "one_photo": truth.status.value,
+        "merged": result.status.value,
+        "from_photo": chosen,
+        "share": round(share, 2),
+        "cause": cause,
+        "views": views,
+    }
+
+
+def _per_split_table(rows: list[dict[str, Any]]) -> None:
+    names = sorted({r["split"] for r in rows}, key=lambda n: (n[0], "gap" in n))
+    print(
+        f"{'split':<10} {'shown':>6} {'agree':>6} {'agreement':>9}  "
+        + "  ".join(f"{c.split(':')[0][:12]:>12}" for c in CAUSES)
+    )
+    for name in [*names, "all"]:
+        chosen = rows if name == "all" else [r for r in rows if r["split"] == name]
+        shown = sum(r["shown"] for r in chosen)
+        agree = sum(r["agree"] for r in chosen)
+        causes = [sum(e["cause"] == c for r in chosen for e in r["explained"]) for c in CAUSES]
+        print(
+            f"{name:<10} {shown:>6} {agree:>6} {agree / shown:>9.2%}  "
+            + "  ".join(f"{n:>12}" for n in causes)
+        )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cache", type=Path, default=Path("/tmp/shelfscan-multi-photo"))
@@ -333,6 +437,11 @@ def main() -> int:
         "--independent",
         action="store_true",
         help="merge the photos as registered one by one (no joint, left-to-right registration)",
+    )
+    parser.add_argument(
+        "--explain",
+        action="store_true",
+        help="print each disagreement: every photo's verdict, share in view, offset, cause",
     )
     args = parser.parse_args()
     found, detector = subjects(args.cache, set(args.only) if args.only else None)
@@ -369,6 +478,22 @@ def main() -> int:
                     f"{row['used']:>2}/{row['photos']:<2} {row['ratio']:>7.2f}"
                     + (f"  differ: {', '.join(row['disagree'][:6])}" if row["disagree"] else "")
                 )
+    if args.explain:
+        print()
+        for row in rows:
+            for item in row["explained"]:
+                views = "; ".join(
+                    f"p{v['photo']} {v['status']} in {v['true_share']:.2f}/{v['engine_share']:.2f}"
+                    f" off {v['offset_facings']:+.2f}{' clipped' if v['evidence_clipped'] else ''}"
+                    for v in item["views"]
+                )
+                print(
+                    f"{row['subject']:<13} {row['split']:<9} {row['seed']} {item['facing']:<18} "
+                    f"{item['one_photo']:>9} -> {item['merged']:<11} p{item['from_photo']} "
+                    f"[{item['cause']}]  {views}"
+                )
+    print()
+    _per_split_table(rows)
     overlap = [r for r in rows if "overlap" in r["split"]]
     gaps = [r for r in rows if "gap" in r["split"]]
     shown = sum(r["shown"] for r in rows)

@@ -34,11 +34,14 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from shelfscan.compliance.actions import build_actions
-from shelfscan.compliance.engine import recount
+from shelfscan.compliance.engine import MatchOptions, recount
 from shelfscan.compliance.report import (
     REPORT_SCHEMA_VERSION,
+    Box,
     ComplianceReport,
     DetectorLabels,
+    Evidence,
+    EvidenceSource,
     Extent,
     FacingResult,
     FacingStatus,
@@ -125,6 +128,8 @@ def merge_reports(
                 f"{photo.report.planogram_id!r}, not {planogram.id!r}"
             )
     several = len(photos) > 1
+    if several:
+        photos = [_claim_cut_off_evidence(photo, planogram) for photo in photos]
     usable = [p for p in photos if p.report.trust is None or p.report.trust.conclusive]
     conflicting = _misregistered(usable)
     usable = [p for p in usable if p.index not in conflicting]
@@ -429,6 +434,149 @@ def _reregister_round(
     if all(a is b for a, b in zip(best, placed, strict=True)):
         return None
     return best
+
+
+# --- evidence of facings cut by a photo's frame ---
+
+# A facing with less than this share inside the photo is cut by its frame (the engine's own
+# limit for judging a facing: ``MatchOptions.min_judged_fraction``).
+CUT_BY_FRAME = MatchOptions().min_judged_fraction
+
+
+def _product_of_label(
+    label: str | None, report: ComplianceReport, planogram: Planogram
+) -> str | None:
+    """The planogram product a detector label names (its id, its name, or the detector's
+    resolved class name); None when it names none of them."""
+    if label is None:
+        return None
+    products = planogram.product_by_id()
+    if label in products:
+        return label
+    if report.detector_labels is not None and label in report.detector_labels.resolved:
+        return report.detector_labels.resolved[label]
+    named = [p.id for p in planogram.products if p.name == label]
+    return named[0] if len(named) == 1 else None
+
+
+def _stands_in(box: Box, facings: Sequence[FacingResult], fixture_id: str) -> int | None:
+    """The facing of ``fixture_id`` whose planned place holds the box's centre, if any."""
+    centre_x, centre_y = box.x + box.w / 2, box.y + box.h / 2
+    for f, facing in enumerate(facings):
+        place = facing.expected_box
+        if (
+            facing.fixture_id == fixture_id
+            and place.x <= centre_x <= place.x + place.w
+            and place.y <= centre_y <= place.y + place.h
+        ):
+            return f
+    return None
+
+
+def _claim_cut_off_evidence(photo: PhotoReport, planogram: Planogram) -> PhotoReport:
+    """Boxes lent to a facing cut by the photo's frame go back to where they stand.
+
+    A facing cut by the frame loses its own product box (the detector keeps a box only when
+    most of it is in view), and the shelf's alignment, for which a shift is cheap, then lends
+    it its neighbour's box, that neighbour the next one's, and so on, until a whole facing is
+    left looking empty: a chain of shifted boxes ending at the frame. In a scan of several
+    photos the cut facing is another photo's to judge, so each box of such a chain goes to the
+    facing whose place it stands in (ok or misplaced by its label), and the cut facing is not
+    visible here. Only a whole chain is undone: from a cut facing holding a box that stands in
+    another facing's place, box by box, to a whole facing judged empty without a gap box of
+    the detector's; every box's label must name a planogram product."""
+    report = photo.report
+    facings = list(report.facings)
+    changed = False
+    for g, cut in enumerate(report.facings):
+        if cut.visible_fraction >= CUT_BY_FRAME or cut.status is not FacingStatus.OK:
+            continue
+        # (holder, the facing the held box stands in) along the chain
+        chain: list[tuple[int, int]] = []
+        holder = g
+        while True:
+            held = facings[holder]
+            if held.evidence.source is not EvidenceSource.DETECTION:
+                break
+            if held.shift_facings is None or abs(held.shift_facings) < 0.5:
+                break
+            place = _stands_in(held.evidence.box, facings, held.fixture_id)
+            if place is None or place == holder or any(place == h for h, _ in chain):
+                break
+            chain.append((holder, place))
+            target = facings[place]
+            if target.status is FacingStatus.GAP:
+                break
+            holder = place
+        if not chain:
+            continue
+        end = facings[chain[-1][1]]
+        if (
+            end.status is not FacingStatus.GAP
+            or end.evidence.source is not EvidenceSource.INFERRED
+            or end.visible_fraction < CUT_BY_FRAME
+        ):
+            continue
+        seen = [_product_of_label(facings[h].evidence.label, report, planogram) for h, _ in chain]
+        if any(product is None for product in seen):
+            continue
+        reseated = {
+            place: _reseated(facings[place], facings[holder].evidence, product)
+            for (holder, place), product in zip(chain, seen, strict=True)
+        }
+        facings[g] = _cut_off(cut)
+        for place, facing in reseated.items():
+            facings[place] = facing
+        changed = True
+    if not changed:
+        return photo
+    return replace(photo, report=report.model_copy(update={"facings": facings}))
+
+
+def _reseated(facing: FacingResult, evidence: Evidence, seen: str | None) -> FacingResult:
+    """``facing`` judged by the box ``evidence`` standing in its place (``seen``: the
+    planogram product the box's label names)."""
+    box, place = evidence.box, facing.expected_box
+    in_place = seen == facing.product_id
+    found = evidence.label if evidence.label is not None else seen
+    reason = "in place" if in_place else f"expected {facing.product_name}, found {found}"
+    return facing.model_copy(
+        update={
+            "status": FacingStatus.OK if in_place else FacingStatus.MISPLACED,
+            "reason": f"{reason} (its box had been lent to a neighbour cut by the photo's frame)",
+            "evidence": evidence,
+            "found_product_id": seen,
+            "found_label": evidence.label,
+            "shift_facings": round(
+                (box.x + box.w / 2 - place.x - place.w / 2) / max(place.w, 1e-9), 2
+            ),
+        }
+    )
+
+
+def _cut_off(facing: FacingResult) -> FacingResult:
+    """``facing``, cut by the photo's frame, not visible: its box stands in another place."""
+    return facing.model_copy(
+        update={
+            "status": FacingStatus.NOT_VISIBLE,
+            "reason": (
+                f"partly outside the photo ({facing.visible_fraction:.0%} of the facing in view)"
+                " and its product not seen in its place: photograph it whole"
+            ),
+            "evidence": facing.evidence.model_copy(
+                update={
+                    "source": EvidenceSource.OUTSIDE_PHOTO,
+                    "box": facing.expected_box,
+                    "detection_id": None,
+                    "label": None,
+                    "confidence": None,
+                }
+            ),
+            "found_product_id": None,
+            "found_label": None,
+            "shift_facings": None,
+        }
+    )
 
 
 def _tagger(several: bool):  # type: ignore[no-untyped-def]

@@ -8,8 +8,18 @@ import pytest
 
 from shelfscan.compliance.actions import conclude
 from shelfscan.compliance.engine import match_planogram, recount
-from shelfscan.compliance.merge import PHOTO_OF_SEVERAL, PhotoReport, merge_reports
-from shelfscan.compliance.report import ComplianceReport, FacingStatus, UnexpectedKind
+from shelfscan.compliance.merge import (
+    PHOTO_OF_SEVERAL,
+    PhotoReport,
+    _claim_cut_off_evidence,
+    merge_reports,
+)
+from shelfscan.compliance.report import (
+    ComplianceReport,
+    EvidenceSource,
+    FacingStatus,
+    UnexpectedKind,
+)
 from shelfscan.detections import Detections
 from shelfscan.planogram.model import Planogram
 from tests.compliance.helpers import make_planogram, shoot
@@ -257,3 +267,91 @@ def test_a_photo_contradicting_a_better_registered_one_is_left_out():
     assert all(
         f.evidence.photo == 0 for f in merged.facings if f.status is not FacingStatus.NOT_VISIBLE
     )
+
+
+def _lend_boxes_to_the_cut_facing(photo: PhotoReport) -> PhotoReport:
+    """The chain an alignment makes when the frame cuts S1-07 and drops its box: S1-07 holds
+    S1-06's box, S1-06 holds S1-05's, and S1-05 is left looking empty."""
+    report = photo.report
+    d, e, f = (report.facing(i) for i in ("S1-05", "S1-06", "S1-07"))
+    lent = {
+        "S1-05": d.model_copy(
+            update={
+                "status": FacingStatus.GAP,
+                "evidence": d.evidence.model_copy(
+                    update={"source": EvidenceSource.INFERRED, "detection_id": None, "label": None}
+                ),
+                "found_product_id": None,
+                "found_label": None,
+                "shift_facings": None,
+            }
+        ),
+        "S1-06": e.model_copy(
+            update={"evidence": d.evidence, "found_label": d.evidence.label, "shift_facings": -1.0}
+        ),
+        "S1-07": f.model_copy(
+            update={
+                "status": FacingStatus.OK,
+                "evidence": e.evidence,
+                "found_product_id": f.product_id,
+                "found_label": e.evidence.label,
+                "shift_facings": -1.0,
+            }
+        ),
+    }
+    facings = [lent.get(facing.facing_id, facing) for facing in report.facings]
+    return PhotoReport(photo.index, report.model_copy(update={"facings": facings}))
+
+
+def test_boxes_lent_to_a_facing_cut_by_the_frame_go_back_to_where_they_stand():
+    planogram = long_bay()
+    detections = shoot(planogram, replace={"S1-05": "Product A"})
+    width = detections.image_width
+    left = analyse(planogram, crop(detections, 0, 0.535 * width), 0)
+    right = analyse(planogram, crop(detections, 0.3 * width, width), 1)
+    assert left.report.facing("S1-07").visible_fraction < 0.75  # cut by the frame
+    assert left.report.facing("S1-05").status is FacingStatus.MISPLACED
+    chained = _lend_boxes_to_the_cut_facing(left)
+
+    fixed = _claim_cut_off_evidence(chained, planogram).report
+    assert fixed.facing("S1-05").status is FacingStatus.MISPLACED  # Product A in S1-05's place
+    assert fixed.facing("S1-05").found_product_id == "A"
+    assert fixed.facing("S1-06").status is FacingStatus.OK
+    assert fixed.facing("S1-06").evidence == left.report.facing("S1-06").evidence
+    assert fixed.facing("S1-07").status is FacingStatus.NOT_VISIBLE
+    assert "cut by the photo's frame" in fixed.facing("S1-05").reason
+
+    merged = merge_reports(planogram, [chained, right])
+    assert merged.facing("S1-05").status is FacingStatus.MISPLACED
+    assert merged.facing("S1-06").status is FacingStatus.OK
+    assert merged.facing("S1-07").status is FacingStatus.OK
+    assert merged.facing("S1-07").evidence.photo == 1
+
+
+def test_a_chain_that_does_not_end_in_an_empty_facing_stays():
+    planogram = long_bay()
+    detections = shoot(planogram)
+    width = detections.image_width
+    left = analyse(planogram, crop(detections, 0, 0.535 * width), 0)
+    chained = _lend_boxes_to_the_cut_facing(left)
+    # S1-05 holds a box of its own: the alignment's shifts stand.
+    report = chained.report
+    held = [
+        f.model_copy(
+            update={"status": FacingStatus.OK, "evidence": left.report.facing("S1-05").evidence}
+        )
+        if f.facing_id == "S1-05"
+        else f
+        for f in report.facings
+    ]
+    kept = PhotoReport(0, report.model_copy(update={"facings": held}))
+    assert _claim_cut_off_evidence(kept, planogram) is kept
+    # A box whose label names no planogram product is not re-seated either.
+    unnamed = [
+        f.model_copy(update={"evidence": f.evidence.model_copy(update={"label": "something"})})
+        if f.facing_id == "S1-07"
+        else f
+        for f in report.facings
+    ]
+    odd = PhotoReport(0, report.model_copy(update={"facings": unnamed}))
+    assert _claim_cut_off_evidence(odd, planogram) is odd

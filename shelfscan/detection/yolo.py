@@ -228,17 +228,21 @@ class YoloDetector:
             return None
         if self._fixed_size is None:
             return None
-        xml = self.model_path if self.model_path.is_file() else next(self.model_path.glob("*.xml"))
-        problem = direct_model_problem(self._export_metadata(), xml, self._fixed_size)
-        if problem is not None:
-            log.info("OpenVINO model %s runs through ultralytics: %s", self.model_path, problem)
-            return None
         try:
-            return DirectOpenVino(xml, self._fixed_size)
+            xml = (
+                self.model_path
+                if self.model_path.is_file()
+                else next(self.model_path.glob("*.xml"))
+            )
+            problem = direct_model_problem(self._export_metadata(), xml, self._fixed_size)
+            if problem is None:
+                return DirectOpenVino(xml, self._fixed_size)
         except Exception as error:
-            raise ModelLoadError(
-                self.model_path, f"{type(error).__name__}: {error}", TRAIN_OR_EXPORT_HINT
-            ) from error
+            # ultralytics' path then opens it, and a broken export fails there as a
+            # ModelLoadError naming the file (the warm-up), as it always did.
+            problem = f"{type(error).__name__}: {error}"
+        log.info("OpenVINO model %s runs through ultralytics: %s", self.model_path, problem)
+        return None
 
     def _warmup(self) -> None:
         # Exported models are only opened by ultralytics on the first prediction, so a corrupt

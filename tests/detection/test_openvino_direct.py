@@ -95,3 +95,21 @@ def test_a_fresh_process_gets_ultralytics_order_of_equal_scores(demo_detectors) 
 
     expected = reference.detect(load_image(photo.read_bytes()))
     np.testing.assert_allclose(direct, expected.xyxy, rtol=0, atol=1e-3)
+
+
+def test_a_broken_openvino_export_is_still_a_load_error_naming_it(tmp_path) -> None:
+    """The direct runner cannot open it, so ultralytics' path gets it, and its warm-up says
+    which file is broken, as before the direct runner."""
+    pytest.importorskip("openvino")
+    if not DEMO_MODEL.exists():
+        pytest.skip("demo OpenVINO model not found")
+    from shelfscan.detection.base import ModelLoadError
+
+    broken = tmp_path / "broken_openvino_model"
+    broken.mkdir()
+    (broken / "metadata.yaml").write_bytes((DEMO_MODEL / "metadata.yaml").read_bytes())
+    (broken / "broken.xml").write_text("<net><layers>not a model</net>")
+    (broken / "broken.bin").write_bytes(b"\x00" * 64)
+    with pytest.raises(ModelLoadError) as error:
+        YoloDetector(broken)
+    assert str(broken) in str(error.value)

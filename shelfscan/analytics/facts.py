@@ -45,10 +45,12 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from shelfscan.analytics import fix_histogram
 from shelfscan.analytics.models import (
     HISTORY_LENGTH,
     PROBLEM_STATUSES,
     DailyBay,
+    DailyFix,
     DailyProduct,
     DailyStore,
     DimDate,
@@ -645,9 +647,14 @@ def _advance_history(session: Session, scan: Mapping[str, Any], rows: list[dict[
         )
     }
     open_episodes = {
-        row.facing_id: row.id
+        row.facing_id: row
         for row in session.execute(
-            select(ProblemEpisode.facing_id, ProblemEpisode.id).where(
+            select(
+                ProblemEpisode.facing_id,
+                ProblemEpisode.id,
+                ProblemEpisode.region,
+                ProblemEpisode.opened_at,
+            ).where(
                 ProblemEpisode.bay_id == bay_id,
                 ProblemEpisode.closed_at.is_(None),
                 ProblemEpisode.facing_id.in_(list(verdicts)),
@@ -656,6 +663,7 @@ def _advance_history(session: Session, scan: Mapping[str, Any], rows: list[dict[
     }
     mask = (1 << HISTORY_LENGTH) - 1
     new_states, opened, closed, continued = [], [], [], []
+    histogram: dict[fix_histogram.Key, fix_histogram.Bucket] = {}
     for facing_id, row in verdicts.items():
         failing = row["status"] in PROBLEM_STATUSES
         previous = states.get(facing_id)
@@ -675,8 +683,10 @@ def _advance_history(session: Session, scan: Mapping[str, Any], rows: list[dict[
                 "last_scanned_at": scan["scanned_at"],
             }
         )
-        episode_id = open_episodes.get(facing_id)
+        episode = open_episodes.get(facing_id)
+        episode_id = episode.id if episode is not None else None
         if failing and episode_id is None:
+            fix_histogram.add_opened(histogram, scan["region"], _utc_day(scan["scanned_at"]))
             opened.append(
                 {
                     "store_id": scan["store_id"],
@@ -693,9 +703,15 @@ def _advance_history(session: Session, scan: Mapping[str, Any], rows: list[dict[
             )
         elif failing:
             continued.append({"episode_id": episode_id})
-        elif episode_id is not None:
+        elif episode is not None:
             closed.append(
                 {"episode_id": episode_id, "scan": scan["scan_id"], "at": scan["scanned_at"]}
+            )
+            fix_histogram.add_fixed(
+                histogram,
+                episode.region,
+                _utc_day(scan["scanned_at"]),
+                _hours_between(episode.opened_at, scan["scanned_at"]),
             )
     session.execute(
         delete(FacingState).where(
@@ -719,6 +735,104 @@ def _advance_history(session: Session, scan: Mapping[str, Any], rows: list[dict[
             .values(closed_scan_id=bindparam("scan"), closed_at=bindparam("at")),
             closed,
         )
+    _add_to_fix_histogram(session, histogram)
+
+
+# --- the daily fix histogram (time to fix at chain and region level) -----------------------
+
+
+def _utc(at: datetime) -> datetime:
+    return at.astimezone(UTC) if at.tzinfo else at.replace(tzinfo=UTC)
+
+
+def _utc_day(at: datetime) -> date:
+    # time to fix selects problems by the UTC day of the fixing scan
+    return _utc(at).date()
+
+
+def _hours_between(start: datetime, end: datetime) -> float:
+    return (_utc(end) - _utc(start)).total_seconds() / 3600.0
+
+
+def _episode_contributions(rows: Iterable[Any], sign: int) -> dict[Any, fix_histogram.Bucket]:
+    return fix_histogram.contributions(
+        (
+            (
+                region,
+                _utc_day(opened_at),
+                _utc_day(closed_at) if closed_at is not None else None,
+                _hours_between(opened_at, closed_at) if closed_at is not None else None,
+            )
+            for region, opened_at, closed_at in rows
+        ),
+        sign,
+    )
+
+
+def _add_to_fix_histogram(session: Session, changes: Mapping[Any, fix_histogram.Bucket]) -> None:
+    """Histogram rows added to (an upsert per day, region and bucket)."""
+    rows = [
+        {
+            "day": day,
+            "region": region,
+            "bucket": bucket,
+            "problems": change.problems,
+            "hours_sum": change.hours_sum,
+            "hours_sq": change.hours_sq,
+        }
+        for (day, region, bucket), change in sorted(changes.items(), key=lambda kv: kv[0])
+        if change.problems or change.hours_sum or change.hours_sq
+    ]
+    if not rows:
+        return
+    table = DailyFix.__table__
+    statement = _insert(session, table)
+    excluded = statement.excluded
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[table.c.day, table.c.region, table.c.bucket],
+            set_={
+                name: table.c[name] + excluded[name]
+                for name in ("problems", "hours_sum", "hours_sq")
+            },
+        ),
+        rows,
+    )
+
+
+def _has_fix_histogram(session: Session) -> bool:
+    # migration 0004's backfill rebuilds history before migration 0010 adds the histogram
+    return inspect(session.connection()).has_table(DailyFix.__tablename__)
+
+
+def _bay_episodes(session: Session, bay_ids: Sequence[int]) -> list[Any]:
+    e = ProblemEpisode
+    return session.execute(
+        select(e.region, e.opened_at, e.closed_at).where(e.bay_id.in_(list(bay_ids)))
+    ).all()
+
+
+def rebuild_fix_histogram(session: Session, *, batch: int = 50_000) -> None:
+    """The daily fix histogram recomputed from every problem episode (streamed)."""
+    session.execute(delete(DailyFix))
+    e = ProblemEpisode
+    totals: dict[Any, fix_histogram.Bucket] = {}
+    result = session.execute(
+        select(e.region, e.opened_at, e.closed_at).execution_options(yield_per=batch)
+    )
+    for part in result.partitions():
+        for key, change in _episode_contributions(part, 1).items():
+            entry = totals.setdefault(key, fix_histogram.Bucket())
+            entry.problems += change.problems
+            entry.hours_sum += change.hours_sum
+            entry.hours_sq += change.hours_sq
+    rows = [
+        {"day": day, "region": region, "bucket": bucket, "problems": v.problems,
+         "hours_sum": v.hours_sum, "hours_sq": v.hours_sq}
+        for (day, region, bucket), v in totals.items()
+    ]  # fmt: skip
+    for start in range(0, len(rows), 10_000):
+        session.execute(insert(DailyFix.__table__), rows[start : start + 10_000])
 
 
 def _newer_count_portable(session: Session, scan: Mapping[str, Any]) -> int:
@@ -758,8 +872,14 @@ def _verdicts(bay_ids: Sequence[int] | None) -> Any:
 
 def rebuild_history(session: Session, *, bay_ids: Sequence[int] | None = None) -> None:
     """Facing states and problem episodes recomputed from the facts in set-based SQL (window
-    functions), for some bays or all."""
+    functions), for some bays or all; the daily fix histogram follows (for some bays by
+    difference: their old episodes taken away, the new ones added)."""
+    histogram = _has_fix_histogram(session)
     if bay_ids is not None:
+        if histogram:
+            _add_to_fix_histogram(
+                session, _episode_contributions(_bay_episodes(session, bay_ids), -1)
+            )
         session.execute(delete(FacingState).where(FacingState.bay_id.in_(list(bay_ids))))
         session.execute(delete(ProblemEpisode).where(ProblemEpisode.bay_id.in_(list(bay_ids))))
     else:
@@ -861,6 +981,12 @@ def rebuild_history(session: Session, *, bay_ids: Sequence[int] | None = None) -
             episodes,
         )
     )
+    if not histogram:
+        return
+    if bay_ids is not None:
+        _add_to_fix_histogram(session, _episode_contributions(_bay_episodes(session, bay_ids), 1))
+    else:
+        rebuild_fix_histogram(session)
 
 
 # --- rebuild -----------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Date, Index, Integer, SmallInteger, String, Text
+from sqlalchemy import BigInteger, Date, Float, Index, Integer, SmallInteger, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shelfscan.db.base import Base, UTCDateTime
@@ -249,6 +249,24 @@ class ProblemEpisode(Base):
     failing_scans: Mapped[int] = mapped_column(Integer)
 
 
+class DailyFix(Base):
+    """Per UTC day, region and fix-duration bucket: problems fixed that day and the sum and
+    sum of squares of their hours to fix; bucket -1 counts the problems opened that day (so
+    that still open = opened - fixed up to a day). Chain- and region-level time to fix read
+    it (:mod:`shelfscan.analytics.fix_histogram`). ``region`` is '' for stores without one.
+    Kept by the write path with the problem episodes (by difference when a bay's history is
+    replayed) and rebuilt with them."""
+
+    __tablename__ = "analytics_daily_fix"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    region: Mapped[str] = mapped_column(String(128), primary_key=True)
+    bucket: Mapped[int] = mapped_column(Integer, primary_key=True)
+    problems: Mapped[int] = mapped_column(Integer)
+    hours_sum: Mapped[float] = mapped_column(Float)
+    hours_sq: Mapped[float] = mapped_column(Float)
+
+
 ANALYTICS_TABLES = (
     FactScan.__table__,
     FactFacing.__table__,
@@ -260,4 +278,5 @@ ANALYTICS_TABLES = (
     ProblemEpisode.__table__,
     RegionDailyProduct.__table__,
     DailyStore.__table__,
+    DailyFix.__table__,
 )

@@ -21,6 +21,7 @@ from sqlalchemy import (
     Integer,
     Select,
     and_,
+    bindparam,
     case,
     cast,
     func,
@@ -30,6 +31,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from shelfscan.analytics import fix_histogram
 from shelfscan.analytics.kpis import (
     DEFAULT_EXPECTED_PER_BAY_WEEK,
     expected_scans,
@@ -37,6 +39,7 @@ from shelfscan.analytics.kpis import (
 )
 from shelfscan.analytics.models import (
     DailyBay,
+    DailyFix,
     DailyProduct,
     DailyStore,
     DimProduct,
@@ -234,18 +237,24 @@ def sums_select(level: Level, period: Period, filters: Filters) -> Select[Any]:
     return statement
 
 
+def _literal_ids(ids: set[int]) -> Any:
+    """Integer ids rendered into the SQL text: a thousand bound parameters cost the driver
+    (psycopg splits the query per parameter) more than the query itself."""
+    return bindparam("ids", sorted(int(i) for i in ids), expanding=True, literal_execute=True)
+
+
 def _names(session: Session, store_ids: set[int], bay_ids: set[int]) -> StoreNames:
     names = StoreNames()
     if store_ids:
         for store_id, code, name, region in session.execute(
             select(Store.id, Store.code, Store.name, Store.region).where(
-                Store.id.in_(sorted(store_ids))
+                Store.id.in_(_literal_ids(store_ids))
             )
         ):
             names.codes[store_id] = (code, name, region)
     if bay_ids:
         for bay_id, code in session.execute(
-            select(Bay.id, Bay.code).where(Bay.id.in_(sorted(bay_ids)))
+            select(Bay.id, Bay.code).where(Bay.id.in_(_literal_ids(bay_ids)))
         ):
             names.bays[bay_id] = code
     return names
@@ -501,14 +510,14 @@ def offenders(
     if filters.product:
         statement = statement.where(s.product_key == filters.product)
     if by == "product":
-        statement = _top_offending_products(statement, limit)
-    else:  # worst first, in the database: a chain has millions of facings
-        statement = (
-            statement.join(Store, Store.id == s.store_id)
-            .join(Bay, Bay.id == s.bay_id)
-            .order_by(failing.desc(), Store.code, Bay.code, s.facing_id)
-            .limit(limit)
-        )
+        return _offending_products(session, statement, m, limit)
+    # worst first, in the database: a chain has millions of facings
+    statement = (
+        statement.join(Store, Store.id == s.store_id)
+        .join(Bay, Bay.id == s.bay_id)
+        .order_by(failing.desc(), Store.code, Bay.code, s.facing_id)
+        .limit(limit)
+    )
     rows = [dict(row._mapping) for row in session.execute(statement)]
     names = _names(session, {r["store_id"] for r in rows}, {r["bay_id"] for r in rows})
     out = []
@@ -533,48 +542,65 @@ def offenders(
                 "last_scanned_at": row["last_scanned_at"],
             }
         )
-    if by == "product":
-        grouped: dict[str, dict[str, Any]] = {}
-        for row in out:
-            entry = grouped.setdefault(
-                row["product"],
-                {
-                    "product": row["product"],
-                    "product_name": row["product_name"],
-                    "brand": row["brand"],
-                    "category": row["category"],
-                    "facings": 0,
-                    "stores": set(),
-                    "failing": 0,
-                    "of_last": m,
-                    "last_scan_id": row["last_scan_id"],
-                    "store": row["store"],
-                },
-            )
-            entry["facings"] += 1
-            entry["stores"].add(row["store"])
-            entry["failing"] += row["failing"]
-        products = []
-        for entry in grouped.values():
-            entry["stores"] = len(entry["stores"])
-            products.append(entry)
-        products.sort(key=lambda e: (-e["facings"], -e["failing"], e["product"]))
-        return products[:limit]
     out.sort(key=lambda r: (-r["failing"], r["store"] or "", r["bay"] or "", r["facing_id"]))
     return out[:limit]
 
 
-def _top_offending_products(offending: Select[Any], limit: int) -> Select[Any]:
-    """The offending facings of the ``limit`` products with most of them (then most failing
-    verdicts), ranked in the database; the caller groups them per product."""
+def _offending_products(
+    session: Session, offending: Select[Any], m: int, limit: int
+) -> list[dict[str, Any]]:
+    """Products with most offending facings (then most failing verdicts), grouped and ranked in
+    the database in one pass: a chain has tens of thousands of offending facings, and fetching
+    them (with their bays' names) cost seconds. Each product links to its most recent
+    offending scan."""
     facings = offending.subquery("offending")
-    ranked = (
-        select(facings.c.product_key)
-        .group_by(facings.c.product_key)
-        .order_by(func.count().desc(), func.sum(facings.c.failing).desc(), facings.c.product_key)
+    o = facings.c
+    newest = (
+        func.row_number()
+        .over(
+            partition_by=o.product_key,
+            order_by=(o.last_scanned_at.desc(), o.store_id, o.bay_id, o.facing_id),
+        )
+        .label("newest")
+    )
+    ranked = select(o.product_key, o.store_id, o.last_scan_id, o.failing, newest).subquery("r")
+    r = ranked.c
+    latest = r.newest == 1
+    statement = (
+        select(
+            r.product_key,
+            func.count().label("facings"),
+            func.count(r.store_id.distinct()).label("stores"),
+            func.sum(r.failing).label("failing"),
+            func.max(case((latest, r.store_id))).label("store_id"),
+            func.max(case((latest, r.last_scan_id))).label("last_scan_id"),
+        )
+        .group_by(r.product_key)
+        .order_by(func.count().desc(), func.sum(r.failing).desc(), r.product_key)
         .limit(limit)
     )
-    return select(facings).where(facings.c.product_key.in_(ranked))
+    rows = [dict(row._mapping) for row in session.execute(statement)]
+    names = _names(session, {r["store_id"] for r in rows if r["store_id"] is not None}, set())
+    products = _products(session, {r["product_key"] for r in rows if r["product_key"]})
+    out = []
+    for row in rows:
+        key = row["product_key"]
+        name, brand, category = products.get(key, (key, None, None))
+        out.append(
+            {
+                "product": key,
+                "product_name": name or key,
+                "brand": brand,
+                "category": category,
+                "facings": int(row["facings"]),
+                "stores": int(row["stores"]),
+                "failing": int(row["failing"]),
+                "of_last": m,
+                "last_scan_id": row["last_scan_id"],
+                "store": names.codes.get(row["store_id"], (None,))[0],
+            }
+        )
+    return out
 
 
 # --- time to fix -------------------------------------------------------------------------------
@@ -643,6 +669,10 @@ def time_to_fix(session: Session, level: Level, filters: Filters) -> list[dict[s
     fixed; plus the problems still open at the end of the range."""
     if level not in (Level.CHAIN, Level.REGION, Level.STORE, Level.PRODUCT):
         raise ValueError("time to fix is given by chain, region, store or product")
+    if level in (Level.CHAIN, Level.REGION) and not (
+        filters.store or filters.bay or filters.by_product or filters.store_ids is not None
+    ):
+        return _time_to_fix_from_histogram(session, level, filters)
     e = ProblemEpisode
     scope = _where(e, Filters(**{**filters.__dict__, "date_from": None, "date_to": None}))
     key = {
@@ -703,6 +733,66 @@ def time_to_fix(session: Session, level: Level, filters: Filters) -> list[dict[s
             row["store"] = names.codes.get(group, (None,))[0]
         elif level is Level.PRODUCT:
             row["product"] = group
+        rows.append(row)
+    return rows
+
+
+def _time_to_fix_from_histogram(
+    session: Session, level: Level, filters: Filters
+) -> list[dict[str, Any]]:
+    """Chain- and region-level time to fix from the daily fix histogram: a few thousand rows
+    instead of every fixed problem; median and p90 within 2 % (see
+    :mod:`shelfscan.analytics.fix_histogram`), counts exact."""
+    h = DailyFix
+    region_key = func.nullif(h.region, "")
+    conditions: list[ColumnElement[bool]] = []
+    if filters.region:
+        conditions.append(h.region == filters.region)
+    fixed_conditions = [*conditions, h.bucket >= 0]
+    if filters.date_from is not None:
+        fixed_conditions.append(h.day >= filters.date_from)
+    if filters.date_to is not None:
+        fixed_conditions.append(h.day <= filters.date_to)
+        # still open at the end of the range: opened up to then, less fixed up to then
+        conditions.append(h.day <= filters.date_to)
+    histograms: dict[Any, dict[int, fix_histogram.Bucket]] = defaultdict(dict)
+    for region, bucket, problems, hours_sum, hours_sq in session.execute(
+        select(
+            region_key, h.bucket, func.sum(h.problems), func.sum(h.hours_sum),
+            func.sum(h.hours_sq),
+        ).where(*fixed_conditions).group_by(region_key, h.bucket)
+    ):  # fmt: skip
+        group = "chain" if level is Level.CHAIN else region
+        entry = histograms[group].setdefault(bucket, fix_histogram.Bucket())
+        entry.problems += int(problems or 0)
+        entry.hours_sum += float(hours_sum or 0.0)
+        entry.hours_sq += float(hours_sq or 0.0)
+    opened_minus_fixed = func.sum(
+        case((h.bucket == fix_histogram.OPENED, h.problems), else_=-h.problems)
+    )
+    open_counts: dict[Any, int] = defaultdict(int)
+    for region, count in session.execute(
+        select(region_key, opened_minus_fixed).where(*conditions).group_by(region_key)
+    ):
+        open_counts["chain" if level is Level.CHAIN else region] += int(count or 0)
+    fixed_counts = {
+        group: sum(b.problems for b in buckets.values()) for group, buckets in histograms.items()
+    }
+    keys = {g for g, n in fixed_counts.items() if n > 0} | {
+        g for g, n in open_counts.items() if n > 0
+    }
+    rows = []
+    for group in sorted(keys, key=str):
+        buckets = histograms.get(group, {})
+        row: dict[str, Any] = {
+            "level": level.value,
+            "fixed": fixed_counts.get(group, 0),
+            "median_hours": fix_histogram.quantile(buckets, 0.5),
+            "p90_hours": fix_histogram.quantile(buckets, 0.9),
+            "still_open": open_counts.get(group, 0),
+        }
+        if level is Level.REGION:
+            row["region"] = group
         rows.append(row)
     return rows
 

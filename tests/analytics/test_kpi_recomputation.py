@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 from sqlalchemy import text
 
+from shelfscan.analytics.fix_histogram import ABSOLUTE_ERROR_HOURS, RELATIVE_ERROR
 from shelfscan.analytics.kpis import DEFAULT_EXPECTED_PER_BAY_WEEK
 from shelfscan.analytics.queries import Filters, Level, Period, kpi_rows, offenders, time_to_fix
 from shelfscan.db.session import engine_for, session_scope
@@ -224,8 +225,15 @@ def test_time_to_fix_matches_pandas(chain_url: str, level: Level) -> None:
         still = open_ if key is None else open_[open_[key] == row[key]]
         assert row["fixed"] == len(mine)
         assert row["still_open"] == len(still)
-        assert row["median_hours"] == pytest.approx(mine.hours.quantile(0.5))
-        assert row["p90_hours"] == pytest.approx(mine.hours.quantile(0.9))
+        # chain and region read the daily fix histogram: its median and p90 are within a
+        # bucket's width (2 %) of the exact ones; store level is exact
+        tolerance = (
+            {"rel": RELATIVE_ERROR, "abs": ABSOLUTE_ERROR_HOURS}
+            if level in (Level.CHAIN, Level.REGION)
+            else {}
+        )
+        assert row["median_hours"] == pytest.approx(mine.hours.quantile(0.5), **tolerance)
+        assert row["p90_hours"] == pytest.approx(mine.hours.quantile(0.9), **tolerance)
     assert sum(r["fixed"] for r in rows) == len(fixed) > 0
 
 

@@ -38,7 +38,7 @@ from shelfscan.auth import service
 from shelfscan.auth.errors import Forbidden, Throttled, Unauthenticated
 from shelfscan.auth.oidc import OIDCConfig, OIDCVerifier
 from shelfscan.auth.roles import Permission as P
-from shelfscan.auth.roles import Principal, PrincipalKind, Role
+from shelfscan.auth.roles import Principal, PrincipalKind, Role, ScopeKind
 from shelfscan.auth.scope import store_visible
 from shelfscan.auth.throttle import ThrottlePolicy
 from shelfscan.db.models import Store
@@ -303,7 +303,7 @@ def authorize(request: Request) -> Principal | None:
         roles = ", ".join(sorted({g.role.value for g in principal.grants})) or "no role"
         raise Forbidden(f"{rule.value} is not granted to {roles}")
     store_code = request.path_params.get("store_code")
-    if store_code is not None:
+    if store_code is not None and not _visible_by_code(principal, rule, store_code):
         url = request.app.state.settings.resolved_database_url
         with session_scope(url) as session:
             store = session.scalar(select(Store).where(Store.code == store_code))
@@ -312,6 +312,16 @@ def authorize(request: Request) -> Principal | None:
                     raise Forbidden(f"{rule.value} is not granted for store {store_code!r}")
                 raise _store_not_found(path, store_code)
     return principal
+
+
+def _visible_by_code(principal: Principal, rule: P, store_code: str) -> bool:
+    """A chain-wide grant, or one for this very store code, decides without loading the store
+    (every upload of a store phone or an HQ key); a region grant needs the store's region."""
+    return any(
+        grant.scope is ScopeKind.CHAIN
+        or (grant.scope is ScopeKind.STORE and grant.code == store_code)
+        for grant in principal.grants_with(rule)
+    )
 
 
 def current_principal(request: Request) -> Principal:

@@ -130,15 +130,32 @@ async function tiles() {
     tile.querySelector(".value").textContent = pct(value);
     tile.querySelector(".change").textContent = change === null ? "no previous week" : `${signed(change)} vs previous week`;
     holder.appendChild(tile);
-    const values = rows.filter((r) => r[field] !== null).map((r) => ({ period: r.period, value: r[field] }));
-    window.vegaEmbed(tile.querySelector(".spark"), {
-      $schema: "https://vega.github.io/schema/vega-lite/v6.json",
-      width: "container", height: 36, data: { values },
-      mark: { type: "line", color: "#607080" },
-      encoding: { x: { field: "period", type: "temporal", axis: null }, y: { field: "value", type: "quantitative", axis: null, scale: { zero: false } } },
-      config: { view: { stroke: null } },
-    }, EMBED);
+    sparkline(tile.querySelector(".spark"), rows.map((r) => r[field]).filter((v) => v !== null));
   }
+}
+
+// A tile's trend as a plain SVG line: compiling a Vega-Lite spec per tile cost more of the
+// first render than the line is worth (five tiles, five compilations).
+function sparkline(holder, values) {
+  if (values.length < 2) return;
+  const low = Math.min(...values), high = Math.max(...values);
+  const span = high - low || 1;
+  const points = values.map((v, i) => `${(i / (values.length - 1)) * 100},${34 - ((v - low) / span) * 32}`);
+  const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+  svg.setAttribute("viewBox", "0 0 100 36");
+  svg.setAttribute("preserveAspectRatio", "none");
+  svg.setAttribute("width", "100%");
+  svg.setAttribute("height", "36");
+  svg.setAttribute("role", "img");
+  svg.setAttribute("aria-label", "trend");
+  const line = document.createElementNS("http://www.w3.org/2000/svg", "polyline");
+  line.setAttribute("points", points.join(" "));
+  line.setAttribute("fill", "none");
+  line.setAttribute("stroke", "#607080");
+  line.setAttribute("stroke-width", "1.5");
+  line.setAttribute("vector-effect", "non-scaling-stroke");
+  svg.appendChild(line);
+  holder.appendChild(svg);
 }
 
 async function chart(name) {

@@ -785,18 +785,21 @@ def _add_to_fix_histogram(session: Session, changes: Mapping[Any, fix_histogram.
     ]
     if not rows:
         return
+    session.execute(_fix_histogram_upsert(session.get_bind().dialect.name), rows)
+
+
+_FIX_SUMS = ("problems", "hours_sum", "hours_sq")
+
+
+@lru_cache(maxsize=2)
+def _fix_histogram_upsert(dialect: str) -> Any:
+    """Built once: the write path runs it for most finished scans (see _bay_day_statements)."""
     table = DailyFix.__table__
-    statement = _insert(session, table)
+    statement = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
     excluded = statement.excluded
-    session.execute(
-        statement.on_conflict_do_update(
-            index_elements=[table.c.day, table.c.region, table.c.bucket],
-            set_={
-                name: table.c[name] + excluded[name]
-                for name in ("problems", "hours_sum", "hours_sq")
-            },
-        ),
-        rows,
+    return statement.on_conflict_do_update(
+        index_elements=[table.c.day, table.c.region, table.c.bucket],
+        set_={name: table.c[name] + excluded[name] for name in _FIX_SUMS},
     )
 
 

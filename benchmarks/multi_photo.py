@@ -244,12 +244,20 @@ def analyse(
 
 
 def coverage(single: ComplianceReport, crops: list[Crop]) -> dict[str, float]:
-    """Per facing: the largest share of its one-photo expected box inside one crop's frame."""
-    height = single.image.height
+    """Per facing: the largest share of its one-photo expected box inside one crop's frame
+    and inside the one photo. A tilted crop's corners reach beyond the photo (black there):
+    a facing the one photo cuts is not shown whole by a crop of it."""
+    width, height = single.image.width, single.image.height
     out = {}
     for facing in single.facings:
-        box = facing.expected_box
-        out[facing.facing_id] = max(crop.share_inside(_xyxy(box), height) for crop in crops)
+        x1, y1, x2, y2 = _xyxy(facing.expected_box)
+        cut = (max(x1, 0.0), max(y1, 0.0), min(x2, width), min(y2, height))
+        area = max(x2 - x1, 1e-9) * max(y2 - y1, 1e-9)
+        in_photo = max(cut[2] - cut[0], 0.0) * max(cut[3] - cut[1], 0.0) / area
+        if in_photo <= 0:
+            out[facing.facing_id] = 0.0
+            continue
+        out[facing.facing_id] = in_photo * max(crop.share_inside(cut, height) for crop in crops)
     return out
 
 
@@ -315,6 +323,11 @@ def run_split(
         "not_visible_wrongly": len(hidden_wrongly),
         "outside": len(outside),
         "outside_gap": sum(merged_status[f] is FacingStatus.GAP for f in outside),
+        "outside_gap_ids": [
+            (f, round(shares[f], 2), single_status[f].value)
+            for f in outside
+            if merged_status[f] is FacingStatus.GAP
+        ],
         "outside_not_visible": sum(merged_status[f] is FacingStatus.NOT_VISIBLE for f in outside),
         "used": sum(p.used for p in merged.photos),
         "rematched": rematched,
@@ -491,6 +504,13 @@ def main() -> int:
                     f"{row['subject']:<13} {row['split']:<9} {row['seed']} {item['facing']:<18} "
                     f"{item['one_photo']:>9} -> {item['merged']:<11} p{item['from_photo']} "
                     f"[{item['cause']}]  {views}"
+                )
+        for row in rows:
+            for facing_id, share, one_photo in row["outside_gap_ids"]:
+                print(
+                    f"{row['subject']:<13} {row['split']:<9} {row['seed']} {facing_id:<18} "
+                    f"outside every crop (at most {share:.0%} in one) but called gap "
+                    f"(one photo: {one_photo})"
                 )
     print()
     _per_split_table(rows)

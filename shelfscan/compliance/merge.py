@@ -487,12 +487,15 @@ def _claim_cut_off_evidence(photo: PhotoReport, planogram: Planogram) -> PhotoRe
     the detector's; every box's label must name a planogram product."""
     report = photo.report
     facings = list(report.facings)
+    outside: list[str] = []
     changed = False
     for g, cut in enumerate(report.facings):
         if cut.visible_fraction >= CUT_BY_FRAME or cut.status is not FacingStatus.OK:
             continue
         # (holder, the facing the held box stands in) along the chain
         chain: list[tuple[int, int]] = []
+        # The last facing of the chain, when the box it holds stands beyond the bay's end.
+        freed: int | None = None
         holder = g
         while True:
             held = facings[holder]
@@ -501,6 +504,9 @@ def _claim_cut_off_evidence(photo: PhotoReport, planogram: Planogram) -> PhotoRe
             if held.shift_facings is None or abs(held.shift_facings) < 0.5:
                 break
             place = _stands_in(held.evidence.box, facings, held.fixture_id)
+            if place is None and chain and _beyond_the_fixture(held, facings):
+                freed = holder
+                break
             if place is None or place == holder or any(place == h for h, _ in chain):
                 break
             chain.append((holder, place))
@@ -511,10 +517,10 @@ def _claim_cut_off_evidence(photo: PhotoReport, planogram: Planogram) -> PhotoRe
         if not chain:
             continue
         end = facings[chain[-1][1]]
-        if (
-            end.status is not FacingStatus.GAP
-            or end.evidence.source is not EvidenceSource.INFERRED
-            or end.visible_fraction < CUT_BY_FRAME
+        if end.visible_fraction < CUT_BY_FRAME:
+            continue
+        if freed is None and (
+            end.status is not FacingStatus.GAP or end.evidence.source is not EvidenceSource.INFERRED
         ):
             continue
         seen = [_product_of_label(facings[h].evidence.label, report, planogram) for h, _ in chain]
@@ -524,13 +530,28 @@ def _claim_cut_off_evidence(photo: PhotoReport, planogram: Planogram) -> PhotoRe
             place: _reseated(facings[place], facings[holder].evidence, product)
             for (holder, place), product in zip(chain, seen, strict=True)
         }
+        if freed is not None and facings[freed].evidence.detection_id is not None:
+            # Its box stands outside the bay: left out of the verdicts, as the engine does.
+            outside.append(facings[freed].evidence.detection_id)
         facings[g] = _cut_off(cut)
         for place, facing in reseated.items():
             facings[place] = facing
         changed = True
     if not changed:
         return photo
-    return replace(photo, report=report.model_copy(update={"facings": facings}))
+    ignored = report.ignored.model_copy(
+        update={"outside_planogram": [*report.ignored.outside_planogram, *outside]}
+    )
+    return replace(photo, report=report.model_copy(update={"facings": facings, "ignored": ignored}))
+
+
+def _beyond_the_fixture(held: FacingResult, facings: Sequence[FacingResult]) -> bool:
+    """Whether the box ``held`` is evidence of stands past either end of its fixture's
+    facings (in the photo's pixels)."""
+    box = held.evidence.box
+    centre = box.x + box.w / 2
+    same = [f.expected_box for f in facings if f.fixture_id == held.fixture_id]
+    return centre < min(b.x for b in same) or centre > max(b.x + b.w for b in same)
 
 
 def _reseated(facing: FacingResult, evidence: Evidence, seen: str | None) -> FacingResult:

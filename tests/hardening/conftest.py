@@ -53,7 +53,8 @@ class LiveServer:
     headers: dict[str, str]
 
     def client(self, **options: object) -> httpx.Client:
-        return httpx.Client(base_url=self.base_url, timeout=60, headers=self.headers, **options)  # type: ignore[arg-type]
+        options = {"timeout": 60, **options}
+        return httpx.Client(base_url=self.base_url, headers=self.headers, **options)  # type: ignore[arg-type]
 
 
 def serve_in_thread(settings: Settings) -> Iterator[LiveServer]:

@@ -3,11 +3,14 @@ cases 1 and 2)."""
 
 from __future__ import annotations
 
+import sqlite3
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable
 
 import httpx
+import pytest
 
 from shelfscan.planogram.canonical import dump_canonical
 from tests.hardening.conftest import LiveServer
@@ -114,3 +117,39 @@ def test_concurrent_assignments_never_overlap(live_server: LiveServer) -> None:
         ),
     )
     assert statuses == Counter({201: 1, 409: 9})
+
+
+def test_a_publish_waiting_for_the_database_leaves_the_event_loop_free(
+    live_server: LiveServer,
+) -> None:
+    """On SQLite a second identical publish writes only its audit row; that write waits for
+    the database's write lock. It must wait in a worker thread: waiting on the event loop
+    would stall every request, including the commit of the one holding the lock (a CI run
+    timed out this way)."""
+    url = live_server.settings.resolved_database_url
+    if not url.startswith("sqlite"):
+        pytest.skip("the lock is SQLite's")
+    document = dump_canonical(small_planogram())
+    with live_server.client() as client:
+        assert client.post("/api/v1/planograms", content=document).status_code == 201
+    holder = sqlite3.connect(url.split("///", 1)[-1], timeout=30)
+    holder.execute("BEGIN IMMEDIATE")  # the write lock, as another request's open transaction
+    answers: list[httpx.Response] = []
+    publisher = threading.Thread(
+        target=lambda: answers.append(
+            live_server.client().post("/api/v1/planograms", content=document)
+        )
+    )
+    publisher.start()
+    try:
+        time.sleep(0.5)  # the publish reaches its write and waits for the lock
+        with live_server.client(timeout=5) as client:
+            started = time.monotonic()
+            assert client.get("/healthz").status_code == 200
+            assert time.monotonic() - started < 2
+    finally:
+        holder.rollback()
+        holder.close()
+    publisher.join(timeout=30)
+    assert [answer.status_code for answer in answers] == [201]
+    assert answers[0].json()["version"] == 1  # the same document: the same version

@@ -155,23 +155,29 @@ async def import_planogram(
     comment: Annotated[str | None, Query(max_length=2000)] = None,
 ) -> PlanogramVersionOut:
     prepared, source_format = await _prepare(request, settings, format, id)
-    # Only database work here: the worker validated, dumped, hashed and encoded it.
-    version = await run_in_threadpool(
-        publish_prepared, session, prepared, source_format=source_format, comment=comment
-    )
-    audit_record(
-        session,
-        "planogram_published",
-        actor=getattr(getattr(request.state, "principal", None), "actor", None),
-        target=f"planogram:{prepared.key}@{version.version}",
-    )
-    counts = {
-        "positions": prepared.positions,
-        "facings": prepared.facings,
-        "products": len(prepared.products),
-        "fixtures": prepared.fixtures,
-    }
-    return _summary(version, prepared.key, prepared.name, counts)
+    actor = getattr(getattr(request.state, "principal", None), "actor", None)
+
+    def publish_and_record() -> PlanogramVersionOut:
+        # Only database work here (the worker validated, dumped, hashed and encoded it), all
+        # of it in this thread: on SQLite a write on the event loop (the audit row's flush)
+        # would wait for a lock that another request's commit, scheduled by that same loop,
+        # can never release.
+        version = publish_prepared(session, prepared, source_format=source_format, comment=comment)
+        audit_record(
+            session,
+            "planogram_published",
+            actor=actor,
+            target=f"planogram:{prepared.key}@{version.version}",
+        )
+        counts = {
+            "positions": prepared.positions,
+            "facings": prepared.facings,
+            "products": len(prepared.products),
+            "fixtures": prepared.fixtures,
+        }
+        return _summary(version, prepared.key, prepared.name, counts)
+
+    return await run_in_threadpool(publish_and_record)
 
 
 @router.post(

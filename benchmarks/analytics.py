@@ -41,6 +41,7 @@ from shelfscan.analytics import facts as analytics_facts
 from shelfscan.analytics.synth_chain import catalogue
 from shelfscan.db.migrate import upgrade
 from shelfscan.db.session import engine_for, session_scope
+from shelfscan.settings import Settings
 
 END = date(2026, 11, 29)
 
@@ -249,12 +250,10 @@ QUERIES = [
 ]
 
 
-def _dashboard_settings(url: str) -> Any:
+def _dashboard_settings(url: str) -> Settings:
     """The server as it answers the dashboard: no detection model loading in an analysis
     process while the queries are timed (its 10-20 s of start-up CPU would be counted against
     the first queries on a 2-core machine), no heavy-work processes, no audit ticker."""
-    from shelfscan.settings import Settings
-
     return Settings(_env_file=None, data_dir=Path(tempfile.mkdtemp()), database_url=url,
                     migrate_on_start=False, load_model_on_start=False, worker_mode="thread",
                     heavy_mode="thread", audit_scheduler=False)  # fmt: skip

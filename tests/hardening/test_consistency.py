@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 import httpx
 import pytest
+from sqlalchemy.engine import make_url
 
 from shelfscan.planogram.canonical import dump_canonical
 from tests.hardening.conftest import LiveServer
@@ -132,14 +133,15 @@ def test_a_publish_waiting_for_the_database_leaves_the_event_loop_free(
     document = dump_canonical(small_planogram())
     with live_server.client() as client:
         assert client.post("/api/v1/planograms", content=document).status_code == 201
-    holder = sqlite3.connect(url.split("///", 1)[-1], timeout=30)
+    holder = sqlite3.connect(make_url(url).database, timeout=30)
     holder.execute("BEGIN IMMEDIATE")  # the write lock, as another request's open transaction
     answers: list[httpx.Response] = []
-    publisher = threading.Thread(
-        target=lambda: answers.append(
-            live_server.client().post("/api/v1/planograms", content=document)
-        )
-    )
+
+    def publish_again() -> None:
+        with live_server.client() as client:
+            answers.append(client.post("/api/v1/planograms", content=document))
+
+    publisher = threading.Thread(target=publish_again)
     publisher.start()
     try:
         time.sleep(0.5)  # the publish reaches its write and waits for the lock

@@ -64,11 +64,12 @@ def align_padded(
     skip: np.ndarray,
     n_facings: np.ndarray,
     n_detections: np.ndarray,
-    skip_detection: float,
+    skip_detection: float | np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``align_rows`` on rows already padded into one ``(rows, facings, detections)`` cost
-    array (padding: ``INFEASIBLE`` costs, zero skips). Returns the matched pairs as arrays
-    ``(row, facing, detection)``, ordered by row and, within a row, left to right."""
+    array (padding: ``INFEASIBLE`` costs, zero skips). ``skip_detection``: the cost of leaving
+    a detection unmatched, one for all or ``(rows, detections)``. Returns the matched pairs as
+    arrays ``(row, facing, detection)``, ordered by row and, within a row, left to right."""
     n_rows, f_max, d_max = cost.shape
     # The table of best costs is kept minus the cost of leaving the first j detections
     # unmatched: in that frame leaving detections unmatched along the row is a plain running
@@ -80,7 +81,10 @@ def align_padded(
     via_match = np.full(shape, INFEASIBLE)
     before = np.empty(shape)
     after = np.empty(shape)
-    step_cost = cost - skip_detection  # matching j also saves leaving it unmatched
+    # Matching j also saves leaving it unmatched (with a cost per detection, the table is kept
+    # minus the running sum of those costs: the recurrence keeps the same four steps).
+    skips_d = np.asarray(skip_detection, dtype=float)
+    step_cost = cost - (skips_d[:, None, :] if skips_d.ndim == 2 else skips_d)
     table = np.zeros((n_rows, d_max + 1))
     for i in range(f_max):
         np.add(table, skip[:, i : i + 1], out=via_skip[:, i])

@@ -85,6 +85,9 @@ class MatchOptions:
     hidden_gap_cost: float = 0.05
     # An extra product needs room the plan did not leave, so it is rarer than a gap.
     extra_cost: float = 0.9
+    # ... but past either end of the bay (by half a facing) there is room: the next bay's
+    # products stand there, and a box there is reported outside the planogram, not extra.
+    outside_extra_cost: float = 0.1
     # A facing with less of its box inside the photo than this is not visible.
     min_visible_fraction: float = 0.5
     # A facing partly outside the photo (less than this inside) is judged only when its planned
@@ -224,9 +227,12 @@ def match_planogram(
                 skips + options.occupancy_weight * (covered - options.occupancy_pivot),
                 skips,
             )
-        k, i, j = align_padded(
-            cost, skips, has_f.sum(axis=1), has_d.sum(axis=1), options.extra_cost
+        extra = np.where(
+            beyond_bay(expected, reg.level_of_facing, det_boxes, det_level),
+            options.outside_extra_cost,
+            options.extra_cost,
         )
+        k, i, j = align_padded(cost, skips, has_f.sum(axis=1), has_d.sum(axis=1), extra[d_safe])
         match_of_facing[f_pad[k, i]] = d_pad[k, j]
         match_cost_kind[f_pad[k, i]] = kind[k, i, j]
     lap("alignment")
@@ -327,6 +333,30 @@ def match_planogram(
         sum(v for k, v in timings.items() if k not in ("total", "planogram_cache_hit")), 3
     )
     return report
+
+
+def beyond_bay(
+    expected: np.ndarray,
+    level_of_facing: np.ndarray,
+    boxes: np.ndarray,
+    level_of_box: np.ndarray,
+) -> np.ndarray:
+    """Which ``boxes`` (de-rotated pixels) stand past either end of the bay: centre more than
+    half a facing beyond it, or all of the box left of its shelf's start.
+
+    The left end is the start of the box's shelf (``level_of_box``; -1 for none: the bay's):
+    shelves start their facings at the fixture's left end, each row registered on its own,
+    so left of it stands the previous bay. The right end is the bay's: a shelf's plan may
+    leave room at its right end, where a product is an extra facing."""
+    margin = 0.5 * float(bx.median(bx.widths(expected)))
+    n_levels = int(max(level_of_facing.max(initial=-1), level_of_box.max(initial=-1))) + 2
+    starts = np.full(n_levels, np.inf)
+    np.minimum.at(starts, level_of_facing, expected[:, 0])
+    starts[-1] = expected[:, 0].min()  # index -1: boxes in no shelf row
+    low = np.where(np.isfinite(starts[level_of_box]), starts[level_of_box], starts[-1])
+    high = expected[:, 2].max()
+    centre_x = bx.centers_x(boxes)
+    return (boxes[:, 2] <= low) | (centre_x < low - margin) | (centre_x > high + margin)
 
 
 def _padded_rows(
@@ -779,7 +809,6 @@ def _unclaimed_detections(
     fixture_list = plan.facing_fixture_ids
     n_f = len(facing_product)
     n_k = len(kept)
-    exp_w = bx.widths(expected)
     used = np.zeros(n_k, dtype=bool)
     used[match_of_facing[match_of_facing >= 0]] = True
     used[covered_by[covered_by >= 0]] = True
@@ -793,18 +822,17 @@ def _unclaimed_detections(
     if len(loose):
         facing_cx = bx.centers_x(expected)
         level_of_facing = reg.level_of_facing
-        min_x, max_x = expected[:, 0].min(), expected[:, 2].max()
         min_y, max_y = expected[:, 1].min(), expected[:, 3].max()
-        margin_x = 0.5 * float(bx.median(exp_w))
         margin_y = 0.5 * float(bx.median(bx.heights(expected)))
         cx = bx.centers_x(det_boxes[loose])
         cy = (det_boxes[loose, 1] + det_boxes[loose, 3]) * 0.5
-        inside = (
-            (cx >= min_x - margin_x)
-            & (cx <= max_x + margin_x)
-            & (cy >= min_y - margin_y)
-            & (cy <= max_y + margin_y)
+        beyond = beyond_bay(
+            expected,
+            level_of_facing,
+            det_boxes[loose],
+            det_level[loose],
         )
+        inside = ~beyond & (cy >= min_y - margin_y) & (cy <= max_y + margin_y)
         n_levels = len(reg.level_bottom_units)
         planned_per_level = _count2(level_of_facing, facing_product, max(n_levels, 1), n_products)
         for k, x, ok in zip(loose.tolist(), cx.tolist(), inside.tolist(), strict=True):

@@ -235,10 +235,16 @@ def _fit(report: ComplianceReport) -> float:
 
 
 def _disagreement(a: ComplianceReport, b: ComplianceReport) -> tuple[int, int]:
-    """(facings both photos judged, of those the ones they judge differently)."""
+    """(facings both photos judged whole, of those the ones they judge differently).
+
+    A facing one of them shows cut by its frame is left out: there the detector misses or
+    clips the product, and the merge takes the other photo's whole view; a photo registered
+    on the wrong stretch of the bay disagrees where both show facings whole."""
     shared = disagree = 0
     for fa, fb in zip(a.facings, b.facings, strict=False):
         if FacingStatus.NOT_VISIBLE in (fa.status, fb.status):
+            continue
+        if min(fa.visible_fraction, fb.visible_fraction) < FULLY_IN_VIEW:
             continue
         shared += 1
         disagree += fa.status is not fb.status

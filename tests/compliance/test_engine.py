@@ -212,3 +212,41 @@ def test_unknown_product_reference_is_a_located_error(planogram):
     assert (
         error.value.problems[0].location == f"positions[{len(planogram.positions) - 1}].productId"
     )
+
+
+def test_a_product_past_the_bays_end_is_not_borrowed_to_fill_a_facing():
+    # The last three facings hold C; the detector missed the middle one, and the next bay's
+    # product stands past the end, two facings from the last one. Shifting the last C into
+    # the empty facing and lending the end facing that far-away product is cheaper than a gap
+    # plus an extra product, but past the bay's end there is room: no extra product there.
+    planogram = make_planogram([["A", "A", "B", "B", "C", "C", "C"], SHELVES[1], SHELVES[2]])
+    detections = shoot(
+        planogram, remove={"S1-06"}, extra=[("Alien Snack", 41.0, "S1")], image=(3000, 1400)
+    )
+    report = match_planogram(planogram, detections)
+    found = {f.facing_id: (f.status.value, f.found_label) for f in report.facings}
+    assert found["S1-06"] == ("gap", None)
+    assert found["S1-07"] == ("ok", "Product C")
+    assert report.unexpected == []
+    assert len(report.ignored.outside_planogram) == 1
+
+
+def test_a_box_left_of_its_shelfs_first_facing_is_outside_the_bay():
+    # A narrow product of the previous bay, wholly left of the shelf's first facing (which
+    # starts at x = 1 unit) but its centre within half a facing of it: past the bay's left
+    # end, not an unexpected product.
+    planogram = make_planogram([["A", "A", "B", "B"], ["E", "E", "F", "F"]])
+    planned = shoot(planogram, image=(3000, 1400))
+    sx, sy, tx, ty = 40.0, 34.0, 120.0, 60.0  # shoot's default camera
+    narrow = [tx + sx * -1.3, ty + sy * 4.0, tx + sx * 0.9, ty + sy * 12.0]
+    detections = Detections.build(
+        [*planned.xyxy.tolist(), narrow],
+        [*planned.labels.tolist(), "Alien Snack"],
+        [*planned.confidence.tolist(), 0.9],
+        image_width=3000,
+        image_height=1400,
+    )
+    report = match_planogram(planogram, detections)
+    assert report.unexpected == []
+    assert len(report.ignored.outside_planogram) == 1
+    assert {f.status.value for f in report.facings} == {"ok"}

@@ -153,3 +153,23 @@ def test_duplicate_sweep_finds_the_pairs_the_strtree_finds():
         assert duplicate_mask(boxes, confidence).tolist() == expected.tolist()
         found += int(expected.sum())
     assert found > 500
+
+
+def test_padded_alignment_takes_a_cost_per_detection():
+    rng = np.random.default_rng(5)
+    cost = rng.uniform(0, 1, (2, 6, 5))
+    skips = np.full((2, 6), 0.6)
+    counts_f, counts_d = np.array([6, 4]), np.array([5, 3])
+    # One cost for every detection, as an array, is the scalar.
+    as_scalar = align_padded(cost, skips, counts_f, counts_d, 0.9)
+    as_array = align_padded(cost, skips, counts_f, counts_d, np.full((2, 5), 0.9))
+    for a, b in zip(as_scalar, as_array, strict=True):
+        assert a.tolist() == b.tolist()
+    # A detection that costs nothing to leave out is not matched at a cost.
+    cheap = np.full((2, 5), 0.9)
+    cheap[0, 2] = 0.0
+    cost[0, :, 2] = 0.8  # dearer than leaving a facing (0.6) and it (0.0) unmatched
+    rows, _, dets = align_padded(cost, skips, counts_f, counts_d, cheap)
+    assert 2 not in dets[rows == 0].tolist()
+    rows_before, _, dets_before = align_padded(cost, skips, counts_f, counts_d, 0.9)
+    assert 2 in dets_before[rows_before == 0].tolist()

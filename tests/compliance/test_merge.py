@@ -9,6 +9,7 @@ import pytest
 from shelfscan.compliance.actions import conclude
 from shelfscan.compliance.engine import match_planogram, recount
 from shelfscan.compliance.merge import (
+    FULLY_IN_VIEW,
     PHOTO_OF_SEVERAL,
     PhotoReport,
     _claim_cut_off_evidence,
@@ -355,3 +356,31 @@ def test_a_chain_that_does_not_end_in_an_empty_facing_stays():
     ]
     odd = PhotoReport(0, report.model_copy(update={"facings": unnamed}))
     assert _claim_cut_off_evidence(odd, planogram) is odd
+
+
+def test_disagreeing_only_where_a_frame_cuts_the_facing_is_no_conflict():
+    planogram = long_bay()
+    # Photo 1's left edge cuts a facing of each shelf: 85 % of it in view, judged.
+    photos = split(planogram, shoot(planogram), [(0.0, 0.6), (0.364, 1.0)])
+    # Photo 1 calls every facing its left edge cuts empty (the detector dropped the cut
+    # products): facings photo 0 shows whole, where the two disagree.
+    edge = photos[1].report.model_copy(deep=True)
+    cut = [
+        f
+        for f in edge.facings
+        if f.status is FacingStatus.OK and f.visible_fraction < FULLY_IN_VIEW
+    ]
+    assert len(cut) >= 2
+    for facing in cut:
+        facing.status = FacingStatus.GAP
+    shared = [
+        f.facing_id
+        for f, g in zip(photos[0].report.facings, edge.facings, strict=True)
+        if FacingStatus.NOT_VISIBLE not in (f.status, g.status)
+    ]
+    assert sum(edge.facing(f).status is FacingStatus.GAP for f in shared) >= 0.3 * len(shared)
+    merged = merge_reports(planogram, [photos[0], PhotoReport(1, edge)])
+    assert [p.used for p in merged.photos] == [True, True]
+    assert merged.counts.gap == 0
+    for facing in cut:
+        assert merged.facing(facing.facing_id).evidence.photo == 0

@@ -246,7 +246,16 @@ def upsert_products(session: Session, products: Mapping[str, ProductInfo]) -> No
 def ensure_dates(session: Session, days: Iterable[date]) -> None:
     rows = [date_row(day) for day in sorted(set(days))]
     if rows:
-        session.execute(_insert(session, DimDate).on_conflict_do_nothing(), rows)
+        session.connection().execute(_dates_insert(session.get_bind().dialect.name), rows)
+
+
+@lru_cache(maxsize=2)
+def _dates_insert(dialect: str) -> Any:
+    """Built once: the write path runs it for every finished scan (see _bay_day_statements)."""
+    table = DimDate.__table__
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(
+        table
+    ).on_conflict_do_nothing()
 
 
 # --- recording one scan ------------------------------------------------------------------------
@@ -351,9 +360,10 @@ def write_facts(
         facing_rows.extend(rows)
     upsert_products(session, products)
     ensure_dates(session, (row["scan_date"] for row in scan_rows))
-    session.execute(insert(FactScan.__table__), scan_rows)
+    connection = session.connection()
+    connection.execute(insert(FactScan.__table__), scan_rows)
     if facing_rows:
-        session.execute(insert(FactFacing.__table__), facing_rows)
+        connection.execute(insert(FactFacing.__table__), facing_rows)
     if not maintain:
         return
     for bay_id, day in sorted({(row["bay_id"], row["scan_date"]) for row in scan_rows}):
@@ -493,14 +503,15 @@ def refresh_rollups(
             session.get_bind().dialect.name
         )
         where = {"rollup_bay": bay_id, "rollup_day": day}
+        connection = session.connection()  # Core: no ORM work for these prebuilt statements
         # the per-region and per-store rollups follow by difference: the bay-day's old sums
         # out, the new ones in
         for statement in (subtract_region, subtract_store):
-            session.execute(statement, where | {"rollup_sign": -1})
+            connection.execute(statement, where | {"rollup_sign": -1})
         for statement in refresh:
-            session.execute(statement, where)
+            connection.execute(statement, where)
         for statement in (subtract_region, subtract_store):
-            session.execute(statement, where | {"rollup_sign": 1})
+            connection.execute(statement, where | {"rollup_sign": 1})
         return
     session.execute(delete(DailyProduct))
     session.execute(delete(DailyBay))
@@ -638,28 +649,19 @@ def _advance_history(session: Session, scan: Mapping[str, Any], rows: list[dict[
     }
     if not verdicts:
         return
+    statements = _history_statements(session.get_bind().dialect.name)
+    connection = session.connection()
+    # The whole bay's rows (a few dozen, by the primary key's or an index's prefix), sorted
+    # out here: a list of the scan's facings in the SQL would be rendered anew every time.
     states = {
         row.facing_id: row
-        for row in session.execute(
-            select(FacingState.facing_id, FacingState.bits, FacingState.known).where(
-                FacingState.bay_id == bay_id, FacingState.facing_id.in_(list(verdicts))
-            )
-        )
+        for row in connection.execute(statements.states, {"bay": bay_id})
+        if row.facing_id in verdicts
     }
     open_episodes = {
         row.facing_id: row
-        for row in session.execute(
-            select(
-                ProblemEpisode.facing_id,
-                ProblemEpisode.id,
-                ProblemEpisode.region,
-                ProblemEpisode.opened_at,
-            ).where(
-                ProblemEpisode.bay_id == bay_id,
-                ProblemEpisode.closed_at.is_(None),
-                ProblemEpisode.facing_id.in_(list(verdicts)),
-            )
-        )
+        for row in connection.execute(statements.open_episodes, {"bay": bay_id})
+        if row.facing_id in verdicts
     }
     mask = (1 << HISTORY_LENGTH) - 1
     new_states, opened, closed, continued = [], [], [], []
@@ -713,29 +715,51 @@ def _advance_history(session: Session, scan: Mapping[str, Any], rows: list[dict[
                 _utc_day(scan["scanned_at"]),
                 _hours_between(episode.opened_at, scan["scanned_at"]),
             )
-    session.execute(
-        delete(FacingState).where(
-            FacingState.bay_id == bay_id, FacingState.facing_id.in_(list(verdicts))
-        )
-    )
-    session.execute(insert(FacingState.__table__), new_states)
+    connection.execute(statements.forget_states, {"bay": bay_id, "facings": list(verdicts)})
+    connection.execute(statements.insert_states, new_states)
     if opened:
-        session.execute(insert(ProblemEpisode.__table__), opened)
-    episodes = ProblemEpisode.__table__  # Core: an executemany UPDATE keyed by a bound id
-    by_id = episodes.c.id == bindparam("episode_id")
+        connection.execute(statements.open, opened)
     if continued:
-        session.execute(
-            update(episodes).where(by_id).values(failing_scans=episodes.c.failing_scans + 1),
-            continued,
-        )
+        connection.execute(statements.continue_, continued)
     if closed:
-        session.execute(
-            update(episodes)
-            .where(by_id)
-            .values(closed_scan_id=bindparam("scan"), closed_at=bindparam("at")),
-            closed,
-        )
+        connection.execute(statements.close, closed)
     _add_to_fix_histogram(session, histogram)
+
+
+@dataclass(frozen=True)
+class _HistoryStatements:
+    states: Any
+    open_episodes: Any
+    forget_states: Any
+    insert_states: Any
+    open: Any
+    continue_: Any  # executemany, keyed by a bound episode id
+    close: Any
+
+
+@lru_cache(maxsize=2)
+def _history_statements(dialect: str) -> _HistoryStatements:
+    """Built once: the write path runs them for every finished scan (see _bay_day_statements)."""
+    states, episodes = FacingState.__table__, ProblemEpisode.__table__
+    bay = bindparam("bay")
+    by_id = episodes.c.id == bindparam("episode_id")
+    return _HistoryStatements(
+        states=select(states.c.facing_id, states.c.bits, states.c.known).where(
+            states.c.bay_id == bay
+        ),
+        open_episodes=select(
+            episodes.c.facing_id, episodes.c.id, episodes.c.region, episodes.c.opened_at
+        ).where(episodes.c.bay_id == bay, episodes.c.closed_at.is_(None)),
+        forget_states=delete(states).where(
+            states.c.bay_id == bay, states.c.facing_id.in_(bindparam("facings", expanding=True))
+        ),
+        insert_states=insert(states),
+        open=insert(episodes),
+        continue_=update(episodes).where(by_id).values(failing_scans=episodes.c.failing_scans + 1),
+        close=update(episodes)
+        .where(by_id)
+        .values(closed_scan_id=bindparam("scan"), closed_at=bindparam("at")),
+    )
 
 
 # --- the daily fix histogram (time to fix at chain and region level) -----------------------
@@ -785,7 +809,7 @@ def _add_to_fix_histogram(session: Session, changes: Mapping[Any, fix_histogram.
     ]
     if not rows:
         return
-    session.execute(_fix_histogram_upsert(session.get_bind().dialect.name), rows)
+    session.connection().execute(_fix_histogram_upsert(session.get_bind().dialect.name), rows)
 
 
 _FIX_SUMS = ("problems", "hours_sum", "hours_sq")
@@ -839,20 +863,30 @@ def rebuild_fix_histogram(session: Session, *, batch: int = 50_000) -> None:
 
 
 def _newer_count_portable(session: Session, scan: Mapping[str, Any]) -> int:
-    at, scan_id = scan["scanned_at"], scan["scan_id"]
     return (
-        session.scalar(
-            select(func.count())
-            .select_from(FactScan)
-            .where(
-                FactScan.bay_id == scan["bay_id"],
-                or_(
-                    FactScan.scanned_at > at,
-                    and_(FactScan.scanned_at == at, FactScan.scan_id > scan_id),
-                ),
-            )
+        session.connection().scalar(
+            _newer_scans_count(),
+            {"bay": scan["bay_id"], "at": scan["scanned_at"], "scan": scan["scan_id"]},
         )
         or 0
+    )
+
+
+@lru_cache(maxsize=1)
+def _newer_scans_count() -> Any:
+    """Built once: the write path runs it for every finished scan (see _bay_day_statements)."""
+    scans = FactScan.__table__
+    at = bindparam("at", type_=scans.c.scanned_at.type)
+    return (
+        select(func.count())
+        .select_from(scans)
+        .where(
+            scans.c.bay_id == bindparam("bay"),
+            or_(
+                scans.c.scanned_at > at,
+                and_(scans.c.scanned_at == at, scans.c.scan_id > bindparam("scan")),
+            ),
+        )
     )
 
 

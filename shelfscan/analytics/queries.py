@@ -10,7 +10,7 @@ is the caller's scope (:mod:`shelfscan.analytics.scope`).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
@@ -316,18 +316,21 @@ def kpi_rows(
     filters: Filters,
     *,
     expected_per_bay_week: float = DEFAULT_EXPECTED_PER_BAY_WEEK,
+    counts: Mapping[Any, int] | None = None,
 ) -> list[dict[str, Any]]:
-    """Tidy rows: one per period and level key, with sums, the scores and what they link to."""
+    """Tidy rows: one per period and level key, with sums, the scores and what they link to.
+    ``counts``: the bays in scope per level key (``bay_counts``), when the caller has them."""
     raw = [dict(row._mapping) for row in session.execute(sums_select(level, period, filters))]
     store_ids = {row["store_id"] for row in raw if row.get("store_id") is not None}
     bay_ids = {row["bay_id"] for row in raw if row.get("bay_id") is not None}
     names = _names(session, store_ids, bay_ids)
     products = _products(session, {row["product_key"] for row in raw if row.get("product_key")})
-    counts = (
-        bay_counts(session, level, filters)
-        if level not in PRODUCT_LEVELS and not filters.by_product
-        else {}
-    )
+    if counts is None:
+        counts = (
+            bay_counts(session, level, filters)
+            if level not in PRODUCT_LEVELS and not filters.by_product
+            else {}
+        )
     seen_total: dict[Any, float] = defaultdict(float)
     visible_total: dict[Any, float] = defaultdict(float)
     for row in raw:
@@ -431,7 +434,9 @@ def league(session: Session, filters: Filters) -> list[dict[str, Any]]:
     period of the same length just before."""
     if filters.date_from is None or filters.date_to is None:
         raise ValueError("league needs from and to")
-    current = kpi_rows(session, Level.STORE, Period.ALL, filters)
+    # the bays per store do not depend on the dates: counted once for both periods
+    counts = bay_counts(session, Level.STORE, filters) if not filters.by_product else {}
+    current = kpi_rows(session, Level.STORE, Period.ALL, filters, counts=counts)
     length = (filters.date_to - filters.date_from).days + 1
     before = Filters(
         **{
@@ -440,7 +445,10 @@ def league(session: Session, filters: Filters) -> list[dict[str, Any]]:
             "date_to": filters.date_from - timedelta(days=1),
         }
     )
-    previous = {row["store"]: row for row in kpi_rows(session, Level.STORE, Period.ALL, before)}
+    previous = {
+        row["store"]: row
+        for row in kpi_rows(session, Level.STORE, Period.ALL, before, counts=counts)
+    }
 
     def score(row: dict[str, Any]) -> float:
         value = row.get("planogram_compliance")

@@ -158,8 +158,15 @@ function sparkline(holder, values) {
   holder.appendChild(svg);
 }
 
+// Vega's scripts come after this one: they have run once the document has loaded.
+const vegaLoaded = new Promise((resolve) => {
+  if (window.vegaEmbed) resolve();
+  else document.addEventListener("DOMContentLoaded", () => resolve(), { once: true });
+});
+
 async function chart(name) {
   const spec = await get(`${API}/charts/${name}`, dateRange());
+  await vegaLoaded;
   await window.vegaEmbed(`#chart-${name}`, spec, EMBED);
 }
 
@@ -222,4 +229,5 @@ async function main() {
   document.body.dataset.ready = "true";
 }
 
-document.addEventListener("DOMContentLoaded", main);
+// A deferred script runs once the page is parsed: start at once, not after Vega has loaded.
+main();

@@ -100,3 +100,14 @@ def api_headers() -> dict[str, str]:
 
     key = getattr(suite, "TEST_ADMIN_KEY", None)
     return {"Authorization": f"Bearer {key}"} if key else {}
+
+
+def wait_in_page(page: Any, expression: str, timeout_s: float = 30.0) -> None:
+    """Wait until ``expression`` is true in the page. Evaluated from the test (the DevTools
+    protocol), not by Playwright's polling inside the page (``wait_for_function``), which
+    evaluates the expression with ``eval`` there: the pages' CSP (no eval) refuses that, so
+    such a wait fails whenever the condition is not already true on its first check."""
+    deadline = time.monotonic() + timeout_s
+    while not page.evaluate(expression):
+        assert time.monotonic() < deadline, f"still false after {timeout_s} s: {expression}"
+        time.sleep(0.1)

@@ -9,7 +9,6 @@ detection on the render's exact boxes, cut to each half.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -31,7 +30,7 @@ from shelfscan.planogram_store import assign_planogram, create_bay, create_store
 from shelfscan.settings import PROJECT_ROOT, Settings
 from shelfscan.synth.scene import FacingStatus, SceneConfig, ShelfRenderer
 from tests.compliance.test_merge import crop
-from tests.web.conftest import CHROMIUM_ARGS, PHONE, api_headers, serve
+from tests.web.conftest import CHROMIUM_ARGS, PHONE, api_headers, serve, wait_in_page
 
 STORE, BAY = "DEMO-001", "cereal"
 # Photo width → the detections of that photo (the worker runs in this process).
@@ -160,9 +159,9 @@ def test_two_photos_of_a_long_bay_give_one_result(
         expect(page.locator("#summary")).to_contain_text("Checked 2 of 2 photos as one bay.")
         expect(page.locator("#photo-tabs button")).to_have_count(2)
         expect(page.locator("#overview-figure")).to_be_visible()
-        _poll(page, "document.getElementById('overview').naturalWidth > 0")
+        wait_in_page(page, "document.getElementById('overview').naturalWidth > 0")
         page.locator("#photo-tabs button").nth(1).click()
-        _poll(
+        wait_in_page(
             page,
             "document.getElementById('annotated').src.endsWith('?photo=1')"
             " && document.getElementById('annotated').naturalWidth > 0",
@@ -190,12 +189,3 @@ def test_two_photos_of_a_long_bay_give_one_result(
     assert report["counts"]["not_visible"] == 0
     assert halves_server.gaps <= listed
     assert (artifacts_dir / "staff-page-two-photos.png").stat().st_size > 10_000
-
-
-def _poll(page: Any, expression: str, timeout_s: float = 30.0) -> None:
-    """Wait until ``expression`` is true in the page. Evaluated from the test (the DevTools
-    protocol), not by the page's own polling, which the page's CSP (no eval) refuses."""
-    deadline = time.monotonic() + timeout_s
-    while not page.evaluate(expression):
-        assert time.monotonic() < deadline, f"still false after {timeout_s} s: {expression}"
-        time.sleep(0.1)

@@ -28,7 +28,7 @@ from shelfscan.db.session import session_scope
 from shelfscan.planogram.model import Planogram
 from shelfscan.planogram_store import assign_planogram, create_bay, create_store, publish_planogram
 from shelfscan.settings import PROJECT_ROOT, Settings
-from tests.web.conftest import CHROMIUM_ARGS, PHONE, api_headers, serve
+from tests.web.conftest import CHROMIUM_ARGS, PHONE, api_headers, serve, wait_in_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -154,10 +154,10 @@ def test_another_bays_photo_asks_for_a_retake_then_its_own_bay_lists_actions(
         expect(result).to_be_visible(timeout=90_000)
         expect(page.locator("#retake")).to_be_hidden()
         scan_id = result.get_attribute("data-scan-id")
-        page.wait_for_function(
+        wait_in_page(
+            page,
             "Array.from(document.querySelectorAll('#actions img, #annotated'))"
             ".every(img => img.complete && img.naturalWidth > 0)",
-            timeout=30_000,
         )
         page.screenshot(path=str(artifacts_dir / "phone-3-actions.png"))
         page.screenshot(path=str(artifacts_dir / "phone-3-actions-full.png"), full_page=True)

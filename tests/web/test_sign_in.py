@@ -35,7 +35,7 @@ from shelfscan.planogram_store import assign_planogram, create_bay, create_store
 from shelfscan.settings import PROJECT_ROOT, DetectorBackend, Settings, get_settings
 from shelfscan.synth.scene import FacingStatus, SceneConfig, ShelfRenderer
 from tests.conftest import make_api_key
-from tests.web.conftest import CHROMIUM_ARGS, PHONE, serve
+from tests.web.conftest import CHROMIUM_ARGS, PHONE, serve, wait_in_page
 
 pytestmark = [pytest.mark.browser]
 
@@ -121,12 +121,12 @@ def _upload_and_wait_for_result(page: Any, photo: Path) -> str:
     expect(page.locator("#result")).to_be_visible(timeout=60_000)
     expect(page.locator("#actions li").first).to_be_visible()
     # A plain <img> request: it loads only when the cookie authorises it.
-    page.wait_for_function("document.getElementById('annotated').naturalWidth > 0", timeout=20_000)
+    wait_in_page(page, "document.getElementById('annotated').naturalWidth > 0", timeout_s=20)
     crops = page.locator("#actions .crops img")
     if crops.count():
         crops.first.scroll_into_view_if_needed()
-        page.wait_for_function(
-            "document.querySelector('#actions .crops img').naturalWidth > 0", timeout=20_000
+        wait_in_page(
+            page, "document.querySelector('#actions .crops img').naturalWidth > 0", timeout_s=20
         )
     return page.locator("#result").get_attribute("data-scan-id") or ""
 

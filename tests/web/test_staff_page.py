@@ -30,7 +30,7 @@ from shelfscan.planogram.model import Planogram
 from shelfscan.planogram_store import assign_planogram, create_bay, create_store, publish_planogram
 from shelfscan.settings import PROJECT_ROOT, DetectorBackend, Settings
 from shelfscan.synth.scene import FacingStatus, SceneConfig, ShelfRenderer
-from tests.web.conftest import api_headers
+from tests.web.conftest import api_headers, wait_in_page
 
 STORE, BAY = "DEMO-001", "cereal"
 PHONE = {"width": 390, "height": 844}
@@ -174,7 +174,7 @@ def test_upload_from_a_phone_sized_chromium_ends_in_a_done_scan(
         annotated_width = page.eval_on_selector(
             "#annotated", "img => img.complete ? img.naturalWidth : 0"
         )
-        page.wait_for_function("document.getElementById('annotated').naturalWidth > 0")
+        wait_in_page(page, "document.getElementById('annotated').naturalWidth > 0")
         page.screenshot(path=str(artifacts_dir / "staff-page-phone.png"), full_page=True)
         scan_id = page.locator("#result").get_attribute("data-scan-id")
         browser.close()

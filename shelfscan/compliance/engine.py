@@ -193,6 +193,8 @@ def match_planogram(
     else:
         det_level = np.full(n_k, -1, dtype=np.intp)
     det_level = np.where(k_gap, -1, det_level)
+    # The alignment leaves these unmatched cheaply and the report lists them as outside.
+    outside_bay = beyond_bay(expected, reg.level_of_facing, det_boxes, det_level)
 
     # --- per-shelf order alignment ---
     skip_cost = np.where(visible, options.gap_cost, options.hidden_gap_cost)
@@ -227,11 +229,7 @@ def match_planogram(
                 skips + options.occupancy_weight * (covered - options.occupancy_pivot),
                 skips,
             )
-        extra = np.where(
-            beyond_bay(expected, reg.level_of_facing, det_boxes, det_level),
-            options.outside_extra_cost,
-            options.extra_cost,
-        )
+        extra = np.where(outside_bay, options.outside_extra_cost, options.extra_cost)
         k, i, j = align_padded(cost, skips, has_f.sum(axis=1), has_d.sum(axis=1), extra[d_safe])
         match_of_facing[f_pad[k, i]] = d_pad[k, j]
         match_cost_kind[f_pad[k, i]] = kind[k, i, j]
@@ -316,6 +314,7 @@ def match_planogram(
             visible=visible,
             det_boxes=det_boxes,
             det_level=det_level,
+            outside_bay=outside_bay,
             match_of_facing=match_of_facing,
             match_kind=match_cost_kind,
             covered_by=covered_by,
@@ -792,6 +791,7 @@ def _unclaimed_detections(
     expected: np.ndarray,
     det_boxes: np.ndarray,
     det_level: np.ndarray,
+    outside_bay: np.ndarray,
     match_of_facing: np.ndarray,
     covered_by: np.ndarray,
     gap_evidence: np.ndarray,
@@ -826,13 +826,7 @@ def _unclaimed_detections(
         margin_y = 0.5 * float(bx.median(bx.heights(expected)))
         cx = bx.centers_x(det_boxes[loose])
         cy = (det_boxes[loose, 1] + det_boxes[loose, 3]) * 0.5
-        beyond = beyond_bay(
-            expected,
-            level_of_facing,
-            det_boxes[loose],
-            det_level[loose],
-        )
-        inside = ~beyond & (cy >= min_y - margin_y) & (cy <= max_y + margin_y)
+        inside = ~outside_bay[loose] & (cy >= min_y - margin_y) & (cy <= max_y + margin_y)
         n_levels = len(reg.level_bottom_units)
         planned_per_level = _count2(level_of_facing, facing_product, max(n_levels, 1), n_products)
         for k, x, ok in zip(loose.tolist(), cx.tolist(), inside.tolist(), strict=True):
@@ -1047,6 +1041,7 @@ def _build_report(
     visible: np.ndarray,
     det_boxes: np.ndarray,
     det_level: np.ndarray,
+    outside_bay: np.ndarray,
     match_of_facing: np.ndarray,
     match_kind: np.ndarray,
     covered_by: np.ndarray,
@@ -1091,6 +1086,7 @@ def _build_report(
         expected=expected,
         det_boxes=det_boxes,
         det_level=det_level,
+        outside_bay=outside_bay,
         match_of_facing=match_of_facing,
         covered_by=covered_by,
         gap_evidence=gap_evidence,

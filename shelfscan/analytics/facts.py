@@ -209,7 +209,11 @@ def products_of_report(report: Mapping[str, Any]) -> dict[str, ProductInfo]:
 
 
 def _insert(session: Session, table: Any) -> Any:
-    dialect = session.get_bind().dialect.name
+    return _dialect_insert(session.get_bind().dialect.name, table)
+
+
+def _dialect_insert(dialect: str, table: Any) -> Any:
+    """The dialect's own INSERT (with ON CONFLICT on PostgreSQL and SQLite)."""
     if dialect == "postgresql":
         return postgresql.insert(table)
     if dialect == "sqlite":
@@ -253,9 +257,7 @@ def ensure_dates(session: Session, days: Iterable[date]) -> None:
 def _dates_insert(dialect: str) -> Any:
     """Built once: the write path runs it for every finished scan (see _bay_day_statements)."""
     table = DimDate.__table__
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(
-        table
-    ).on_conflict_do_nothing()
+    return _dialect_insert(dialect, table).on_conflict_do_nothing()
 
 
 # --- recording one scan ------------------------------------------------------------------------
@@ -552,7 +554,7 @@ def _region_from_bays(sign: Any, *, group: bool, dialect: str = "") -> Any:
         d.bay_id == bindparam("rollup_bay"), d.scan_date == bindparam("rollup_day")
     )
     table = RegionDailyProduct.__table__
-    statement = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+    statement = _dialect_insert(dialect, table)
     statement = statement.from_select(_REGION_COLUMNS, source)
     excluded = statement.excluded
     return statement.on_conflict_do_update(
@@ -592,7 +594,7 @@ def _store_from_bays(sign: Any, *, group: bool, dialect: str = "") -> Any:
         *(getattr(d, name) * sign for name in _STORE_SUMS),
     ).where(d.bay_id == bindparam("rollup_bay"), d.scan_date == bindparam("rollup_day"))
     table = DailyStore.__table__
-    statement = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+    statement = _dialect_insert(dialect, table)
     statement = statement.from_select(_STORE_COLUMNS, source)
     excluded = statement.excluded
     return statement.on_conflict_do_update(
@@ -819,7 +821,7 @@ _FIX_SUMS = ("problems", "hours_sum", "hours_sq")
 def _fix_histogram_upsert(dialect: str) -> Any:
     """Built once: the write path runs it for most finished scans (see _bay_day_statements)."""
     table = DailyFix.__table__
-    statement = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+    statement = _dialect_insert(dialect, table)
     excluded = statement.excluded
     return statement.on_conflict_do_update(
         index_elements=[table.c.day, table.c.region, table.c.bucket],

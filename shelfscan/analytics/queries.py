@@ -309,6 +309,13 @@ def bay_counts(session: Session, level: Level, filters: Filters) -> dict[Any, in
     return dict(session.execute(statement.group_by(key)).all())  # type: ignore[arg-type]
 
 
+def _expected_from(session: Session, level: Level, filters: Filters) -> dict[Any, int]:
+    """``bay_counts`` where scans done versus expected applies (not per product)."""
+    if level in PRODUCT_LEVELS or filters.by_product:
+        return {}
+    return bay_counts(session, level, filters)
+
+
 def kpi_rows(
     session: Session,
     level: Level,
@@ -326,11 +333,7 @@ def kpi_rows(
     names = _names(session, store_ids, bay_ids)
     products = _products(session, {row["product_key"] for row in raw if row.get("product_key")})
     if counts is None:
-        counts = (
-            bay_counts(session, level, filters)
-            if level not in PRODUCT_LEVELS and not filters.by_product
-            else {}
-        )
+        counts = _expected_from(session, level, filters)
     seen_total: dict[Any, float] = defaultdict(float)
     visible_total: dict[Any, float] = defaultdict(float)
     for row in raw:
@@ -435,7 +438,7 @@ def league(session: Session, filters: Filters) -> list[dict[str, Any]]:
     if filters.date_from is None or filters.date_to is None:
         raise ValueError("league needs from and to")
     # the bays per store do not depend on the dates: counted once for both periods
-    counts = bay_counts(session, Level.STORE, filters) if not filters.by_product else {}
+    counts = _expected_from(session, Level.STORE, filters)
     current = kpi_rows(session, Level.STORE, Period.ALL, filters, counts=counts)
     length = (filters.date_to - filters.date_from).days + 1
     before = Filters(

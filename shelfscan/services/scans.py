@@ -29,9 +29,21 @@ from collections.abc import Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 from typing import Any, Protocol
 
-from sqlalchemy import ColumnElement, and_, false, func, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Date,
+    Select,
+    and_,
+    bindparam,
+    false,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -176,22 +188,11 @@ def resolve_target(
     """Where an upload goes, and the id of the scan an earlier request with the same
     ``idempotency_key`` created, if any, in one round trip: this runs for every upload."""
     on = on or service_date()
-    version_id = assignment_in_force(
-        Bay.id, on, columns=BayAssignment.planogram_version_id
-    ).scalar_subquery()
-    statement = (
-        select(Store.id, Bay.id, version_id, Scan.id, Scan.bay_id)
-        .select_from(Store)
-        .outerjoin(Bay, (Bay.store_id == Store.id) & (Bay.code == bay_code))
-        .outerjoin(
-            Scan,
-            (Scan.store_id == Store.id) & (Scan.idempotency_key == idempotency_key)
-            if idempotency_key is not None
-            else false(),
-        )
-        .where(Store.code == store_code)
-    )
-    row = session.execute(statement).first()
+    parameters = {"store_code": store_code, "bay_code": bay_code, "on": on}
+    if idempotency_key is not None:
+        parameters["idempotency_key"] = idempotency_key
+    statement = _target_statement(with_key=idempotency_key is not None)
+    row = session.execute(statement, parameters).first()
     if row is None:
         raise NotFound("store_not_found", f"no store with code {store_code!r}")
     store_id, bay_id, version, earlier_id, earlier_bay_id = row
@@ -208,6 +209,27 @@ def resolve_target(
     if earlier_id is not None and earlier_bay_id != bay_id:
         raise _key_conflict(idempotency_key)
     return ScanTarget(store_id, store_code, bay_id, bay_code, version), earlier_id
+
+
+@lru_cache(maxsize=2)
+def _target_statement(*, with_key: bool) -> Select[Any]:
+    """:func:`resolve_target`'s look-up, built once: building it took half of its time."""
+    on = bindparam("on", type_=Date)
+    version_id = assignment_in_force(
+        Bay.id, on, columns=BayAssignment.planogram_version_id
+    ).scalar_subquery()
+    return (
+        select(Store.id, Bay.id, version_id, Scan.id, Scan.bay_id)
+        .select_from(Store)
+        .outerjoin(Bay, (Bay.store_id == Store.id) & (Bay.code == bindparam("bay_code")))
+        .outerjoin(
+            Scan,
+            (Scan.store_id == Store.id) & (Scan.idempotency_key == bindparam("idempotency_key"))
+            if with_key
+            else false(),
+        )
+        .where(Store.code == bindparam("store_code"))
+    )
 
 
 def _key_conflict(key: str | None) -> Conflict:

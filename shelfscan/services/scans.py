@@ -45,7 +45,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, defer, selectinload
 
 from shelfscan.compliance.report import ComplianceReport, FacingStatus
 from shelfscan.db.base import utcnow
@@ -438,7 +438,9 @@ def list_scans(
     scans = list(
         session.scalars(
             select(Scan)
-            .options(selectinload(Scan.photos))
+            # A listing shows no report: reading and parsing each one (tens of KB of JSON)
+            # was most of a listing's time.
+            .options(selectinload(Scan.photos), defer(Scan.report, raiseload=True))
             .where(*conditions)
             .order_by(Scan.created_at.desc(), Scan.id)
             .limit(limit)

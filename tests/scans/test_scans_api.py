@@ -12,11 +12,12 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from PIL import Image, ImageEnhance
-from sqlalchemy import func, select, update
+from sqlalchemy import func, inspect, select, update
 
 from shelfscan.db.models import Scan, ScanPhoto
 from shelfscan.db.session import session_scope
 from shelfscan.planogram.model import Planogram
+from shelfscan.services.scans import list_scans
 from shelfscan.settings import Settings
 from shelfscan.storage import get_storage
 from tests.scans.conftest import BAY, PLANOGRAM, STORE
@@ -403,6 +404,12 @@ def test_list_and_filter_scans_scoped_by_store(client_factory, scan_settings) ->
     other = client.get(f"/api/v1/stores/S002/scans/{first['id']}")
     assert other.status_code == 404 and other.json()["error"]["code"] == "scan_not_found"
     assert client.get(f"/api/v1/stores/S002/scans/{first['id']}/photos/0").status_code == 404
+
+    with session_scope(scan_settings.resolved_database_url) as session:
+        listed = list_scans(session, STORE).scans
+        assert len(listed) == 2
+        # A listing shows no report, so it does not read one either (tens of KB of JSON each).
+        assert all("report" in inspect(scan).unloaded for scan in listed)
 
 
 @pytest.mark.parametrize(

@@ -134,6 +134,28 @@ def test_scope_limits_every_number(client: TestClient, sqlite_chain_url: str) ->
     assert client.get(f"{API}/kpis").status_code == 401
 
 
+def _rows_of(vega: dict) -> list[dict]:
+    (source,) = [d for d in vega["data"] if "values" in d]
+    return source["values"]
+
+
+def test_charts_compiled_to_vega_carry_their_own_rows(client: TestClient) -> None:
+    last_week = {"from": "2026-11-23", "to": "2026-11-29"}
+    for name in ("trend", "top-out-of-stock", "scans-done", "league"):
+        specs = {}
+        for period in (RANGE, last_week):
+            lite = client.get(f"{API}/charts/{name}", params=period).json()
+            vega = client.get(f"{API}/charts/{name}", params=period | {"format": "vega"}).json()
+            assert "vega-lite" in lite["$schema"] and "/vega/v6" in vega["$schema"], name
+            assert vega["marks"], name
+            # The compiled structure is kept between requests; the rows are each request's own.
+            assert _rows_of(vega) == lite["data"]["values"], name
+            specs[period["from"]] = _rows_of(vega)
+        assert specs[RANGE["from"]] != specs[last_week["from"]], name
+    answer = client.get(f"{API}/charts/trend", params={"format": "svg"})
+    assert answer.status_code == 422 and "format" in answer.text
+
+
 def test_dashboard_page_has_no_inline_script(client: TestClient) -> None:
     page = client.get("/dashboard")
     assert page.status_code == 200

@@ -11,7 +11,7 @@ import io
 from datetime import date, timedelta
 from enum import StrEnum
 from functools import lru_cache
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import quote_plus
 
 from fastapi import APIRouter, Query, Request
@@ -413,6 +413,14 @@ def chart(
     name: ChartName,
     request: Request,
     session: DbSession,
+    spec_format: Annotated[
+        Literal["vega-lite", "vega"],
+        Query(
+            alias="format",
+            description="vega-lite: the chart's spec as written; vega: compiled to Vega on the "
+            "server (what the dashboard draws, without loading Vega-Lite in the browser)",
+        ),
+    ] = "vega-lite",
     date_from: FromQ = None,
     date_to: ToQ = None,
     region: str | None = None,
@@ -423,7 +431,12 @@ def chart(
     if name is ChartName.HEATMAP and not store:
         raise Invalid("invalid_filter", "the heat map is of one store: give store", field="store")
     filters = _filters(request, session, date_from, date_to, region, store, None, category, brand)
-    return chart_spec(session, name, filters)
+    spec = chart_spec(session, name, filters)
+    if spec_format == "vega":
+        from shelfscan.analytics.charts import to_vega
+
+        return to_vega(spec)
+    return spec
 
 
 def chart_spec(session: Any, name: ChartName, filters: Filters) -> dict[str, Any]:

@@ -1,5 +1,6 @@
-// shelfscan compliance dashboard: reads /api/v1/analytics/*, draws Vega-Lite specs the server
-// builds (the same specs as the weekly report). No inline script: the CSP forbids it.
+// shelfscan compliance dashboard: reads /api/v1/analytics/*, draws the Vega-Lite specs the server
+// builds (the same specs as the weekly report), compiled to Vega by the server. No inline
+// script: the CSP forbids it.
 "use strict";
 
 const API = "/api/v1/analytics";
@@ -11,7 +12,8 @@ const KPIS = [
   ["scans_done_rate", "Scans done vs expected", true],
 ];
 const FILTERS = ["from", "to", "region", "store", "category", "brand"];
-const EMBED = { actions: false, ast: true, renderer: "svg" };
+// mode "vega": the server compiled each chart (?format=vega), so the page loads no Vega-Lite.
+const EMBED = { actions: false, ast: true, renderer: "svg", mode: "vega" };
 
 const $ = (selector) => document.querySelector(selector);
 const pct = (v, digits = 1) => (v === null || v === undefined ? "–" : (v * 100).toFixed(digits) + " %");
@@ -165,7 +167,7 @@ const vegaLoaded = new Promise((resolve) => {
 });
 
 async function chart(name) {
-  const spec = await get(`${API}/charts/${name}`, dateRange());
+  const spec = await get(`${API}/charts/${name}`, { ...dateRange(), format: "vega" });
   await vegaLoaded;
   await window.vegaEmbed(`#chart-${name}`, spec, EMBED);
 }

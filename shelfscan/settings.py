@@ -148,6 +148,16 @@ class Settings(BaseSettings):
             "before analysis. full: all of that before the 202 answer"
         ),
     )
+    upload_accept_slots: int = Field(
+        default=4,
+        ge=1,
+        le=64,
+        description=(
+            "Uploads one web process accepts at once (checks, storing the photo, the database "
+            "insert); the others wait, idle, while their bodies keep arriving. More suits slow "
+            "(remote) photo storage; many at once on few cores only fight over the GIL"
+        ),
+    )
     worker_nice: int = Field(
         default=10,
         ge=0,

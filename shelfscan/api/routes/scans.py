@@ -9,8 +9,8 @@ app's exception handlers from the services' errors.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import replace
 from datetime import datetime
 from typing import Annotated, Any, TypeVar
@@ -99,15 +99,12 @@ def _call(request: Request, work: Callable[[Session], T]) -> T:
         session.close()
 
 
-# Uploads accepted at once in this process. A burst of 50 uploads otherwise put 40 threads on
-# the GIL together, each holding its own database connection: switching between them and
-# opening connections cost more than the accepting itself. The others wait in their thread,
-# idle, and their bodies keep arriving on the event loop meanwhile.
-_accept_slots = threading.BoundedSemaphore(4)
-
-
 def _accept_in_turn(request: Request, work: Callable[[Session], T]) -> T:
-    with _accept_slots:
+    """``work`` once one of the app's upload slots is free (SHELFSCAN_UPLOAD_ACCEPT_SLOTS). A
+    burst of 50 uploads otherwise put 40 threads on the GIL together, each with its own
+    database connection: switching between them cost more than the accepting itself."""
+    slots = getattr(request.app.state, "upload_slots", None)
+    with slots if slots is not None else nullcontext():
         return _call(request, work)
 
 

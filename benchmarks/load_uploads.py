@@ -586,7 +586,7 @@ def main() -> int:
                     "bare endpoint p50 / p95",
                     f"{statistics.median(bare_latencies):.0f} / "
                     f"{percentile(bare_latencies, 0.95):.0f} ms "
-                    f"(CPU {bare_cpu / len(bare_latencies) * 1000:.0f} ms per request)",
+                    f"(CPU {bare_cpu / sum(map(len, bare_bursts)) * 1000:.0f} ms per request)",
                 ),
                 (
                     "p95 ratio shelfscan / bare",

@@ -44,27 +44,25 @@ def test_an_in_memory_sqlite_database_keeps_its_single_connection() -> None:
 
 def test_uploads_are_accepted_a_few_at_a_time(tmp_path: Path) -> None:
     """SHELFSCAN_UPLOAD_ACCEPT_SLOTS: however many uploads arrive, at most that many are
-    accepted at once; the others wait their turn and are all accepted."""
+    accepted at once; the others wait their turn on the event loop and are all accepted."""
+    import asyncio
     from types import SimpleNamespace
 
-    from shelfscan.api.routes.scans import _accept_in_turn
+    from shelfscan.api.routes.scans import accept_in_turn
     from shelfscan.settings import Settings
 
     settings = Settings(
         _env_file=None, data_dir=tmp_path, database_url=f"sqlite:///{tmp_path / 's.db'}",
         upload_accept_slots=2,
     )  # fmt: skip
-    state = SimpleNamespace(
-        settings=settings, upload_slots=threading.BoundedSemaphore(settings.upload_accept_slots)
-    )
+    state = SimpleNamespace(settings=settings)
     request = SimpleNamespace(app=SimpleNamespace(state=state))
     lock = threading.Lock()
     running: list[int] = [0]
     most: list[int] = [0]
-    accepted: list[int] = []
 
-    def accept(index: int) -> None:
-        def work(_session: object) -> int:
+    def work(index: int):  # type: ignore[no-untyped-def]
+        def accept(_session: object) -> int:
             with lock:
                 running[0] += 1
                 most[0] = max(most[0], running[0])
@@ -73,12 +71,14 @@ def test_uploads_are_accepted_a_few_at_a_time(tmp_path: Path) -> None:
                 running[0] -= 1
             return index
 
-        accepted.append(_accept_in_turn(request, work))  # type: ignore[arg-type]
+        return accept
 
-    threads = [threading.Thread(target=accept, args=(index,)) for index in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert sorted(accepted) == list(range(8))
+    async def burst() -> list[int]:
+        return list(
+            await asyncio.gather(*(accept_in_turn(request, work(i)) for i in range(8)))  # type: ignore[arg-type]
+        )
+
+    assert asyncio.run(burst()) == list(range(8))
+    assert most[0] == 2
+    assert asyncio.run(burst()) == list(range(8))  # another event loop, its own slots
     assert most[0] == 2

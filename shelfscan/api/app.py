@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import re
-import threading
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -90,7 +89,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
-    app.state.upload_slots = threading.BoundedSemaphore(settings.upload_accept_slots)
 
     # Outermost last: every answer, a refused body's included, carries the request id.
     app.add_middleware(BodyLimitMiddleware, settings=settings)

@@ -8,9 +8,10 @@ app's exception handlers from the services' errors.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import weakref
 from collections.abc import Callable
-from contextlib import nullcontext
 from dataclasses import replace
 from datetime import datetime
 from typing import Annotated, Any, TypeVar
@@ -99,13 +100,25 @@ def _call(request: Request, work: Callable[[Session], T]) -> T:
         session.close()
 
 
-def _accept_in_turn(request: Request, work: Callable[[Session], T]) -> T:
-    """``work`` once one of the app's upload slots is free (SHELFSCAN_UPLOAD_ACCEPT_SLOTS). A
-    burst of 50 uploads otherwise put 40 threads on the GIL together, each with its own
-    database connection: switching between them cost more than the accepting itself."""
-    slots = getattr(request.app.state, "upload_slots", None)
-    with slots if slots is not None else nullcontext():
-        return _call(request, work)
+async def accept_in_turn(request: Request, work: Callable[[Session], T]) -> T:
+    """``work(session)`` in the thread pool once one of the app's upload slots is free
+    (SHELFSCAN_UPLOAD_ACCEPT_SLOTS). A burst of 50 uploads otherwise put 40 threads on the GIL
+    together, each with its own database connection: switching between them cost more than
+    the accepting itself. The wait is on the event loop, so waiting uploads hold no thread
+    that probes and other requests need."""
+    state = request.app.state
+    # An asyncio semaphore belongs to one event loop, and an app may serve several (tests).
+    slots_by_loop = getattr(state, "upload_slots", None)
+    if slots_by_loop is None:
+        slots_by_loop = state.upload_slots = weakref.WeakKeyDictionary()
+    loop = asyncio.get_running_loop()
+    slots = slots_by_loop.get(loop)
+    if slots is None:
+        slots = slots_by_loop.setdefault(
+            loop, asyncio.Semaphore(_settings(request).upload_accept_slots)
+        )
+    async with slots:
+        return await run_in_threadpool(_call, request, work)
 
 
 def _scan_url(request: Request, store_code: str, scan_id: str) -> str:
@@ -260,7 +273,7 @@ async def upload_scan(request: Request, store_code: str, bay_code: str) -> JSONR
 
     # One thread-pool hop and one database session for everything that blocks: the event
     # loop only moves bytes.
-    created = await run_in_threadpool(_accept_in_turn, request, accept)
+    created = await accept_in_turn(request, accept)
     document = ScanAcceptedOut(
         **_summary(request, store_code, bay_code, created.scan), created=created.created
     )

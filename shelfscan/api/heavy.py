@@ -45,23 +45,23 @@ class _Slot:
     """One worker process (a one-process executor), replaced when it dies or overruns."""
 
     def __init__(self) -> None:
-        self.executor = self._start()
+        self.executor, self.warmed = self._start()
 
     @staticmethod
-    def _start() -> ProcessPoolExecutor:
+    def _start() -> tuple[ProcessPoolExecutor, Future]:
         executor = ProcessPoolExecutor(
             max_workers=1, mp_context=multiprocessing.get_context("spawn")
         )
         # Started now, in the background: the interpreter, the core's imports and a tiny match.
-        executor.submit(heavy_tasks.warm)
-        return executor
+        return executor, executor.submit(heavy_tasks.warm)
 
     def submit(self, work: Callable[..., Any], args: tuple[Any, ...], kw: dict[str, Any]) -> Future:
         return self.executor.submit(heavy_tasks.call, work, args, kw)
 
     def replace(self) -> None:
         """Stop this slot's process (whatever it is doing) and start a new one."""
-        old, self.executor = self.executor, self._start()
+        old = self.executor
+        self.executor, self.warmed = self._start()
         _terminate(old)
 
     def shutdown(self) -> None:
@@ -114,6 +114,11 @@ class HeavyWork:
             self._threads = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="heavy")
         else:
             self._slots = [_Slot() for _ in range(workers)]
+
+    def starting(self) -> int:
+        """How many worker processes are still starting (interpreter, imports, a first match):
+        ``/readyz`` says ``loading`` meanwhile, as the start-up CPU is the server's own."""
+        return sum(1 for slot in self._slots if not slot.warmed.done())
 
     def worker_pids(self) -> list[int]:
         """The worker processes' ids (process mode; for tests and the benchmark)."""

@@ -151,3 +151,34 @@ def test_over_budget_work_is_stopped_and_a_dead_worker_replaced() -> None:
 def test_an_unknown_mode_is_refused() -> None:
     with pytest.raises(ValueError, match="process"):
         HeavyWork(workers=1, queued=0, budget_s=1.0, mode="fibers")
+
+
+def test_readyz_says_loading_while_heavy_work_processes_start(settings: Settings) -> None:
+    """Ready only once the server's own worker processes have started: their interpreters and
+    imports run on the same cores as the first requests a load balancer would send."""
+    configured = settings.model_copy(
+        update={"detector_backend": DetectorBackend.REPLAY, "heavy_mode": "process"}
+    )
+    app = create_app(configured)
+    with TestClient(app) as client:
+        pool = app.state.heavy_work
+
+        class Starting:
+            def starting(self) -> int:
+                return 2
+
+        app.state.heavy_work = Starting()
+        loading = client.get("/readyz")
+        app.state.heavy_work = pool
+        deadline = time.monotonic() + 120
+        while pool.starting() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert pool.starting() == 0, "the heavy-work processes never finished starting"
+        ready = client.get("/readyz")
+    assert loading.status_code == 503
+    assert loading.json()["status"] == "loading"
+    assert loading.json()["checks"]["heavy_work"] == {
+        "ok": False,
+        "detail": "2 heavy-work process(es) starting",
+    }
+    assert ready.status_code == 200, ready.text

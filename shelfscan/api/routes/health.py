@@ -62,6 +62,23 @@ def readyz(request: Request, settings: SettingsDep) -> JSONResponse:
                 },
             },
         )
+    heavy = getattr(request.app.state, "heavy_work", None)
+    starting = heavy.starting() if heavy is not None else 0
+    if starting:
+        # Its heavy-work processes are importing on the server's own cores: a burst of traffic
+        # sent now would wait for them.
+        return JSONResponse(
+            status_code=503,
+            content={
+                "status": "loading",
+                "checks": {
+                    "heavy_work": {
+                        "ok": False,
+                        "detail": f"{starting} heavy-work process(es) starting",
+                    }
+                },
+            },
+        )
     checks: dict[str, dict[str, Any]] = {}
     started = time.perf_counter()
     try:

@@ -39,6 +39,11 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok", "version": __version__}
 
 
+def _loading(name: str, check: dict[str, Any]) -> JSONResponse:
+    """503 ``loading``: the server is still starting ``name``."""
+    return JSONResponse(status_code=503, content={"status": "loading", "checks": {name: check}})
+
+
 @router.get(
     "/readyz",
     response_model=ReadyOut,
@@ -49,35 +54,17 @@ def readyz(request: Request, settings: SettingsDep) -> JSONResponse:
     loader = getattr(request.app.state, "model_loader", None)
     if loader is not None and loader.state is ModelState.LOADING:
         # Not ready until the model is in memory; the check below would wait for the load.
-        return JSONResponse(
-            status_code=503,
-            content={
-                "status": "loading",
-                "checks": {
-                    "model": {
-                        "ok": False,
-                        "backend": settings.detector_backend.value,
-                        "detail": loader.detail,
-                    }
-                },
-            },
+        return _loading(
+            "model",
+            {"ok": False, "backend": settings.detector_backend.value, "detail": loader.detail},
         )
     heavy = getattr(request.app.state, "heavy_work", None)
     starting = heavy.starting() if heavy is not None else 0
     if starting:
         # Its heavy-work processes are importing on the server's own cores: a burst of traffic
         # sent now would wait for them.
-        return JSONResponse(
-            status_code=503,
-            content={
-                "status": "loading",
-                "checks": {
-                    "heavy_work": {
-                        "ok": False,
-                        "detail": f"{starting} heavy-work process(es) starting",
-                    }
-                },
-            },
+        return _loading(
+            "heavy_work", {"ok": False, "detail": f"{starting} heavy-work process(es) starting"}
         )
     checks: dict[str, dict[str, Any]] = {}
     started = time.perf_counter()

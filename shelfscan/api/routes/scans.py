@@ -113,10 +113,8 @@ async def accept_in_turn(request: Request, work: Callable[[Session], T]) -> T:
         slots_by_loop = state.upload_slots = weakref.WeakKeyDictionary()
     loop = asyncio.get_running_loop()
     slots = slots_by_loop.get(loop)
-    if slots is None:
-        slots = slots_by_loop.setdefault(
-            loop, asyncio.Semaphore(_settings(request).upload_accept_slots)
-        )
+    if slots is None:  # runs on the loop itself: no other task can add one meanwhile
+        slots = slots_by_loop[loop] = asyncio.Semaphore(_settings(request).upload_accept_slots)
     async with slots:
         return await run_in_threadpool(_call, request, work)
 

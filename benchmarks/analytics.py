@@ -349,15 +349,32 @@ def time_page(url: str, repeats: int) -> tuple[list[float], list[float]]:
     return warm, cold
 
 
-def time_writes(url: str, count: int) -> list[float]:
-    """One scan of 40 facings written with its rollups, states and episodes, committed."""
-    from shelfscan.analytics.facts import ScanPlace, write_facts
+def time_writes(url: str, count: int, *, late: bool = False) -> list[float]:
+    """One scan of 40 facings written with its rollups, states and episodes, committed.
 
+    Each scan is its bay's newest (scans finish in the order they are taken): the timestamps
+    start after the newest scan in the database, so that a rerun on a kept database
+    (``--reuse``) times the same path. With ``late``, each scan is older than its bay's
+    newest (a scan that finishes after a later one of the same bay): the bay's facing states
+    and problem episodes are then rebuilt from its facts."""
+    from sqlalchemy import func, select
+
+    from shelfscan.analytics.facts import ScanPlace, write_facts
+    from shelfscan.analytics.models import FactScan
+
+    with engine_for(url).connect() as connection:
+        newest = connection.execute(select(func.max(FactScan.scanned_at))).scalar()
+    newest = newest or datetime(2026, 11, 30, tzinfo=UTC)
+    if newest.tzinfo is None:
+        newest = newest.replace(tzinfo=UTC)
     products = catalogue(__import__("random").Random(7))
     times = []
     for index in range(count):
+        at = newest + timedelta(minutes=index + 1)
+        if late:
+            at = newest - timedelta(days=1, minutes=index + 1)
         place = ScanPlace(scan_id=str(uuid.uuid4()), store_id=3, region="r3", bay_id=101 + index % 40,
-                          scanned_at=datetime(2026, 11, 30, 9, index % 60, tzinfo=UTC))  # fmt: skip
+                          scanned_at=at)  # fmt: skip
         report = {"facings": [
             {"facing_id": f"F{i + 1}", "product_id": products[i % len(products)].key,
              "product_name": "x", "fixture_id": f"shelf-{i // 10 + 1}",
@@ -450,6 +467,9 @@ def main() -> None:
         print(f"  a one-row write transaction alone (session, commit): p50 "
               f"{statistics.median(floor):.1f} ms, p95 {_p(floor, 0.95):.1f} ms; the write path's "
               f"own share p50 {statistics.median(writes) - statistics.median(floor):.1f} ms")  # fmt: skip
+        late = time_writes(url, max(5, args.writes // 5), late=True)
+        print(f"  a scan that finishes after a newer one of its bay (its facing history rebuilt): "
+              f"p50 {statistics.median(late):.1f} ms, p95 {_p(late, 0.95):.1f} ms")  # fmt: skip
         if not args.no_page:
             warm, cold = time_page(url, args.page_loads)
             print(f"dashboard first render (until every tile, chart and table is drawn): "

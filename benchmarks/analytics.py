@@ -349,42 +349,77 @@ def time_page(url: str, repeats: int) -> tuple[list[float], list[float]]:
     return warm, cold
 
 
-def time_writes(url: str, count: int, *, late: bool = False) -> list[float]:
-    """One scan of 40 facings written with its rollups, states and episodes, committed.
-
-    Each scan is its bay's newest (scans finish in the order they are taken): the timestamps
-    start after the newest scan in the database, so that a rerun on a kept database
-    (``--reuse``) times the same path. With ``late``, each scan is older than its bay's
-    newest (a scan that finishes after a later one of the same bay): the bay's facing states
-    and problem episodes are then rebuilt from its facts."""
+def _scans_to_record(url: str, count: int, *, late: bool) -> list[tuple[str, dict[str, Any]]]:
+    """``count`` finished scans of store 3's bays, committed, with their reports: a planogram
+    version of 40 catalogue products, and per scan a scan row with its photo, as the worker
+    leaves them before it records the facts. Each scan is its bay's newest (the timestamps
+    start after the newest scan in the database); with ``late``, each is older than its
+    bay's newest (a scan that finishes after a later one of the same bay)."""
     from sqlalchemy import func, select
 
-    from shelfscan.analytics.facts import ScanPlace, write_facts
+    from shelfscan.analytics.models import FactScan
+    from shelfscan.db.models import (
+        CatalogProduct,
+        Planogram,
+        PlanogramVersion,
+        PlanogramVersionProduct,
+        Scan,
+        ScanPhoto,
+    )  # fmt: skip
+
+    products = catalogue(__import__("random").Random(7))
+    tag = uuid.uuid4().hex[:8]
+    with session_scope(url) as session:
+        newest = session.execute(select(func.max(FactScan.scanned_at))).scalar()
+        newest = (newest or datetime(2026, 11, 30, tzinfo=UTC)).replace(tzinfo=UTC)
+        planogram = Planogram(key=f"bench-{tag}", name="bench")
+        version = PlanogramVersion(planogram=planogram, version=1, document={}, sha256="0" * 64)
+        session.add_all([planogram, version])
+        for product in products[:40]:
+            item = CatalogProduct(name=product.name, brand=product.brand, category=product.category)
+            session.add(PlanogramVersionProduct(version=version, product_key=product.key,
+                                                catalog_product=item))  # fmt: skip
+        session.flush()
+        scans = []
+        for index in range(count):
+            at = newest + timedelta(minutes=index + 1)
+            if late:
+                at = newest - timedelta(days=1, minutes=index + 1)
+            scan = Scan(id=str(uuid.uuid4()), store_id=3, bay_id=101 + index % 40,
+                        planogram_version_id=version.id, status="done", created_at=at,
+                        finished_at=at)  # fmt: skip
+            scan.photos.append(ScanPhoto(index=0, storage_key=f"bench/{scan.id}.jpg",
+                                         content_type="image/jpeg", width=4000, height=3000,
+                                         size_bytes=3_000_000, sha256="0" * 64))  # fmt: skip
+            session.add(scan)
+            report = {"facings": [
+                {"facing_id": f"F{i + 1}", "product_id": products[i % len(products)].key,
+                 "product_name": products[i % len(products)].name,
+                 "fixture_id": f"shelf-{i // 10 + 1}",
+                 "status": "gap" if (i + index) % 13 == 0 else "ok", "reason": "bench",
+                 "found_product_id": products[i % len(products)].key}
+                for i in range(40)], "unexpected": [], "trust": {"conclusive": True}}  # fmt: skip
+            scans.append((scan.id, report))
+    return scans
+
+
+def time_writes(url: str, count: int, *, late: bool = False) -> list[float]:
+    """One scan of 40 facings recorded as the worker records it when the scan is done
+    (``record_finished_scan``: its place and planogram's products looked up, facts, rollups,
+    facing states and problem episodes written), committed. See ``_scans_to_record`` for
+    ``late``: the bay's facing states and problem episodes are then rebuilt from its facts."""
+    from shelfscan.analytics.facts import record_finished_scan
     from shelfscan.analytics.models import FactScan
 
-    with engine_for(url).connect() as connection:
-        newest = connection.execute(select(func.max(FactScan.scanned_at))).scalar()
-    newest = newest or datetime(2026, 11, 30, tzinfo=UTC)
-    if newest.tzinfo is None:
-        newest = newest.replace(tzinfo=UTC)
-    products = catalogue(__import__("random").Random(7))
     times = []
-    for index in range(count):
-        at = newest + timedelta(minutes=index + 1)
-        if late:
-            at = newest - timedelta(days=1, minutes=index + 1)
-        place = ScanPlace(scan_id=str(uuid.uuid4()), store_id=3, region="r3", bay_id=101 + index % 40,
-                          scanned_at=at)  # fmt: skip
-        report = {"facings": [
-            {"facing_id": f"F{i + 1}", "product_id": products[i % len(products)].key,
-             "product_name": "x", "fixture_id": f"shelf-{i // 10 + 1}",
-             "status": "gap" if (i + index) % 13 == 0 else "ok", "reason": "bench",
-             "found_product_id": products[i % len(products)].key}
-            for i in range(40)], "unexpected": []}  # fmt: skip
+    for scan_id, report in _scans_to_record(url, count, late=late):
         started = time.perf_counter()
         with session_scope(url) as session:
-            write_facts(session, [(place, report)], {})
+            record_finished_scan(session, scan_id, report)
         times.append((time.perf_counter() - started) * 1000)
+        with session_scope(url) as session:
+            if session.get(FactScan, scan_id) is None:
+                raise RuntimeError(f"scan {scan_id}'s facts were not recorded")
     return times
 
 

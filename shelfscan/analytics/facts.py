@@ -225,17 +225,8 @@ def _dialect_insert(dialect: str, table: Any) -> Any:
 def upsert_products(session: Session, products: Mapping[str, ProductInfo]) -> None:
     if not products:
         return
-    statement = _insert(session, DimProduct)
-    statement = statement.on_conflict_do_update(
-        index_elements=[DimProduct.product_key],
-        set_={
-            "name": statement.excluded.name,
-            "brand": func.coalesce(statement.excluded.brand, DimProduct.brand),
-            "category": func.coalesce(statement.excluded.category, DimProduct.category),
-        },
-    )
-    session.execute(
-        statement,
+    session.connection().execute(
+        _products_upsert(session.get_bind().dialect.name),
         [
             {
                 "product_key": key,
@@ -245,6 +236,27 @@ def upsert_products(session: Session, products: Mapping[str, ProductInfo]) -> No
             }
             for key, info in sorted(products.items())
         ],
+    )
+
+
+@lru_cache(maxsize=2)
+def _products_upsert(dialect: str) -> Any:
+    """Built once (every finished scan upserts its planogram's products); a product whose
+    name, brand and category are already so is left alone: rewriting the same row for every
+    scan costs the write path a new row version each, and the table's vacuuming."""
+    table = DimProduct.__table__
+    statement = _dialect_insert(dialect, table)
+    excluded = statement.excluded
+    brand = func.coalesce(excluded.brand, table.c.brand)
+    category = func.coalesce(excluded.category, table.c.category)
+    return statement.on_conflict_do_update(
+        index_elements=[table.c.product_key],
+        set_={"name": excluded.name, "brand": brand, "category": category},
+        where=or_(
+            table.c.name.is_distinct_from(excluded.name),
+            table.c.brand.is_distinct_from(brand),
+            table.c.category.is_distinct_from(category),
+        ),
     )
 
 
@@ -265,30 +277,7 @@ def _dates_insert(dialect: str) -> Any:
 
 
 def _place_of(session: Session, scan_id: str) -> ScanPlace | None:
-    from shelfscan.auth.models import Region
-    from shelfscan.db.models import Scan, ScanPhoto, Store
-
-    photo = (
-        select(ScanPhoto.storage_key)
-        .where(ScanPhoto.scan_id == Scan.id)
-        .order_by(ScanPhoto.index)
-        .limit(1)
-        .scalar_subquery()
-    )
-    row = session.execute(
-        select(
-            Scan.store_id,
-            Store.region,
-            Scan.bay_id,
-            Scan.created_at,
-            Region.time_zone,
-            Scan.planogram_version_id,
-            photo,
-        )
-        .join(Store, Store.id == Scan.store_id)
-        .outerjoin(Region, Region.code == Store.region)
-        .where(Scan.id == scan_id)
-    ).first()
+    row = session.connection().execute(_place_statement(), {"scan": scan_id}).first()
     if row is None:
         return None
     store_id, region, bay_id, created_at, zone, version_id, photo_key = row
@@ -304,13 +293,48 @@ def _place_of(session: Session, scan_id: str) -> ScanPlace | None:
     )
 
 
+@lru_cache(maxsize=1)
+def _place_statement() -> Any:
+    """Built once: every finished scan looks up its place (see _bay_day_statements)."""
+    from shelfscan.auth.models import Region
+    from shelfscan.db.models import Scan, ScanPhoto, Store
+
+    photo = (
+        select(ScanPhoto.storage_key)
+        .where(ScanPhoto.scan_id == Scan.id)
+        .order_by(ScanPhoto.index)
+        .limit(1)
+        .scalar_subquery()
+    )
+    return (
+        select(
+            Scan.store_id,
+            Store.region,
+            Scan.bay_id,
+            Scan.created_at,
+            Region.time_zone,
+            Scan.planogram_version_id,
+            photo,
+        )
+        .join(Store, Store.id == Scan.store_id)
+        .outerjoin(Region, Region.code == Store.region)
+        .where(Scan.id == bindparam("scan"))
+    )
+
+
 def _catalogue(session: Session, version_id: int | None) -> dict[str, ProductInfo]:
     """Brand and category of a planogram version's products, from the product master."""
     if version_id is None:
         return {}
+    rows = session.connection().execute(_catalogue_statement(), {"version": version_id})
+    return {key: ProductInfo(name, brand, category) for key, name, brand, category in rows}
+
+
+@lru_cache(maxsize=1)
+def _catalogue_statement() -> Any:
     from shelfscan.db.models import CatalogProduct, PlanogramVersionProduct
 
-    rows = session.execute(
+    return (
         select(
             PlanogramVersionProduct.product_key,
             CatalogProduct.name,
@@ -318,9 +342,8 @@ def _catalogue(session: Session, version_id: int | None) -> dict[str, ProductInf
             CatalogProduct.category,
         )
         .join(CatalogProduct, CatalogProduct.id == PlanogramVersionProduct.catalog_product_id)
-        .where(PlanogramVersionProduct.planogram_version_id == version_id)
+        .where(PlanogramVersionProduct.planogram_version_id == bindparam("version"))
     )
-    return {key: ProductInfo(name, brand, category) for key, name, brand, category in rows}
 
 
 def record_scan(
@@ -332,9 +355,16 @@ def record_scan(
 ) -> bool:
     """Write a finished scan's facts (and, with ``maintain``, its rollups, facing states and
     problem episodes). False when it was recorded before, is inconclusive or is gone."""
-    if not is_conclusive(report):
-        return False
     if session.get(FactScan, scan_id) is not None:
+        return False
+    return _record_new(session, scan_id, report, maintain=maintain)
+
+
+def _record_new(
+    session: Session, scan_id: str, report: Mapping[str, Any], *, maintain: bool = True
+) -> bool:
+    """``record_scan`` for a scan known to have no facts yet."""
+    if not is_conclusive(report):
         return False
     place = _place_of(session, scan_id)
     if place is None:
@@ -1156,15 +1186,19 @@ def rewrite_scan_facts(session: Session, scan_id: str, report: Mapping[str, Any]
     old = session.get(FactScan, scan_id)
     if old is None:
         return False
-    bay_id, day = old.bay_id, old.scan_date
+    _replace_facts(session, old, report)
+    return True
+
+
+def _replace_facts(session: Session, old: FactScan, report: Mapping[str, Any]) -> None:
+    scan_id, bay_id, day = old.scan_id, old.bay_id, old.scan_date
     session.expunge(old)  # else record_scan finds the deleted row in the identity map
     session.execute(delete(FactFacing).where(FactFacing.scan_id == scan_id))
     session.execute(delete(FactScan).where(FactScan.scan_id == scan_id))
     session.flush()
-    record_scan(session, scan_id, report, maintain=False)  # nothing when now inconclusive
+    _record_new(session, scan_id, report, maintain=False)  # nothing when now inconclusive
     refresh_rollups(session, bay_id=bay_id, day=day)
     rebuild_history(session, bay_ids=[bay_id])
-    return True
 
 
 def record_finished_scan(session: Session, scan_id: str, report: Mapping[str, Any]) -> None:
@@ -1173,8 +1207,11 @@ def record_finished_scan(session: Session, scan_id: str, report: Mapping[str, An
     up). A scan finished again (re-analysed with a further photo) has its facts replaced."""
     try:
         with session.begin_nested():
-            if not rewrite_scan_facts(session, scan_id, report):
-                record_scan(session, scan_id, report)
+            old = session.get(FactScan, scan_id)
+            if old is None:
+                _record_new(session, scan_id, report)
+            else:
+                _replace_facts(session, old, report)
     except Exception:
         log.exception("analytics facts not recorded", extra={"scan_id": scan_id})
 

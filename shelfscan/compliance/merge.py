@@ -130,6 +130,7 @@ def merge_reports(
     several = len(photos) > 1
     if several:
         photos = [_claim_cut_off_evidence(photo, planogram) for photo in photos]
+        photos = [_gaps_beyond_the_frame(photo) for photo in photos]
     usable = [p for p in photos if p.report.trust is None or p.report.trust.conclusive]
     conflicting = _misregistered(usable)
     usable = [p for p in usable if p.index not in conflicting]
@@ -549,6 +550,80 @@ def _claim_cut_off_evidence(photo: PhotoReport, planogram: Planogram) -> PhotoRe
         update={"outside_planogram": [*report.ignored.outside_planogram, *outside]}
     )
     return replace(photo, report=report.model_copy(update={"facings": facings, "ignored": ignored}))
+
+
+# A shelf whose product boxes stand, by their median, at least this many facing widths from
+# their planned places is drawn that far off by the photo's registration.
+SHELF_SHIFT_FACINGS = 0.5
+# ... judged by at least this many boxes of whole facings.
+SHELF_SHIFT_MIN_BOXES = 3
+
+
+def _gaps_beyond_the_frame(photo: PhotoReport) -> PhotoReport:
+    """Gaps the photo's frame cuts once its shelf's registration offset is corrected.
+
+    A photo of part of a bay can be registered a facing off along a shelf (repeated
+    products, a scale a little short): the shelf alignment then lends every facing its
+    neighbour's box, all shifted the same way, and the facing at the end of the shelf in
+    view is left with none and judged a gap, although its place lies, by the boxes around
+    it, mostly beyond the frame. Here each shelf's median shift (of the boxes of whole
+    facings) moves its empty facings to where the boxes say they stand; an empty facing
+    that is then less than ``CUT_BY_FRAME`` in view is not visible in this photo, and
+    another photo (or none) judges it. A shelf registered right (median shift under
+    ``SHELF_SHIFT_FACINGS``) keeps its gaps, at the frame's edge too."""
+    report = photo.report
+    width, height = report.image.width, report.image.height
+    shifts: dict[str | None, list[float]] = {}
+    for facing in report.facings:
+        if (
+            facing.evidence.source is EvidenceSource.DETECTION
+            and facing.shift_facings is not None
+            and facing.visible_fraction >= CUT_BY_FRAME
+        ):
+            shifts.setdefault(facing.fixture_id, []).append(facing.shift_facings)
+    offsets = {
+        fixture: statistics.median(values)
+        for fixture, values in shifts.items()
+        if len(values) >= SHELF_SHIFT_MIN_BOXES
+        and abs(statistics.median(values)) >= SHELF_SHIFT_FACINGS
+    }
+    if not offsets:
+        return photo
+    facings = list(report.facings)
+    changed = False
+    for index, facing in enumerate(facings):
+        offset = offsets.get(facing.fixture_id)
+        if (
+            offset is None
+            or facing.status is not FacingStatus.GAP
+            or facing.evidence.source is not EvidenceSource.INFERRED
+        ):
+            continue
+        box = facing.expected_box
+        left = box.x + offset * box.w
+        in_x = max(0.0, min(left + box.w, width) - max(left, 0.0))
+        in_y = max(0.0, min(box.y + box.h, height) - max(box.y, 0.0))
+        share = in_x * in_y / max(box.w * box.h, 1e-9)
+        if share >= CUT_BY_FRAME:
+            continue
+        facings[index] = facing.model_copy(
+            update={
+                "status": FacingStatus.NOT_VISIBLE,
+                "reason": (
+                    f"no product seen in its place, but its shelf's products stand "
+                    f"{abs(offset):.1f} facings {'right' if offset > 0 else 'left'} of their "
+                    f"planned places here, which puts it {share:.0%} in view: photograph it "
+                    "whole"
+                ),
+                "evidence": facing.evidence.model_copy(
+                    update={"source": EvidenceSource.OUTSIDE_PHOTO}
+                ),
+            }
+        )
+        changed = True
+    if not changed:
+        return photo
+    return replace(photo, report=report.model_copy(update={"facings": facings}))
 
 
 def _beyond_the_fixture(held: FacingResult, facings: Sequence[FacingResult]) -> bool:

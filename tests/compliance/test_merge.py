@@ -13,6 +13,7 @@ from shelfscan.compliance.merge import (
     PHOTO_OF_SEVERAL,
     PhotoReport,
     _claim_cut_off_evidence,
+    _gaps_beyond_the_frame,
     merge_reports,
 )
 from shelfscan.compliance.report import (
@@ -384,3 +385,56 @@ def test_disagreeing_only_where_a_frame_cuts_the_facing_is_no_conflict():
     assert merged.counts.gap == 0
     for facing in cut:
         assert merged.facing(facing.facing_id).evidence.photo == 0
+
+
+def _shelf_drawn_a_facing_off(photo: PhotoReport, shift: float, empty: str) -> PhotoReport:
+    """What a registration one facing off along shelf S1 makes of the photo: every box of S1
+    stands ``shift`` facings from its facing's place, and ``empty``, whose box went to its
+    neighbour, is judged a gap."""
+    report = photo.report
+    facings = []
+    for facing in report.facings:
+        if facing.fixture_id == report.facing(empty).fixture_id:
+            if facing.facing_id == empty:
+                facing = facing.model_copy(
+                    update={
+                        "status": FacingStatus.GAP,
+                        "evidence": facing.evidence.model_copy(
+                            update={"source": EvidenceSource.INFERRED, "detection_id": None}
+                        ),
+                        "found_product_id": None,
+                        "shift_facings": None,
+                    }
+                )
+            elif facing.evidence.source is EvidenceSource.DETECTION:
+                facing = facing.model_copy(update={"shift_facings": shift})
+        facings.append(facing)
+    return PhotoReport(photo.index, report.model_copy(update={"facings": facings}))
+
+
+def test_a_gap_a_shelf_registered_a_facing_off_puts_at_the_frame_is_not_judged():
+    planogram = long_bay()
+    detections = shoot(planogram)
+    width = detections.image_width
+    left = analyse(planogram, crop(detections, 0, 0.535 * width), 0)
+    right = analyse(planogram, crop(detections, 0.45 * width, width), 1)
+    edge = left.report.facing("S1-06")
+    assert edge.visible_fraction >= FULLY_IN_VIEW  # whole in view by the registration
+    off = _shelf_drawn_a_facing_off(left, 1.0, "S1-06")
+
+    fixed = _gaps_beyond_the_frame(off).report
+    assert fixed.facing("S1-06").status is FacingStatus.NOT_VISIBLE
+    assert "1.0 facings right" in fixed.facing("S1-06").reason
+    assert fixed.facing("S1-06").evidence.source is EvidenceSource.OUTSIDE_PHOTO
+    unchanged = {f.facing_id for f in fixed.facings if f.facing_id != "S1-06"}
+    assert all(fixed.facing(i) == off.report.facing(i) for i in unchanged)
+    # the other photo sees S1-06 whole and judges it
+    merged = merge_reports(planogram, [off, right])
+    assert merged.facing("S1-06").status is FacingStatus.OK
+    assert merged.facing("S1-06").evidence.photo == 1
+
+    # A shelf registered right keeps a gap at the frame's edge; boxes standing left of their
+    # places move the empty facing away from the right edge, into view: it stays a gap.
+    for shift in (0.1, -1.0):
+        kept = _shelf_drawn_a_facing_off(left, shift, "S1-06")
+        assert _gaps_beyond_the_frame(kept) is kept

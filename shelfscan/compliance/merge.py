@@ -219,9 +219,11 @@ def merge_reports(
 # products can fit the wrong stretch of it.
 CONFLICT_MIN_SHARED = 3
 CONFLICT_SHARE = 0.3
-# ... and at least this many: one facing judged differently (one photo sees it cut by its
-# frame, say) is a disagreement the merge settles, not a photo on the wrong stretch.
-CONFLICT_MIN_DISAGREE = 2
+# ... and at least this many: one or two facings judged differently are disagreements the
+# merge settles facing by facing, not a photo on the wrong stretch. Overlapping photos meet
+# near their frames' edges, where each one's registration is least sure (a demo split with
+# two such facings of five shared left its best-registered photo out).
+CONFLICT_MIN_DISAGREE = 3
 CONFLICT_INSTRUCTION = (
     "This photo does not line up with the scan's other photos (it may show another stretch "
     "of the bay than it seems to). Retake it square-on, overlapping its neighbours a little."

@@ -438,3 +438,27 @@ def test_a_gap_a_shelf_registered_a_facing_off_puts_at_the_frame_is_not_judged()
     for shift in (0.1, -1.0):
         kept = _shelf_drawn_a_facing_off(left, shift, "S1-06")
         assert _gaps_beyond_the_frame(kept) is kept
+
+
+def test_two_facings_judged_differently_are_settled_not_a_conflict():
+    planogram = long_bay()
+    photos = split(planogram, shoot(planogram), [(0.0, 0.6), (0.4, 1.0)])
+    left, right = photos[0].report, photos[1].report.model_copy(deep=True)
+    shared = [
+        f.facing_id
+        for f, g in zip(left.facings, right.facings, strict=True)
+        if min(f.visible_fraction, g.visible_fraction) >= FULLY_IN_VIEW
+        and FacingStatus.NOT_VISIBLE not in (f.status, g.status)
+    ]
+    assert len(shared) >= 6
+    for facing_id in shared[:2]:
+        right.facing(facing_id).status = FacingStatus.GAP
+    merged = merge_reports(planogram, [photos[0], PhotoReport(1, right)])
+    assert [p.used for p in merged.photos] == [True, True]
+    for facing_id in shared[:2]:
+        assert "photos disagree" in merged.facing(facing_id).reason
+    # a third one makes the photos contradict each other: the weaker fit is left out
+    right.facing(shared[2]).status = FacingStatus.GAP
+    right.registration.label_inliers = right.registration.labelled_detections // 2
+    merged = merge_reports(planogram, [photos[0], PhotoReport(1, right)])
+    assert [p.used for p in merged.photos] == [True, False]

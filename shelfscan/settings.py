@@ -158,6 +158,15 @@ class Settings(BaseSettings):
             "(remote) photo storage; many at once on few cores only fight over the GIL"
         ),
     )
+    upload_priority_s: float = Field(
+        default=1.0,
+        ge=0,
+        le=30,
+        description=(
+            "One-machine runners: a scan thread about to start a scan waits while the web "
+            "process is receiving uploads, at most this long (0: never waits)"
+        ),
+    )
     worker_nice: int = Field(
         default=10,
         ge=0,

@@ -14,6 +14,7 @@ import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
+from shelfscan.jobs.gate import UploadGate
 from shelfscan.jobs.reaper import reap
 from shelfscan.jobs.sweeper import PeriodicSweep
 from shelfscan.jobs.tasks import Enqueue, JobContext, run_scan
@@ -25,6 +26,9 @@ log = logging.getLogger(__name__)
 
 class ScanQueue:
     """What the web layer uses to hand a committed scan to the runner."""
+
+    # Uploads the web process is receiving, which the runner's scans wait for (one machine).
+    gate: UploadGate | None = None
 
     def enqueue(self, scan_id: str, delay_s: float = 0.0) -> None:
         raise NotImplementedError
@@ -38,9 +42,15 @@ class ScanQueue:
 
 class InProcessQueue(ScanQueue):
     def __init__(
-        self, context: JobContext, *, run_reaper: bool = True, thread_nice: int | None = None
+        self,
+        context: JobContext,
+        *,
+        run_reaper: bool = True,
+        thread_nice: int | None = None,
+        gate: UploadGate | None = None,
     ) -> None:
         self.context = context
+        self.gate = gate or UploadGate(context.settings.upload_priority_s)
         self.run_reaper = run_reaper
         # None: the settings' worker_nice; 0 where the whole process is niced already.
         self.thread_nice = context.settings.worker_nice if thread_nice is None else thread_nice
@@ -94,6 +104,8 @@ class InProcessQueue(ScanQueue):
     def _run(self, scan_id: str) -> str:
         with self._lock:
             self._pending.discard(scan_id)
+        if self.gate is not None:
+            self.gate.wait_for_uploads()
         return run_scan(scan_id, self.context)
 
     @staticmethod

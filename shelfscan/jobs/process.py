@@ -24,6 +24,7 @@ import queue as queue_module
 import threading
 from typing import Any
 
+from shelfscan.jobs.gate import UploadGate
 from shelfscan.jobs.inprocess import ScanQueue, reap_forever, reap_once
 from shelfscan.model_loading import ModelLoader, ModelState, ModelStatus
 from shelfscan.settings import Settings
@@ -40,6 +41,8 @@ class ProcessQueue(ScanQueue):
         # /readyz's source while the child loads the model (None: not loaded at start).
         self.model: ModelStatus | None = ModelStatus() if self.load_model else None
         self._mp = multiprocessing.get_context("spawn")
+        # Shared with every child: the uploads this process is receiving.
+        self.gate = UploadGate(settings.upload_priority_s, self._mp.Value("i", 0))
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._process: Any = None
@@ -101,7 +104,7 @@ class ProcessQueue(ScanQueue):
         commands, events = self._mp.Queue(), self._mp.Queue()
         process = self._mp.Process(
             target=child_main,
-            args=(self.settings, commands, events, self.load_model),
+            args=(self.settings, commands, events, self.load_model, self.gate),
             name="shelfscan-analysis",
             daemon=True,
         )
@@ -142,7 +145,9 @@ class ProcessQueue(ScanQueue):
             log.warning("could not re-send the queued scans; the reaper will", exc_info=True)
 
 
-def child_main(settings: Settings, commands: Any, events: Any, load_model: bool) -> None:
+def child_main(
+    settings: Settings, commands: Any, events: Any, load_model: bool, gate: UploadGate | None = None
+) -> None:
     """The analysis process: the in-process runner's threads, fed from ``commands``."""
     import shelfscan.offline  # noqa: F401  (before anything imports ultralytics)
     from shelfscan.jobs.inprocess import InProcessQueue, build_context
@@ -156,7 +161,7 @@ def child_main(settings: Settings, commands: Any, events: Any, load_model: bool)
             log.warning("could not lower the analysis process's priority", exc_info=True)
     if load_model:
         ModelLoader(settings, on_done=lambda loader: _report_model(events, loader)).start()
-    runner = InProcessQueue(build_context(settings), run_reaper=False, thread_nice=0)
+    runner = InProcessQueue(build_context(settings), run_reaper=False, thread_nice=0, gate=gate)
     runner.start()
     while True:
         command = commands.get()

@@ -9,6 +9,7 @@ app's exception handlers from the services' errors.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import weakref
 from collections.abc import Callable
@@ -228,6 +229,18 @@ async def _read_multipart(request: Request, limit: int, max_parts: int) -> list[
     },
 )
 async def upload_scan(request: Request, store_code: str, bay_code: str) -> JSONResponse:
+    with _receiving_upload(request):
+        return await _upload_scan(request, store_code, bay_code)
+
+
+def _receiving_upload(request: Request) -> contextlib.AbstractContextManager[None]:
+    """Counted while an upload is received and accepted: the one-machine runners start no
+    scan meanwhile (``shelfscan.jobs.gate``)."""
+    gate = getattr(getattr(request.app.state, "scan_queue", None), "gate", None)
+    return gate.upload() if gate is not None else contextlib.nullcontext()
+
+
+async def _upload_scan(request: Request, store_code: str, bay_code: str) -> JSONResponse:
     settings = _settings(request)
     key = check_idempotency_key(request.headers.get("Idempotency-Key"))
     content_length = int(request.headers.get("content-length") or 0)
@@ -494,6 +507,11 @@ def retry_route(request: Request, store_code: str, scan_id: str) -> ScanSummaryO
 async def add_photos_route(request: Request, store_code: str, scan_id: str) -> JSONResponse:
     """The scan's earlier report is kept (``GET .../reports``); the scan shows the new one
     once analysed. Photos go in the ``photos`` field, as for an upload."""
+    with _receiving_upload(request):
+        return await _add_photos(request, store_code, scan_id)
+
+
+async def _add_photos(request: Request, store_code: str, scan_id: str) -> JSONResponse:
     settings = _settings(request)
     key = check_idempotency_key(request.headers.get("Idempotency-Key"))
     body_limit = MAX_PHOTOS * LIMITS.max_bytes + 1024 * 1024

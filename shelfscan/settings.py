@@ -64,6 +64,16 @@ class Settings(BaseSettings):
 
     storage_backend: StorageBackend = StorageBackend.LOCAL
     storage_dir: Path | None = Field(default=None, description="Default {data_dir}/files")
+    storage_spare_files: int = Field(
+        default=64,
+        ge=0,
+        le=4096,
+        description=(
+            "Local storage: files of 4 MiB written beforehand (in {storage_dir}/.spare) that "
+            "photos are written into, so that an upload does not wait for the filesystem to "
+            "allocate a new file's blocks; costs count × 4 MiB of disk; 0: off"
+        ),
+    )
     s3_bucket: str | None = None
     s3_endpoint_url: str | None = None
     s3_region: str = "us-east-1"

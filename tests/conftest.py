@@ -20,6 +20,9 @@ os.environ.setdefault("SHELFSCAN_AUDIT_SCHEDULER", "false")
 os.environ.setdefault("SHELFSCAN_HEAVY_MODE", "thread")
 # Nor an analysis process per app (tests swap the analyzer in); tests/scans runs both modes.
 os.environ.setdefault("SHELFSCAN_WORKER_MODE", "thread")
+# Nor fill 64 spare files of 4 MiB in each test's storage folder; tests/scans/test_storage.py
+# writes photos through spare files.
+os.environ.setdefault("SHELFSCAN_STORAGE_SPARE_FILES", "0")
 
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url

@@ -82,3 +82,41 @@ def test_uploads_are_accepted_a_few_at_a_time(tmp_path: Path) -> None:
     assert most[0] == 2
     assert asyncio.run(burst()) == list(range(8))  # another event loop, its own slots
     assert most[0] == 2
+
+
+def test_the_upload_gate_holds_scans_while_uploads_arrive() -> None:
+    """shelfscan.jobs.gate: a scan about to start waits while an upload is being received,
+    and no longer than its limit."""
+    from shelfscan.jobs.gate import UploadGate
+
+    gate = UploadGate(max_wait_s=2.0)
+    assert gate.wait_for_uploads() < 0.05  # nothing arriving: no wait
+    done = threading.Event()
+
+    def one_upload(seconds: float) -> None:
+        with gate.upload():
+            done.wait(seconds)
+
+    uploading = threading.Thread(target=one_upload, args=(0.3,))
+    uploading.start()
+    while gate.receiving == 0:
+        pass
+    waited = gate.wait_for_uploads()
+    uploading.join()
+    assert 0.15 < waited < 1.5  # until the upload was in
+    assert gate.receiving == 0
+
+    short = UploadGate(max_wait_s=0.2)
+    endless = threading.Thread(target=lambda: _hold(short, done))
+    endless.start()
+    while short.receiving == 0:
+        pass
+    assert 0.15 < short.wait_for_uploads() < 1.0  # uploads that never stop: the limit
+    assert UploadGate(max_wait_s=0.0).wait_for_uploads() == 0.0
+    done.set()
+    endless.join()
+
+
+def _hold(gate, until: threading.Event) -> None:  # type: ignore[no-untyped-def]
+    with gate.upload():
+        until.wait(10)

@@ -38,12 +38,12 @@ def get_storage(settings: Settings) -> Storage:
             settings.s3_access_key_id,
             secret.get_secret_value() if secret else None,
         )
-    return _local(str(settings.resolved_storage_dir))
+    return _local(str(settings.resolved_storage_dir), settings.storage_spare_files)
 
 
 @lru_cache(maxsize=8)
-def _local(root: str) -> Storage:
-    return LocalStorage(Path(root))
+def _local(root: str, spare_files: int = 0) -> Storage:
+    return LocalStorage(Path(root), spare_files=spare_files)
 
 
 @lru_cache(maxsize=8)

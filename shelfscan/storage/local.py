@@ -8,11 +8,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from shelfscan.storage.base import ObjectNotFound, StorageError, check_key
+from shelfscan.storage.spares import FOLDER as SPARE_FOLDER
+from shelfscan.storage.spares import SpareFiles, write_all
 
 
 class LocalStorage:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, spare_files: int = 0) -> None:
         self.root = Path(root).resolve()
+        # Files written beforehand that photos are written into (shelfscan.storage.spares).
+        self.spares = SpareFiles(self.root, spare_files)
 
     def _path(self, key: str) -> Path:
         return self.root / check_key(key)
@@ -22,12 +26,19 @@ class LocalStorage:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             # Write aside, flush to disk, then rename: a crash never leaves half a photo.
-            descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=".incoming-")
+            spare = self.spares.claim(path.parent, len(data))
+            if spare is not None:
+                descriptor, temporary = os.open(spare, os.O_WRONLY), str(spare)
+            else:
+                descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=".incoming-")
             try:
-                with os.fdopen(descriptor, "wb") as handle:
-                    handle.write(data)
-                    handle.flush()
-                    os.fsync(handle.fileno())
+                try:
+                    write_all(descriptor, data)
+                    if spare is not None:
+                        os.ftruncate(descriptor, len(data))
+                    os.fsync(descriptor)
+                finally:
+                    os.close(descriptor)
                 os.replace(temporary, path)
             except BaseException:
                 Path(temporary).unlink(missing_ok=True)
@@ -59,7 +70,9 @@ class LocalStorage:
         found = (
             path.relative_to(self.root).as_posix()
             for path in self.root.rglob("*")
-            if path.is_file() and not path.name.startswith(".incoming-")
+            if path.is_file()
+            and not path.name.startswith(".incoming-")
+            and path.relative_to(self.root).parts[0] != SPARE_FOLDER
         )
         return sorted(key for key in found if key.startswith(prefix))
 

@@ -226,6 +226,22 @@ BAD_UPLOADS: dict[str, tuple[Any, int, str]] = {
 }
 
 
+def test_a_scan_waits_while_uploads_are_arriving(client_factory) -> None:
+    """SHELFSCAN_UPLOAD_PRIORITY_S: the runner starts no scan while the web process is
+    receiving an upload (here one held open), and starts it once none is."""
+    client = client_factory()
+    gate = client.app.state.scan_queue.gate
+    with gate.upload():  # another phone's upload, still arriving
+        accepted = upload(client).json()
+        assert gate.receiving == 1  # this upload's own count is back off
+        time.sleep(0.5)
+        assert client.get(accepted["url"]).json()["status"] == "queued"
+    assert gate.receiving == 0
+    assert wait_for(client, accepted["url"], {"done", "failed"})["status"] == "done"
+    refused = upload(client, [("empty.jpg", b"", "image/jpeg")])
+    assert refused.status_code == 400 and gate.receiving == 0  # a refused upload too
+
+
 @pytest.mark.parametrize("mode", ["full", "fast"])
 @pytest.mark.parametrize("case", sorted(BAD_UPLOADS))
 def test_bad_upload_is_refused_and_nothing_is_stored(

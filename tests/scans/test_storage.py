@@ -149,3 +149,56 @@ def test_local_storage_leaves_no_temporary_files(tmp_path: Path) -> None:
 def test_s3_without_bucket_is_a_configuration_error(settings: Settings) -> None:
     with pytest.raises(StorageError, match="SHELFSCAN_S3_BUCKET"):
         get_storage(settings.model_copy(update={"storage_backend": StorageBackend.S3}))
+
+
+def test_photos_are_written_into_spare_files(tmp_path: Path) -> None:
+    storage = LocalStorage(tmp_path, spare_files=3)
+    storage.spares.stop()  # made by hand here: no thread making more
+    spares = tmp_path / ".spare"
+    for _ in range(3):
+        assert storage.spares.make_one()
+    assert len(list(spares.iterdir())) == 3
+    # a photo smaller than a spare, one larger (the spare is cut, or extended)
+    small = b"s" * (1024 * 1024 + 5)
+    large = bytes(range(256)) * (5 * 1024 * 1024 // 256 + 7)
+    storage.put("scans/1/small.jpg", small, "image/jpeg")
+    storage.put("scans/1/large.jpg", large, "image/jpeg")
+    assert storage.get("scans/1/small.jpg") == small
+    assert storage.get("scans/1/large.jpg") == large
+    assert (tmp_path / "scans/1/small.jpg").stat().st_size == len(small)
+    assert len(list(spares.iterdir())) == 1  # two were used
+    assert storage.keys() == ["scans/1/large.jpg", "scans/1/small.jpg"]
+    assert sorted(p.name for p in (tmp_path / "scans/1").iterdir()) == ["large.jpg", "small.jpg"]
+
+
+def test_with_no_spare_left_a_photo_gets_a_new_file(tmp_path: Path) -> None:
+    storage = LocalStorage(tmp_path, spare_files=1)
+    storage.spares.stop()  # no thread making more
+    storage.put("a.jpg", b"first", "image/jpeg")
+    assert storage.get("a.jpg") == b"first"
+    assert storage.spares.make_one()
+    storage.put("tiny.json", b"{}", "application/json")  # a small file: no spare used
+    assert len(list((tmp_path / ".spare").iterdir())) == 1
+    other = LocalStorage(tmp_path, spare_files=1)  # another process sharing the folder
+    other.spares.stop()
+    claimed = [s.spares.claim(tmp_path, 2 * 1024 * 1024) for s in (storage, other)]
+    assert sum(path is not None for path in claimed) == 1  # one spare: claimed once
+    storage.put("b.jpg", b"second", "image/jpeg")
+    assert storage.get("b.jpg") == b"second"
+
+
+def test_the_pool_is_kept_full_in_the_background(tmp_path: Path) -> None:
+    storage = LocalStorage(tmp_path, spare_files=2)
+    storage.spares.start()  # the app starts it (scans.warm_up)
+    spares = tmp_path / ".spare"
+    deadline = threading.Event()
+    for _ in range(100):
+        if (
+            spares.exists()
+            and len([p for p in spares.iterdir() if not p.name.startswith(".")]) == 2
+        ):
+            break
+        deadline.wait(0.1)
+    storage.spares.stop()
+    assert len([p for p in spares.iterdir() if not p.name.startswith(".")]) == 2
+    assert all(p.stat().st_size == 4 * 1024 * 1024 for p in spares.iterdir())

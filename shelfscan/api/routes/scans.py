@@ -301,6 +301,10 @@ def warm_up(settings: Settings) -> None:
 
     from PIL import Image
 
+    # Local storage starts making its spare files now, before the first burst of uploads.
+    spares = getattr(get_storage(settings), "spares", None)
+    if spares is not None:
+        spares.start()
     try:
         sample = io.BytesIO()
         Image.new("RGB", (64, 64)).save(sample, "JPEG")

@@ -27,11 +27,12 @@ class LocalStorage:
             path.parent.mkdir(parents=True, exist_ok=True)
             # Write aside, flush to disk, then rename: a crash never leaves half a photo.
             spare = self.spares.claim(path.parent, len(data))
-            if spare is not None:
-                descriptor, temporary = os.open(spare, os.O_WRONLY), str(spare)
-            else:
-                descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=".incoming-")
+            temporary = str(spare) if spare is not None else None
             try:
+                if spare is not None:
+                    descriptor = os.open(spare, os.O_WRONLY)
+                else:
+                    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=".incoming-")
                 try:
                     write_all(descriptor, data)
                     if spare is not None:
@@ -41,7 +42,8 @@ class LocalStorage:
                     os.close(descriptor)
                 os.replace(temporary, path)
             except BaseException:
-                Path(temporary).unlink(missing_ok=True)
+                if temporary is not None:
+                    Path(temporary).unlink(missing_ok=True)
                 raise
         except OSError as error:
             raise StorageError(f"cannot write {path}: {error}") from error

@@ -448,10 +448,11 @@ def test_failed_scan_can_be_retried(client_factory, scan_settings) -> None:
     failed = wait_for(client, accepted["url"], {"failed", "done"})
     assert failed["status"] == "failed"
     assert failed["error"] == "ValueError: detector exploded"
+    # Fix the "detector" and retry: the stored photo is analysed again, nothing re-uploaded.
+    # (Fixed first: the retried scan may start before the 202 reaches this thread.)
+    client.app.state.scan_queue.context.analyzer = StandInAnalyzer()
     not_failed = client.post(f"{accepted['url']}/retry")
     assert not_failed.status_code == 202
-    # Fix the "detector" and retry: the stored photo is analysed again, nothing re-uploaded.
-    client.app.state.scan_queue.context.analyzer = StandInAnalyzer()
     wait_for(client, accepted["url"], {"done"})
     again = client.post(f"{accepted['url']}/retry")
     assert again.status_code == 409 and again.json()["error"]["code"] == "scan_not_retryable"

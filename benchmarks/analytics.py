@@ -350,7 +350,7 @@ def time_page(url: str, repeats: int) -> tuple[list[float], list[float]]:
 
 
 def _scans_to_record(url: str, count: int, *, late: bool) -> list[tuple[str, dict[str, Any]]]:
-    """``count`` finished scans of store 3's bays, committed, with their reports: a planogram
+    """``count`` finished scans of one store's bays, committed, with their reports: a planogram
     version of 40 catalogue products, and per scan a scan row with its photo, as the worker
     leaves them before it records the facts. Each scan is its bay's newest (the timestamps
     start after the newest scan in the database); with ``late``, each is older than its
@@ -359,6 +359,7 @@ def _scans_to_record(url: str, count: int, *, late: bool) -> list[tuple[str, dic
 
     from shelfscan.analytics.models import FactScan
     from shelfscan.db.models import (
+        Bay,
         CatalogProduct,
         Planogram,
         PlanogramVersion,
@@ -380,12 +381,19 @@ def _scans_to_record(url: str, count: int, *, late: bool) -> list[tuple[str, dic
             session.add(PlanogramVersionProduct(version=version, product_key=product.key,
                                                 catalog_product=item))  # fmt: skip
         session.flush()
+        # Store 3's bays (the 10 M chain's 101-140), or the first store's on a smaller chain.
+        store_id = session.scalar(
+            select(Bay.store_id).where(Bay.store_id >= 3).order_by(Bay.store_id).limit(1)
+        ) or session.scalar(select(func.min(Bay.store_id)))
+        bay_ids = session.scalars(
+            select(Bay.id).where(Bay.store_id == store_id).order_by(Bay.id).limit(40)
+        ).all()
         scans = []
         for index in range(count):
             at = newest + timedelta(minutes=index + 1)
             if late:
                 at = newest - timedelta(days=1, minutes=index + 1)
-            scan = Scan(id=str(uuid.uuid4()), store_id=3, bay_id=101 + index % 40,
+            scan = Scan(id=str(uuid.uuid4()), store_id=store_id, bay_id=bay_ids[index % len(bay_ids)],
                         planogram_version_id=version.id, status="done", created_at=at,
                         finished_at=at)  # fmt: skip
             scan.photos.append(ScanPhoto(index=0, storage_key=f"bench/{scan.id}.jpg",
@@ -471,10 +479,12 @@ def main() -> None:
             c.execute(text(f'CREATE DATABASE "{name}"'))
         url = make_url(args.database).set(database=name).render_as_string(hide_password=False)
 
-        def cleanup() -> None:
+        # Bound now: main's loops below reuse the name ``name`` (the last query's name was
+        # dropped instead, and every PostgreSQL run left its database behind).
+        def cleanup(database: str = name, url: str = url) -> None:
             engine_for(url).dispose()
             with admin.connect() as c:
-                c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+                c.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
 
     try:
         if args.reuse:

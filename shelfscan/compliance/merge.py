@@ -561,6 +561,34 @@ SHELF_SHIFT_FACINGS = 0.5
 SHELF_SHIFT_MIN_BOXES = 3
 
 
+def _shelf_shifts(report: ComplianceReport, at_least: float) -> dict[str | None, float]:
+    """Per fixture, the median shift (facing widths) of the boxes judging its whole facings,
+    where at least ``SHELF_SHIFT_MIN_BOXES`` boxes judge it and the median is at least
+    ``at_least`` from zero."""
+    shifts: dict[str | None, list[float]] = {}
+    for facing in report.facings:
+        if (
+            facing.evidence.source is EvidenceSource.DETECTION
+            and facing.shift_facings is not None
+            and facing.visible_fraction >= CUT_BY_FRAME
+        ):
+            shifts.setdefault(facing.fixture_id, []).append(facing.shift_facings)
+    medians = {
+        fixture: statistics.median(values)
+        for fixture, values in shifts.items()
+        if len(values) >= SHELF_SHIFT_MIN_BOXES
+    }
+    return {fixture: m for fixture, m in medians.items() if abs(m) >= at_least}
+
+
+def _share_in_frame(box: Box, offset: float, width: float, height: float) -> float:
+    """Share of ``box`` inside the frame once moved ``offset`` of its width along x."""
+    left = box.x + offset * box.w
+    in_x = max(0.0, min(left + box.w, width) - max(left, 0.0))
+    in_y = max(0.0, min(box.y + box.h, height) - max(box.y, 0.0))
+    return in_x * in_y / max(box.w * box.h, 1e-9)
+
+
 def _gaps_beyond_the_frame(photo: PhotoReport) -> PhotoReport:
     """Gaps the photo's frame cuts once its shelf's registration offset is corrected.
 
@@ -575,20 +603,7 @@ def _gaps_beyond_the_frame(photo: PhotoReport) -> PhotoReport:
     ``SHELF_SHIFT_FACINGS``) keeps its gaps, at the frame's edge too."""
     report = photo.report
     width, height = report.image.width, report.image.height
-    shifts: dict[str | None, list[float]] = {}
-    for facing in report.facings:
-        if (
-            facing.evidence.source is EvidenceSource.DETECTION
-            and facing.shift_facings is not None
-            and facing.visible_fraction >= CUT_BY_FRAME
-        ):
-            shifts.setdefault(facing.fixture_id, []).append(facing.shift_facings)
-    offsets = {
-        fixture: statistics.median(values)
-        for fixture, values in shifts.items()
-        if len(values) >= SHELF_SHIFT_MIN_BOXES
-        and abs(statistics.median(values)) >= SHELF_SHIFT_FACINGS
-    }
+    offsets = _shelf_shifts(report, SHELF_SHIFT_FACINGS)
     if not offsets:
         return photo
     facings = list(report.facings)
@@ -601,11 +616,7 @@ def _gaps_beyond_the_frame(photo: PhotoReport) -> PhotoReport:
             or facing.evidence.source is not EvidenceSource.INFERRED
         ):
             continue
-        box = facing.expected_box
-        left = box.x + offset * box.w
-        in_x = max(0.0, min(left + box.w, width) - max(left, 0.0))
-        in_y = max(0.0, min(box.y + box.h, height) - max(box.y, 0.0))
-        share = in_x * in_y / max(box.w * box.h, 1e-9)
+        share = _share_in_frame(facing.expected_box, offset, width, height)
         if share >= CUT_BY_FRAME:
             continue
         facings[index] = facing.model_copy(

@@ -61,6 +61,7 @@ class InProcessQueue(ScanQueue):
         self._stopping = threading.Event()
         self._reaper: threading.Thread | None = None
         context.enqueue = self.enqueue
+        context.gate = self.gate
 
     def start(self) -> None:
         self._executor = ThreadPoolExecutor(

@@ -42,6 +42,7 @@ from shelfscan.jobs.analysis import (
     PipelineAnalyzer,
     report_of,
 )
+from shelfscan.jobs.gate import UploadGate
 from shelfscan.jobs.prepare import (
     LeaseLost,
     PhotoRejected,
@@ -75,6 +76,9 @@ class JobContext:
     storage: Storage
     analyzer: Analyzer
     enqueue: Enqueue | None = None  # to retry transient failures later
+    # One-machine runners: the web process's count of uploads being received, so that a
+    # scan's writes wait while a burst of uploads is answered (jobs/gate.py).
+    gate: UploadGate | None = None
     worker_name: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
 
     @property
@@ -136,6 +140,7 @@ def run_scan(scan_id: str, context: JobContext) -> str:
     heartbeat.stop()
     elapsed_ms = round((time.perf_counter() - started) * 1000, 1)
     conclusive = (report.get("trust") or {}).get("conclusive", True)
+    _yield_to_uploads(context)
     with session_scope(context.database_url) as session:
         if conclusive:
             finished = scans.finish(session, scan_id, holder, report)
@@ -147,6 +152,15 @@ def run_scan(scan_id: str, context: JobContext) -> str:
     status = ScanStatus.DONE if conclusive else ScanStatus.INCONCLUSIVE
     log.info(f"scan {status}", extra={"scan_id": scan_id, "ms": elapsed_ms, "attempt": attempts})
     return status
+
+
+def _yield_to_uploads(context: JobContext) -> None:
+    """Before a scan writes (its pictures, then its result): wait while the web process is
+    receiving uploads, at most the gate's limit. A niced analysis that takes SQLite's write
+    lock, or flushes files, in the middle of a burst is descheduled holding them, and the
+    uploads' own commits and flushes wait behind it."""
+    if context.gate is not None:
+        context.gate.wait_for_uploads()
 
 
 def _deadline_message(context: JobContext) -> str:
@@ -236,6 +250,7 @@ def _analyse(scan_id: str, holder: str, context: JobContext) -> dict[str, Any]:
     merged = merge_reports(planogram, photo_reports, known_names=_known_names(candidates))
     conclusive = merged.trust is None or merged.trust.conclusive
     prefix = scan_prefix(store_code, scan_id)
+    _yield_to_uploads(context)
     try:
         for index, (photo, typed, analysis) in enumerate(analysed):
             if several:

@@ -242,6 +242,51 @@ def test_a_scan_waits_while_uploads_are_arriving(client_factory) -> None:
     assert refused.status_code == 400 and gate.receiving == 0  # a refused upload too
 
 
+class _UploadArrivesDuringAnalysis(StandInAnalyzer):
+    """A stand-in analyzer during whose analysis another phone's upload starts arriving, and
+    goes on arriving for ``hold_s`` after the analysis is over."""
+
+    def __init__(self, hold_s: float) -> None:
+        super().__init__()
+        self.hold_s = hold_s
+        self.gate: Any = None
+        self.released_at: float | None = None
+        self._holding = threading.Event()
+
+    def __call__(self, image: Image.Image, planogram: Planogram) -> Any:
+        def hold() -> None:
+            with self.gate.upload():
+                self._holding.set()
+                time.sleep(self.hold_s)
+                self.released_at = time.monotonic()
+
+        threading.Thread(target=hold, daemon=True).start()
+        self._holding.wait(5)
+        return super().__call__(image, planogram)
+
+
+def test_a_scan_writes_its_result_after_the_uploads_arriving(client_factory, scan_settings) -> None:
+    """A scan whose analysis ends while uploads are arriving writes its pictures and its
+    result once none is (within SHELFSCAN_UPLOAD_PRIORITY_S): a niced analysis holding
+    SQLite's write lock, or flushing files, mid-burst would hold the uploads' commits up."""
+    analyzer = _UploadArrivesDuringAnalysis(hold_s=0.6)
+    client = client_factory(analyzer)
+    gate = client.app.state.scan_queue.gate
+    analyzer.gate = gate
+    accepted = upload(client).json()
+    body = wait_for(client, accepted["url"], {"done", "failed"})
+    seen_done = time.monotonic()
+    assert body["status"] == "done"
+    assert analyzer.released_at is not None and analyzer.released_at <= seen_done
+    stored = _stored_keys(scan_settings)
+    annotated = [key for key in stored if "annotated" in key]
+    assert annotated, stored
+    # The annotated picture was written after the upload had arrived, not during it.
+    root = get_storage(scan_settings).root  # type: ignore[attr-defined]
+    written = max(os.path.getmtime(root / key) for key in annotated)
+    assert written >= time.time() - (time.monotonic() - analyzer.released_at) - 0.05
+
+
 @pytest.mark.parametrize("mode", ["full", "fast"])
 @pytest.mark.parametrize("case", sorted(BAD_UPLOADS))
 def test_bad_upload_is_refused_and_nothing_is_stored(

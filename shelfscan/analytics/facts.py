@@ -466,11 +466,21 @@ def _product_contributions(where: ColumnElement[bool] | None) -> Any:
     return per_scan
 
 
+# A product's measures in one scan (``_product_contributions``), summed by every rollup.
+_PRODUCT_MEASURES = ("visible", "ok", "gap", "misplaced", "unexpected", "seen")
+
+
+def _credited(contributions: Any) -> Any:
+    """Facings credited to a product in one scan: those holding it, at most its planned
+    facings in view (a product on more facings than planned is not more available)."""
+    c = contributions.c
+    return case((c.seen < c.visible, c.seen), else_=c.visible)
+
+
 def _rollup_selects(
     where_facing: ColumnElement[bool] | None, where_scan: ColumnElement[bool] | None
 ):  # type: ignore[no-untyped-def]
     s = _product_contributions(where_facing)
-    credited = case((s.c.seen < s.c.visible, s.c.seen), else_=s.c.visible)
     product_select = (
         select(
             s.c.scan_date,
@@ -481,13 +491,8 @@ def _rollup_selects(
             func.max(s.c.week_start),
             func.max(DimProduct.brand),
             func.max(DimProduct.category),
-            func.sum(s.c.visible),
-            func.sum(s.c.ok),
-            func.sum(s.c.gap),
-            func.sum(s.c.misplaced),
-            func.sum(s.c.unexpected),
-            func.sum(s.c.seen),
-            func.sum(credited),
+            *(func.sum(s.c[name]) for name in _PRODUCT_MEASURES),
+            func.sum(_credited(s)),
         )
         .outerjoin(DimProduct, DimProduct.product_key == s.c.product_key)
         .group_by(s.c.scan_date, s.c.bay_id, s.c.product_key)
@@ -672,7 +677,7 @@ def _scan_rollup_statements(dialect: str) -> tuple[Any, ...]:
     re-aggregated. The same sums as :func:`refresh_rollups` (the tests compare the two)."""
     scan = bindparam("rollup_scan")
     s = _product_contributions(FactFacing.scan_id == scan)
-    credited = case((s.c.seen < s.c.visible, s.c.seen), else_=s.c.visible)
+    credited = _credited(s)
     per_product = (
         select(
             s.c.scan_date,
@@ -683,12 +688,7 @@ def _scan_rollup_statements(dialect: str) -> tuple[Any, ...]:
             s.c.week_start,
             DimProduct.brand,
             DimProduct.category,
-            s.c.visible,
-            s.c.ok,
-            s.c.gap,
-            s.c.misplaced,
-            s.c.unexpected,
-            s.c.seen,
+            *(s.c[name] for name in _PRODUCT_MEASURES),
             credited.label("credited"),
         )
         .outerjoin(DimProduct, DimProduct.product_key == s.c.product_key)
@@ -712,7 +712,7 @@ def _scan_rollup_statements(dialect: str) -> tuple[Any, ...]:
             },
         )
 
-    product_sums = ("visible", "ok", "gap", "misplaced", "unexpected", "seen", "credited")
+    product_sums = (*_PRODUCT_MEASURES, "credited")
     bay_row = select(
         FactScan.scan_date, FactScan.bay_id, FactScan.store_id, FactScan.region,
         FactScan.week_start, literal(1), *scan_sums, credited_of_scan,

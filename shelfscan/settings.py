@@ -173,8 +173,9 @@ class Settings(BaseSettings):
         ge=0,
         le=30,
         description=(
-            "One-machine runners: a scan thread about to start a scan waits while the web "
-            "process is receiving uploads, at most this long (0: never waits)"
+            "One-machine runners: a scan thread about to start a scan, or to write its "
+            "pictures or its result, waits while the web process is receiving uploads, at "
+            "most this long each time (0: never waits)"
         ),
     )
     worker_nice: int = Field(

@@ -113,3 +113,43 @@ def test_a_broken_openvino_export_is_still_a_load_error_naming_it(tmp_path) -> N
     with pytest.raises(ModelLoadError) as error:
         YoloDetector(broken)
     assert str(broken) in str(error.value)
+
+
+@pytest.mark.parametrize(
+    "shape", [(1581, 1293), (1293, 1581), (640, 640), (300, 200), (1, 900), (2000, 7)]
+)
+def test_rectangle_letterbox_is_ultralytics_auto_letterbox(shape: tuple[int, int]) -> None:
+    """A dynamic-shape export is fed the smallest rectangle of whole strides, as ultralytics'
+    predictor feeds it (``auto=True``)."""
+    from ultralytics.data.augment import LetterBox
+
+    rng = np.random.default_rng(sum(shape))
+    bgr = rng.integers(0, 256, (*shape, 3), dtype=np.uint8)
+    expected = LetterBox((640, 640), auto=True, stride=32)(image=bgr)
+    got = letterbox(bgr, 640, stride=32)
+    assert got.shape == expected.shape
+    assert got.shape[0] % 32 == 0 and got.shape[1] % 32 == 0 and max(got.shape[:2]) == 640
+    np.testing.assert_array_equal(got, expected)
+
+
+def test_a_dynamic_shape_export_takes_the_direct_path_with_ultralytics_boxes(tmp_path) -> None:
+    """An OpenVINO export with dynamic shapes (``export(dynamic=True)``) runs directly too, on
+    a rectangle fitted to the photo instead of the square, with the boxes of ultralytics' own
+    path for that export."""
+    pytest.importorskip("openvino")
+    weights = ROOT / "planograms" / "models" / "demo-store.pt"
+    if not weights.exists():
+        pytest.skip("demo weights not found")
+    from shelfscan.training.export import export_model
+
+    copy = tmp_path / "demo-store.pt"
+    copy.write_bytes(weights.read_bytes())
+    exported = export_model(copy, "openvino", imgsz=640, dynamic=True)
+    direct = YoloDetector(exported, iou_threshold=0.6, max_detections=1000)
+    reference = YoloDetector(
+        exported, iou_threshold=0.6, max_detections=1000, direct_openvino=False, warmup=False
+    )
+    assert direct.info.details["runner"] == "openvino-direct"
+    photo = Photo((DEMO_PHOTOS / "drinks.jpg").read_bytes())  # 1036×1600: 416×640 in
+    _assert_same_detections(direct.detect(photo.full()), reference.detect(photo.full()))
+    assert direct._direct._input.shape == (1, 3, 640, 416)  # type: ignore[union-attr]

@@ -183,6 +183,12 @@ def export_command(
     weights: Path = typer.Argument(..., exists=True, dir_okay=False, help="Trained .pt"),
     export_format: str = typer.Option("onnx", "--format", help="onnx or openvino"),
     imgsz: int | None = typer.Option(None, help="Default: the training image size"),
+    dynamic: bool = typer.Option(
+        False,
+        "--dynamic",
+        help="Dynamic input shapes: each photo is fed a rectangle fitted to it instead of the "
+        "square (less inference on non-square photos; boxes can differ slightly)",
+    ),
 ) -> None:
     """Export a trained detector to ONNX or OpenVINO."""
     from shelfscan.training.export import ExportDependencyError, ExportFormat, export_model
@@ -194,7 +200,7 @@ def export_command(
             f"--format: expected onnx or openvino, got {export_format!r}", param_hint="--format"
         ) from exc
     try:
-        path = export_model(weights, fmt, imgsz=imgsz)
+        path = export_model(weights, fmt, imgsz=imgsz, dynamic=dynamic)
     except ExportDependencyError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc

@@ -140,11 +140,17 @@ def test_a_dynamic_shape_export_takes_the_direct_path_with_ultralytics_boxes(tmp
     weights = ROOT / "planograms" / "models" / "demo-store.pt"
     if not weights.exists():
         pytest.skip("demo weights not found")
-    from shelfscan.training.export import export_model
+    from typer.testing import CliRunner
+
+    from shelfscan.cli.train import app
 
     copy = tmp_path / "demo-store.pt"
     copy.write_bytes(weights.read_bytes())
-    exported = export_model(copy, "openvino", imgsz=640, dynamic=True)
+    args = ["export", str(copy), "--format", "openvino", "--imgsz", "640", "--dynamic"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    exported = tmp_path / "demo-store_openvino_model"
+    assert f"exported {exported}" in result.output
     direct = YoloDetector(exported, iou_threshold=0.6, max_detections=1000)
     reference = YoloDetector(
         exported, iou_threshold=0.6, max_detections=1000, direct_openvino=False, warmup=False

@@ -137,10 +137,10 @@ def run_scan(scan_id: str, context: JobContext) -> str:
             return _finish_failed(scan_id, holder, context, _deadline_message(context))
         log.exception("scan failed", extra={"scan_id": scan_id})
         return _finish_failed(scan_id, holder, context, f"{type(error).__name__}: {error}")
-    heartbeat.stop()
     elapsed_ms = round((time.perf_counter() - started) * 1000, 1)
+    _yield_to_uploads(context)  # the lease is still renewed meanwhile
+    heartbeat.stop()
     conclusive = (report.get("trust") or {}).get("conclusive", True)
-    _yield_to_uploads(context)
     with session_scope(context.database_url) as session:
         if conclusive:
             finished = scans.finish(session, scan_id, holder, report)

@@ -85,7 +85,14 @@ def direct_model_problem(metadata: dict[str, Any], xml: Path, image_size: int) -
         return f"{len(model.inputs)} inputs and {len(model.outputs)} outputs, expected 1 and 1"
     shape = model.input().get_partial_shape()
     if dynamic:
-        if shape.rank.is_dynamic or shape.rank.get_length() != 4 or str(shape[1]) != "3":
+        # Height and width must really be free: a rectangle fed to a fixed-size network fails.
+        if (
+            shape.rank.is_dynamic
+            or shape.rank.get_length() != 4
+            or not (shape[1].is_static and shape[1].get_length() == 3)
+            or shape[2].is_static
+            or shape[3].is_static
+        ):
             return f"input shape {shape}, expected [?,3,?,?]"
     elif shape.is_dynamic or list(shape.to_shape()) != [1, 3, image_size, image_size]:
         return f"input shape {shape}, expected [1,3,{image_size},{image_size}]"

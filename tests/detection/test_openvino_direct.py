@@ -159,3 +159,17 @@ def test_a_dynamic_shape_export_takes_the_direct_path_with_ultralytics_boxes(tmp
     photo = Photo((DEMO_PHOTOS / "drinks.jpg").read_bytes())  # 1036×1600: 416×640 in
     _assert_same_detections(direct.detect(photo.full()), reference.detect(photo.full()))
     assert direct._direct._input.shape == (1, 3, 640, 416)  # type: ignore[union-attr]
+
+
+def test_metadata_saying_dynamic_does_not_send_a_fixed_size_network_the_direct_way() -> None:
+    """Fed a rectangle, a fixed-size network would fail: the metadata alone does not decide."""
+    pytest.importorskip("openvino")
+    if not DEMO_MODEL.exists():
+        pytest.skip("demo OpenVINO model not found")
+    from shelfscan.detection.openvino_direct import direct_model_problem
+
+    xml = next(DEMO_MODEL.glob("*.xml"))
+    fixed = {"task": "detect", "batch": 1, "args": {"dynamic": False}}
+    assert direct_model_problem(fixed, xml, 640) is None
+    problem = direct_model_problem({**fixed, "args": {"dynamic": True}}, xml, 640)
+    assert problem is not None and "expected [?,3,?,?]" in problem

@@ -400,6 +400,14 @@ def register(
         if len(inliers):
             drift = bx.median(xd[inliers] - row_sx * uf[inliers] - row_tx)
             limit = options.row_freedom * median_facing_w * row_sx
+            if abs(drift) > limit:
+                of_row = pair_row == r
+                drift = _drift_within(
+                    xd[of_row] - row_sx * uf[of_row] - row_tx,
+                    limit,
+                    options.vote_window * median_facing_w * row_sx,
+                    otherwise=drift,
+                )
             row_tx += min(max(drift, -limit), limit)
         if lv >= 0:
             level_sx[lv], level_tx[lv] = row_sx, row_tx
@@ -735,6 +743,21 @@ def _line_fit(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     dx = x - mx
     a = float((dx * (y - my)).sum() / (dx * dx).sum())
     return a, my - a * mx
+
+
+def _drift_within(drifts: np.ndarray, limit: float, window: float, *, otherwise: float) -> float:
+    """A row's drift when its agreeing pairs put it beyond the ``limit`` (its few boxes'
+    labels fit the plan a whole facing off, as repeated and misplaced products can on a photo
+    of part of the bay): the densest ``window`` of the row's pair ``drifts`` within the
+    limit, i.e. the best alignment the bay-wide fit allows. Clamping instead would draw the
+    row between two alignments, where no box stands in its facing. ``otherwise`` when no
+    pair lies within the limit."""
+    drifts = drifts[np.abs(drifts) <= limit]
+    if len(drifts) == 0:
+        return otherwise
+    _, start = _window_votes(drifts / window, 1, np.zeros(len(drifts), dtype=np.intp))
+    low = start[0] * window
+    return float(bx.median(drifts[(drifts >= low) & (drifts <= low + window)]))
 
 
 def _row_inliers(

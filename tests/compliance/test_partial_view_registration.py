@@ -52,6 +52,8 @@ def test_a_shelf_seen_at_the_photos_edge_keeps_the_alignment_its_neighbours_allo
     planogram = import_azure_planogram(load_json(SAMPLE_PLANOGRAM))
     whole = Detections.from_azure_result(load_json(SAMPLE_DETECTIONS))
     full = match_planogram(planogram, whole)
-    part = match_planogram(planogram, left_third(whole, 972.83, 1.1015, 0.413))
+    part = match_planogram(
+        planogram, left_third(whole, 972.8294540430409, 1.1014726208766377, 0.4133742138497132)
+    )
     for facing_id in ("0011", "0012", "0013"):
         assert part.facing(facing_id).status == full.facing(facing_id).status, facing_id

@@ -108,6 +108,20 @@ def test_partial_view_marks_facings_outside_the_photo_not_visible(planogram):
     assert report.facing("S1-01").evidence.source is EvidenceSource.OUTSIDE_PHOTO
 
 
+def test_an_empty_facing_the_frame_cuts_a_little_is_still_a_gap(planogram):
+    # The photo ends about 70 % into the last facings: the registration's estimate of a facing's
+    # share in view is a few per cent off near the frame (a photo of part of a long bay shows a
+    # facing whole and draws it 0.7 in view), so an empty facing that far in is judged a gap;
+    # half cut off, it would be not visible (a detector misses products the frame cuts).
+    image = (int(120 + 40 * (31 + 0.68 * 5)), 1400)
+    report = match_planogram(planogram, shoot(planogram, remove={"S2-07"}, image=image))
+    assert 0.7 <= report.facing("S2-07").visible_fraction < 0.75
+    assert report.facing("S2-07").status is FacingStatus.GAP
+    half = (int(120 + 40 * (31 + 0.55 * 5)), 1400)
+    report = match_planogram(planogram, shoot(planogram, remove={"S2-07"}, image=half))
+    assert report.facing("S2-07").status is FacingStatus.NOT_VISIBLE
+
+
 def test_unexpected_products_extra_facing_and_unknown():
     # Shelf 1 is planned with five facings; the room after them (x = 26..36) holds an extra
     # D and a product the planogram does not know.

@@ -9,6 +9,7 @@ import pytest
 from shelfscan.compliance.actions import conclude
 from shelfscan.compliance.engine import match_planogram, recount
 from shelfscan.compliance.merge import (
+    CUT_BY_FRAME,
     FULLY_IN_VIEW,
     PHOTO_OF_SEVERAL,
     PhotoReport,
@@ -311,7 +312,7 @@ def test_boxes_lent_to_a_facing_cut_by_the_frame_go_back_to_where_they_stand():
     width = detections.image_width
     left = analyse(planogram, crop(detections, 0, 0.535 * width), 0)
     right = analyse(planogram, crop(detections, 0.3 * width, width), 1)
-    assert left.report.facing("S1-07").visible_fraction < 0.75  # cut by the frame
+    assert left.report.facing("S1-07").visible_fraction < CUT_BY_FRAME
     assert left.report.facing("S1-05").status is FacingStatus.MISPLACED
     chained = _lend_boxes_to_the_cut_facing(left)
 

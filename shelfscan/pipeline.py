@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+import numpy as np
 from PIL import Image, ImageOps
 
 from shelfscan.annotate import Marker, Overlay, annotate_jpeg
@@ -22,11 +23,13 @@ from shelfscan.compliance.report import (
     DetectorLabels,
     FacingStatus,
 )
+from shelfscan.compliance.scene import SceneMask
 from shelfscan.compliance.trust import TrustThresholds
 from shelfscan.detection.base import Detector
 from shelfscan.detection.labels import LabelMap
 from shelfscan.detections import Detections
 from shelfscan.imaging.decode import Photo
+from shelfscan.imaging.fill import FILL_GRID_LONG_SIDE, find_fill
 from shelfscan.planogram.model import Planogram
 from shelfscan.settings import Settings
 
@@ -150,7 +153,7 @@ def analyze_detections(
                 ", ".join(sorted(resolution.unmapped)),
                 extra={"unmapped_classes": resolution.unmapped},
             )
-    report = match_planogram(planogram, detections, options=options)
+    report = match_planogram(planogram, detections, options=options, scene=scene_of(image))
     if resolution is not None:
         report.detector_labels = DetectorLabels(
             resolved=resolution.resolved, unmapped=resolution.unmapped, ignored=resolution.ignored
@@ -184,6 +187,22 @@ def analyze_detections(
         return annotate_jpeg(image, overlays, markers=markers, notice=notice)
 
     return Analysis(detections=detections, report=report, draw=draw)
+
+
+def scene_of(image: Image.Image | Photo) -> SceneMask | None:
+    """Which part of the photo shows the shelf, when fill (a turned or stitched photo's black
+    corners) covers some of it; None when all of it does."""
+    if isinstance(image, Photo):
+        copy = image.smallest_decoded()
+        pixels = copy.bgr if copy.factor > 1 else _small_rgb(copy.image)
+        return find_fill(pixels, image.size)
+    return find_fill(_small_rgb(image), image.size)
+
+
+def _small_rgb(image: Image.Image) -> np.ndarray:
+    step = max(1, max(image.size) // FILL_GRID_LONG_SIDE)
+    small = image.reduce(step) if step > 1 else image
+    return np.asarray(small.convert("RGB"))
 
 
 def _quality_of(image: Image.Image | Photo) -> dict[str, Any]:

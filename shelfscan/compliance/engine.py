@@ -49,6 +49,7 @@ from shelfscan.compliance.report import (
     UnexpectedProduct,
     trusted_maker,
 )
+from shelfscan.compliance.scene import SceneMask
 from shelfscan.detections import Detections
 from shelfscan.planogram.model import Planogram
 
@@ -114,9 +115,16 @@ class MatchOptions:
 
 
 def match_planogram(
-    planogram: Planogram, detections: Detections, *, options: MatchOptions | None = None
+    planogram: Planogram,
+    detections: Detections,
+    *,
+    options: MatchOptions | None = None,
+    scene: SceneMask | None = None,
 ) -> ComplianceReport:
-    """Decide, for every facing of ``planogram``, what ``detections`` show there."""
+    """Decide, for every facing of ``planogram``, what ``detections`` show there.
+
+    ``scene`` says which part of the photo shows the shelf when fill covers some of it
+    (``shelfscan.compliance.scene``); without it, the whole frame does."""
     options = options or MatchOptions()
     clock = perf_counter()
     timings: dict[str, float] = {}
@@ -181,9 +189,8 @@ def match_planogram(
     clipped[:, [0, 2]] = np.clip(clipped[:, [0, 2]], 0, image_w)
     clipped[:, [1, 3]] = np.clip(clipped[:, [1, 3]], 0, image_h)
     full_area = bx.area(expected_image)
-    visible_fraction = np.divide(
-        bx.area(clipped), full_area, out=np.zeros(n_f), where=full_area > 0
-    )
+    shown_area = bx.area(clipped) if scene is None else scene.area_shown(expected_image)
+    visible_fraction = np.divide(shown_area, full_area, out=np.zeros(n_f), where=full_area > 0)
     visible = visible_fraction >= options.min_visible_fraction
     det_boxes = reg.derotate(k_boxes)
     det_cx = bx.centers_x(det_boxes)

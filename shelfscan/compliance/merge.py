@@ -102,6 +102,15 @@ def view_rank(facing: FacingResult, report: ComplianceReport) -> tuple[float, fl
     )
 
 
+def _preference(view: _View) -> tuple[bool, bool, tuple[float, float, float], int]:
+    """A photo that shows the facing whole outranks one that cuts it; between photos that cut
+    it, one that sees a product there outranks one that sees none (a detector misses products
+    the frame cuts off, and the share of a cut facing in view is an estimate); then the rank,
+    then the earlier photo."""
+    whole = view.rank[0] >= 1.0
+    return (whole, whole or view.facing.status is not FacingStatus.GAP, view.rank, -view.photo)
+
+
 def merge_reports(
     planogram: Planogram,
     photos: Sequence[PhotoReport],
@@ -170,7 +179,7 @@ def merge_reports(
         if not views:
             merged_facings.append(_not_seen(facing, usable, tag))
             continue
-        best = max(views, key=lambda v: (v.rank, -v.photo))
+        best = max(views, key=_preference)
         chosen_photo[facing.facing_id] = best.photo
         merged_facings.append(_from_view(best, views, tag, several))
 

@@ -164,6 +164,17 @@ class Photo:
         with self._lock:
             return self._reduced.setdefault(factor, reduced)
 
+    def smallest_decoded(self) -> ReducedImage:
+        """The smallest copy decoded so far (the detector's, usually), or the quality
+        preview's copy when none is."""
+        with self._lock:
+            factors = sorted(self._reduced, reverse=True)
+            if factors:
+                return self._reduced[factors[0]]
+            if self._full is not None:
+                return ReducedImage(1, self.size, image=self._full)
+        return self.reduced(round(QUALITY_DECODE_SHARE * QUALITY_PREVIEW_LONG_SIDE))
+
     def quality_preview(self) -> Image.Image:
         """The preview upload validation measures quality on (same decode, same resize)."""
         preview = self.reduced(round(QUALITY_DECODE_SHARE * QUALITY_PREVIEW_LONG_SIDE)).image

@@ -16,6 +16,7 @@ from shelfscan.compliance.merge import (
     _claim_cut_off_evidence,
     _gaps_beyond_the_frame,
     merge_reports,
+    view_rank,
 )
 from shelfscan.compliance.report import (
     ComplianceReport,
@@ -143,6 +144,47 @@ def test_the_best_view_decides_and_a_disagreement_is_reported():
     assert facing.evidence.photo == 1
     assert "photos disagree" in facing.reason and "photo 1: ok" in facing.reason
     assert "photo 2 sees it best" in facing.reason
+
+
+def _cut(photo: PhotoReport, facing_id: str, share: float, **update: object) -> PhotoReport:
+    report = photo.report
+    facings = [
+        f.model_copy(update={"visible_fraction": share, **update}) if f.facing_id == facing_id else f
+        for f in report.facings
+    ]
+    return PhotoReport(photo.index, report.model_copy(update={"facings": facings}))
+
+
+def test_between_two_photos_that_cut_a_facing_the_one_that_sees_a_product_decides():
+    planogram = long_bay()
+    full = shoot(planogram)
+    width = full.image_width
+    # Both photos cut S1-07 a little. Photo 1 draws more of it in view, but its detector
+    # missed the cut-off pack there (no box: a gap); photo 0 sees the pack.
+    left = _cut(analyse(planogram, crop(full, 0, 0.62 * width), 0), "S1-07", 0.85)
+    right = _cut(
+        analyse(planogram, crop(full, 0.3 * width, width), 1),
+        "S1-07",
+        0.95,
+        status=FacingStatus.GAP,
+        found_product_id=None,
+        found_label=None,
+    )
+    seen, empty = left.report.facing("S1-07"), right.report.facing("S1-07")
+    assert seen.status is FacingStatus.OK
+    assert view_rank(empty, right.report) > view_rank(seen, left.report)  # the better share
+
+    facing = merge_reports(planogram, [left, right]).facing("S1-07")
+
+    assert facing.status is FacingStatus.OK
+    assert facing.evidence.photo == 0
+    assert "photos disagree" in facing.reason and "photo 2: gap" in facing.reason
+
+    # A photo that shows the facing whole still decides, product seen or not.
+    whole_empty = _cut(right, "S1-07", 1.0)
+    assert merge_reports(planogram, [left, whole_empty]).facing("S1-07").status is (
+        FacingStatus.GAP
+    )
 
 
 def test_unexpected_product_in_the_overlap_is_counted_once():

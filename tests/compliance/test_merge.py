@@ -149,7 +149,9 @@ def test_the_best_view_decides_and_a_disagreement_is_reported():
 def _cut(photo: PhotoReport, facing_id: str, share: float, **update: object) -> PhotoReport:
     report = photo.report
     facings = [
-        f.model_copy(update={"visible_fraction": share, **update}) if f.facing_id == facing_id else f
+        f.model_copy(update={"visible_fraction": share, **update})
+        if f.facing_id == facing_id
+        else f
         for f in report.facings
     ]
     return PhotoReport(photo.index, report.model_copy(update={"facings": facings}))

@@ -33,18 +33,29 @@ register_heif()
 Image.MAX_IMAGE_PIXELS = 16_000 * 16_000
 
 
+def _flatten_onto_black(image: Image.Image) -> Image.Image:
+    if image.mode not in ("RGBA", "LA", "PA") and "transparency" not in image.info:
+        return image.convert("RGB")
+    rgba = image.convert("RGBA")
+    black = Image.new("RGBA", rgba.size, (0, 0, 0, 255))
+    return Image.alpha_composite(black, rgba).convert("RGB")
+
+
 class ImageDecodeError(ValueError):
     """The bytes are not an image shelfscan can read."""
 
 
 def load_image(data: bytes) -> Image.Image:
-    """Decode, apply the EXIF orientation and convert to RGB."""
+    """Decode, apply the EXIF orientation and convert to RGB. Transparent pixels (a stitched
+    panorama's blank ends, a cut-out pasted on a transparent canvas) become black: what they
+    hold under the transparency is no picture, and black fill is what the engine counts as out
+    of view (``shelfscan.imaging.fill``)."""
     if not data:
         raise ImageDecodeError("image: empty body")
     try:
         with Image.open(io.BytesIO(data)) as opened:
             upright = ImageOps.exif_transpose(opened)
-            image = upright.convert("RGB")
+            image = _flatten_onto_black(upright)
     except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError) as error:
         raise ImageDecodeError(f"image: cannot decode ({error})") from error
     return image

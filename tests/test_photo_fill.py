@@ -96,3 +96,14 @@ def test_a_photo_that_is_mostly_black_is_a_dark_photo_not_fill():
     image = Image.new("RGB", (800, 600))
     ImageDraw.Draw(image).rectangle((300, 200, 500, 400), fill=(120, 120, 120))
     assert find_fill(np.asarray(image), image.size) is None
+
+
+def test_a_transparent_canvas_is_fill_whatever_colour_it_hides():
+    # A panorama exported as PNG: the stitcher's blank ends are transparent white.
+    canvas = Image.new("RGBA", (900, 600), (255, 255, 255, 0))
+    canvas.paste(shelf_texture(700, 600).convert("RGBA"), (100, 0))
+    buffer = io.BytesIO()
+    canvas.save(buffer, format="PNG")
+    mask = scene_of(Photo(buffer.getvalue()))
+    assert mask is not None
+    assert mask.shown_share == pytest.approx(700 / 900, abs=0.01)

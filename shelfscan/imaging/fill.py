@@ -30,10 +30,9 @@ def find_fill(pixels: np.ndarray, full_size: tuple[int, int]) -> SceneMask | Non
     uint8 in any channel order, for the full photo of ``full_size`` (width, height) pixels;
     None when the photo has no fill (the whole frame shows the scene)."""
     edges = np.concatenate([pixels[0], pixels[-1], pixels[:, 0], pixels[:, -1]])
-    if not (edges.max(axis=1) <= FILL_LEVEL).any():
+    if not (_brightest_channel(edges) <= FILL_LEVEL).any():
         return None  # most photos: fill touches the frame, and nothing near-black does
-    small = _shrink(pixels)
-    dark = small.max(axis=2) <= FILL_LEVEL
+    dark = _brightest_channel(_shrink(pixels)) <= FILL_LEVEL
     if dark.mean() < MIN_FILL_SHARE:
         return None
     labels, _ = ndimage.label(dark)
@@ -44,6 +43,12 @@ def find_fill(pixels: np.ndarray, full_size: tuple[int, int]) -> SceneMask | Non
         return None
     width, height = full_size
     return SceneMask(shows=(~fill).astype(np.float64), width=float(width), height=float(height))
+
+
+def _brightest_channel(pixels: np.ndarray) -> np.ndarray:
+    # Pairwise maxima of the channel planes: numpy's max over a last axis of three is ~10×
+    # slower (≈ 2 ms on a 384 px copy, where the whole check should cost a fraction of that).
+    return np.maximum(np.maximum(pixels[..., 0], pixels[..., 1]), pixels[..., 2])
 
 
 def _shrink(pixels: np.ndarray) -> np.ndarray:

@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-import numpy as np
 from PIL import Image, ImageOps
 
 from shelfscan.annotate import Marker, Overlay, annotate_jpeg
@@ -28,15 +27,13 @@ from shelfscan.compliance.trust import TrustThresholds
 from shelfscan.detection.base import Detector
 from shelfscan.detection.labels import LabelMap
 from shelfscan.detections import Detections
+from shelfscan.images import EXIF_ORIENTATION
 from shelfscan.imaging.decode import Photo
-from shelfscan.imaging.fill import FILL_GRID_LONG_SIDE, find_fill
+from shelfscan.imaging.fill import find_fill, find_fill_in_image
 from shelfscan.planogram.model import Planogram
 from shelfscan.settings import Settings
 
 log = logging.getLogger(__name__)
-
-EXIF_ORIENTATION = 0x0112
-
 
 # The annotated photo is drawn for a phone (``annotate``: ≤ 2048 px): from a photo's bytes, a
 # DCT-reduced copy at least this long is enough and costs a fraction of the full decode.
@@ -194,15 +191,10 @@ def scene_of(image: Image.Image | Photo) -> SceneMask | None:
     corners) covers some of it; None when all of it does."""
     if isinstance(image, Photo):
         copy = image.smallest_decoded()
-        pixels = copy.bgr if copy.factor > 1 else _small_rgb(copy.image)
-        return find_fill(pixels, image.size)
-    return find_fill(_small_rgb(image), image.size)
-
-
-def _small_rgb(image: Image.Image) -> np.ndarray:
-    step = max(1, max(image.size) // FILL_GRID_LONG_SIDE)
-    small = image.reduce(step) if step > 1 else image
-    return np.asarray(small.convert("RGB"))
+        if copy.factor > 1:
+            return find_fill(copy.bgr, image.size)
+        return find_fill_in_image(copy.image, image.size)
+    return find_fill_in_image(image, image.size)
 
 
 def _quality_of(image: Image.Image | Photo) -> dict[str, Any]:

@@ -185,11 +185,14 @@ def match_planogram(
 
     expected = reg.facing_boxes(facing_units)  # de-rotated frame
     expected_image = reg.to_image(expected)
-    clipped = expected_image.copy()
-    clipped[:, [0, 2]] = np.clip(clipped[:, [0, 2]], 0, image_w)
-    clipped[:, [1, 3]] = np.clip(clipped[:, [1, 3]], 0, image_h)
+    if scene is None:
+        clipped = expected_image.copy()
+        clipped[:, [0, 2]] = np.clip(clipped[:, [0, 2]], 0, image_w)
+        clipped[:, [1, 3]] = np.clip(clipped[:, [1, 3]], 0, image_h)
+        shown_area = bx.area(clipped)
+    else:
+        shown_area = scene.area_shown(expected_image)
     full_area = bx.area(expected_image)
-    shown_area = bx.area(clipped) if scene is None else scene.area_shown(expected_image)
     visible_fraction = np.divide(shown_area, full_area, out=np.zeros(n_f), where=full_area > 0)
     visible = visible_fraction >= options.min_visible_fraction
     det_boxes = reg.derotate(k_boxes)

@@ -22,9 +22,8 @@ import threading
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from shelfscan.images import ImageDecodeError, load_image, upright_rgb
+from shelfscan.images import EXIF_ORIENTATION, ImageDecodeError, load_image, upright_rgb
 
-EXIF_ORIENTATION = 0x0112
 DECODE_ERRORS = (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError)
 # Orientations 5–8 turn the photo by a quarter: width and height swap.
 QUARTER_TURNS = frozenset({5, 6, 7, 8})
@@ -32,6 +31,7 @@ QUARTER_TURNS = frozenset({5, 6, 7, 8})
 # at least 60 % of the 1024 px preview, then scaled down to 1024 px.
 QUALITY_PREVIEW_LONG_SIDE = 1024
 QUALITY_DECODE_SHARE = 0.6
+QUALITY_DECODE_LONG_SIDE = round(QUALITY_DECODE_SHARE * QUALITY_PREVIEW_LONG_SIDE)
 JPEG_END_OF_IMAGE = b"\xff\xd9"
 JPEG_END_PADDING = b"\x00\xff\r\n \t"  # what writers leave after the end (imaging.completeness)
 
@@ -183,11 +183,11 @@ class Photo:
                 return self._reduced[factors[0]]
             if self._full is not None:
                 return ReducedImage(1, self.size, image=self._full)
-        return self.reduced(round(QUALITY_DECODE_SHARE * QUALITY_PREVIEW_LONG_SIDE))
+        return self.reduced(QUALITY_DECODE_LONG_SIDE)
 
     def quality_preview(self) -> Image.Image:
         """The preview upload validation measures quality on (same decode, same resize)."""
-        preview = self.reduced(round(QUALITY_DECODE_SHARE * QUALITY_PREVIEW_LONG_SIDE)).image
+        preview = self.reduced(QUALITY_DECODE_LONG_SIDE).image
         if max(preview.size) > QUALITY_PREVIEW_LONG_SIDE:
             preview = preview.copy()
             preview.thumbnail(

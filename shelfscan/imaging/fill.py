@@ -10,6 +10,7 @@ few black pixels along an edge change nothing."""
 from __future__ import annotations
 
 import numpy as np
+from PIL import Image
 from scipy import ndimage
 
 from shelfscan.compliance.scene import SceneMask
@@ -43,6 +44,14 @@ def find_fill(pixels: np.ndarray, full_size: tuple[int, int]) -> SceneMask | Non
         return None
     width, height = full_size
     return SceneMask(shows=(~fill).astype(np.float64), width=float(width), height=float(height))
+
+
+def find_fill_in_image(image: Image.Image, full_size: tuple[int, int]) -> SceneMask | None:
+    """:func:`find_fill` on a Pillow image, looked at on a box-reduced copy near the grid's
+    size (converting every pixel of a 12 MP photo to an array would cost more than the check)."""
+    step = max(1, max(image.size) // FILL_GRID_LONG_SIDE)
+    small = image.reduce(step) if step > 1 else image
+    return find_fill(np.asarray(small.convert("RGB")), full_size)
 
 
 def _brightest_channel(pixels: np.ndarray) -> np.ndarray:

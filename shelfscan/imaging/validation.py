@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
-from shelfscan.images import register_heif
+from shelfscan.images import EXIF_ORIENTATION, register_heif
 from shelfscan.imaging.completeness import missing_end
 from shelfscan.imaging.formats import (
     ACCEPTED_FORMATS_TEXT,
@@ -44,7 +44,6 @@ from shelfscan.services.errors import Invalid
 register_heif()  # HEIC/HEIF straight from iPhones
 
 MEGABYTE = 1024 * 1024
-EXIF_ORIENTATION = 0x0112
 STORED_CONTENT_TYPE = "image/jpeg"
 STORED_JPEG_QUALITY = 92
 

@@ -50,7 +50,9 @@ class _Slot:
     @staticmethod
     def _start() -> tuple[ProcessPoolExecutor, Future]:
         executor = ProcessPoolExecutor(
-            max_workers=1, mp_context=multiprocessing.get_context("spawn")
+            max_workers=1,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=heavy_tasks.ignore_interrupts,
         )
         # Started now, in the background: the interpreter, the core's imports and a tiny match.
         return executor, executor.submit(heavy_tasks.warm)

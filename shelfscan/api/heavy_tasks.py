@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -81,6 +82,12 @@ def raise_for(outcome: Outcome) -> Any:
         details=details,
         header_code=header_code,
     )
+
+
+def ignore_interrupts() -> None:
+    """A worker's initializer: Ctrl-C in a terminal reaches the whole process group, and the
+    server stops its workers itself (a worker interrupted meanwhile printed a traceback)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def warm() -> int:

@@ -11,7 +11,11 @@ model in the background; the web process only sends it scan ids and keeps the re
   queued scans and, once their leases expire, the ones a dead child was working on;
 * a child that dies (killed for memory, a crash) is replaced at once and every queued scan
   is re-sent to the new one;
-* ``/readyz`` reports the child's model load (:attr:`ProcessQueue.model`).
+* ``/readyz`` reports the child's model load (:attr:`ProcessQueue.model`);
+* the web process decides when the child stops: Ctrl-C in a terminal reaches the whole
+  process group, so the child ignores it, and a SIGTERM sent to the group (systemd,
+  ``kill -- -PGID``) makes it finish its running scans and end, not die mid-scan to be
+  replaced while the server shuts down.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import logging
 import multiprocessing
 import os
 import queue as queue_module
+import signal
 import threading
 from typing import Any
 
@@ -32,6 +37,18 @@ from shelfscan.settings import Settings
 log = logging.getLogger(__name__)
 
 _STOP = None  # the command that ends the child
+# A child that ended because it was asked to (SIGTERM) waits this long for the web process to
+# stop as well (a signal to the whole group reaches the child first) before it is replaced.
+STOPPED_CHILD_GRACE_S = 10.0
+
+
+class _StopRequested(Exception):
+    """SIGTERM reached the analysis process: finish the running scans, then end."""
+
+
+def _stop_on_sigterm(signum: int, frame: Any) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a second SIGTERM ends it at once
+    raise _StopRequested
 
 
 class ProcessQueue(ScanQueue):
@@ -91,6 +108,9 @@ class ProcessQueue(ScanQueue):
             if process.is_alive():
                 process.terminate()
                 process.join(5)
+            if process.is_alive():
+                process.kill()
+                process.join(5)
         for thread in self._threads:
             thread.join(timeout=5)
 
@@ -122,6 +142,10 @@ class ProcessQueue(ScanQueue):
                 kind, *values = events.get(timeout=0.5)
             except queue_module.Empty:
                 if not process.is_alive() and not self._stopping.is_set():
+                    if _asked_to_stop(process.exitcode) and self._stopping.wait(
+                        STOPPED_CHILD_GRACE_S
+                    ):
+                        return  # the whole server is stopping: nothing to replace
                     self._replace_dead_child(process.exitcode)
                 continue
             except (EOFError, OSError, ValueError):
@@ -132,7 +156,13 @@ class ProcessQueue(ScanQueue):
                 self.model.seconds = seconds
 
     def _replace_dead_child(self, exitcode: int | None) -> None:
-        log.error("analysis process died; starting a new one", extra={"exitcode": exitcode})
+        if _asked_to_stop(exitcode):
+            log.warning(
+                "analysis process was stopped from outside; starting a new one",
+                extra={"exitcode": exitcode},
+            )
+        else:
+            log.error("analysis process died; starting a new one", extra={"exitcode": exitcode})
         self.restarts += 1
         if self.model is not None:
             self.model.state, self.model.detail = ModelState.LOADING, "analysis process restarting"
@@ -149,6 +179,8 @@ def child_main(
     settings: Settings, commands: Any, events: Any, load_model: bool, gate: UploadGate | None = None
 ) -> None:
     """The analysis process: the in-process runner's threads, fed from ``commands``."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
     import shelfscan.offline  # noqa: F401  (before anything imports ultralytics)
     from shelfscan.jobs.inprocess import InProcessQueue, build_context
     from shelfscan.logging import configure_logging
@@ -162,14 +194,25 @@ def child_main(
     if load_model:
         ModelLoader(settings, on_done=lambda loader: _report_model(events, loader)).start()
     runner = InProcessQueue(build_context(settings), run_reaper=False, thread_nice=0, gate=gate)
-    runner.start()
-    while True:
-        command = commands.get()
-        if command is _STOP:
-            break
-        scan_id, delay_s = command
-        runner.enqueue(scan_id, delay_s)
+    try:
+        runner.start()
+        while True:
+            command = commands.get()
+            if command is _STOP:
+                break
+            scan_id, delay_s = command
+            runner.enqueue(scan_id, delay_s)
+    except _StopRequested:
+        log.info("analysis process asked to stop: finishing its running scans")
+    # Stopping now: a SIGTERM from here on (the web process giving up waiting) ends it.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     runner.stop(wait=True)
+
+
+def _asked_to_stop(exitcode: int | None) -> bool:
+    """The child ended because it was told to (it ends cleanly after a SIGTERM; before its
+    handler is in place, by the signal), not because it crashed or was killed."""
+    return exitcode in (0, -signal.SIGTERM)
 
 
 def _report_model(events: Any, loader: ModelLoader) -> None:

@@ -148,6 +148,25 @@ def test_over_budget_work_is_stopped_and_a_dead_worker_replaced() -> None:
     asyncio.run(scenario())
 
 
+def test_a_worker_outlives_an_interrupt_to_the_process_group() -> None:
+    """Ctrl-C in the terminal running the server reaches its workers too; the server stops
+    them itself. A worker that died of it printed a traceback and lost its request."""
+
+    async def scenario() -> None:
+        pool = HeavyWork(workers=1, queued=0, budget_s=60.0, mode="process")
+        try:
+            worker = await pool.run("warming", _spin, 0.0)
+            running = asyncio.ensure_future(pool.run("spinning", _spin, 1.0))
+            await asyncio.sleep(0.3)
+            os.kill(worker, signal.SIGINT)
+            assert await running == worker  # the request in progress still answers
+            assert pool.worker_pids() == [worker]
+        finally:
+            pool.shutdown()
+
+    asyncio.run(scenario())
+
+
 def test_an_unknown_mode_is_refused() -> None:
     with pytest.raises(ValueError, match="process"):
         HeavyWork(workers=1, queued=0, budget_s=1.0, mode="fibers")

@@ -8,6 +8,7 @@ import signal
 import time
 from pathlib import Path
 
+from shelfscan.jobs import process as process_module
 from shelfscan.jobs.process import ProcessQueue
 from shelfscan.settings import DetectorBackend
 from tests.scans.standin import DELAY_ENV, LOG_ENV
@@ -85,3 +86,72 @@ def test_readiness_follows_the_child_s_model_load(scan_settings) -> None:
         assert "replay" in queue.model.detail
     finally:
         queue.stop()
+
+
+def test_an_interrupt_to_the_process_group_leaves_the_analysis_running(
+    client_factory, tmp_path, monkeypatch
+) -> None:
+    """Ctrl-C in the terminal running ``shelfscan serve`` reaches every process of its group;
+    the web process stops the child itself, so the child's running scan must not die of it
+    (it printed a ``KeyboardInterrupt`` traceback and was replaced)."""
+    log = tmp_path / "analyses.log"
+    monkeypatch.setenv(LOG_ENV, str(log))
+    monkeypatch.setenv(DELAY_ENV, "1.5")
+    client = client_factory(worker_mode="process")
+    queue = client.app.state.scan_queue
+    accepted = upload(client, key="interrupted").json()
+    _wait_until(lambda: len(_analyses(log)) == 1)  # the analysis is under way
+    child = queue.pid()
+    assert _analyses(log) == [child]
+
+    os.kill(child, signal.SIGINT)
+    done = wait_for(client, accepted["url"], {"done", "failed"}, timeout=60)
+
+    assert done["status"] == "done", done
+    assert done["attempts"] == 1
+    time.sleep(1.0)  # an interrupted child ends once its scan is done, and is replaced
+    assert queue._process.is_alive()
+    assert queue.restarts == 0 and queue.pid() == child
+    assert _analyses(log) == [child]
+
+
+def test_a_terminated_analysis_process_finishes_its_scan_and_the_stopping_server_keeps_it_down(
+    client_factory, tmp_path, monkeypatch
+) -> None:
+    """SIGTERM to the whole group (systemd, ``kill -- -PGID``) reaches the child before the
+    web process has begun to stop: the child finishes its running scan and ends, and is not
+    replaced while the server stops."""
+    log = tmp_path / "analyses.log"
+    monkeypatch.setenv(LOG_ENV, str(log))
+    monkeypatch.setenv(DELAY_ENV, "1.5")
+    client = client_factory(worker_mode="process")
+    queue = client.app.state.scan_queue
+    accepted = upload(client, key="terminated").json()
+    _wait_until(lambda: len(_analyses(log)) == 1)  # the analysis is under way
+    child = queue.pid()
+    assert _analyses(log) == [child]
+
+    os.kill(child, signal.SIGTERM)
+    done = wait_for(client, accepted["url"], {"done", "failed"}, timeout=60)
+    assert done["status"] == "done" and done["attempts"] == 1, done
+    _wait_until(lambda: queue._process.exitcode is not None)
+    assert queue._process.exitcode == 0
+    queue.stop()
+    assert queue.restarts == 0
+    assert _analyses(log) == [child]
+
+
+def test_an_analysis_process_stopped_from_outside_is_replaced_when_the_server_keeps_running(
+    client_factory, monkeypatch
+) -> None:
+    monkeypatch.setattr(process_module, "STOPPED_CHILD_GRACE_S", 0.2)
+    client = client_factory(worker_mode="process")
+    queue = client.app.state.scan_queue
+    _wait_until(lambda: queue.pid() is not None)
+    victim = queue.pid()
+    os.kill(victim, signal.SIGTERM)
+    _wait_until(lambda: queue.restarts == 1 and queue.pid() != victim)
+
+    accepted = upload(client, key="after-restart").json()
+    done = wait_for(client, accepted["url"], {"done", "failed"}, timeout=60)
+    assert done["status"] == "done", done

@@ -36,6 +36,16 @@ Image.MAX_IMAGE_PIXELS = 16_000 * 16_000
 EXIF_ORIENTATION = 0x0112
 
 
+def exif_orientation(opened: Image.Image) -> int:
+    """The photo's EXIF orientation (1–8); 1 when it has none, or unreadable or out-of-range
+    EXIF (which ``load_image`` would not turn by either)."""
+    try:
+        value = int(opened.getexif().get(EXIF_ORIENTATION, 1))
+    except Exception:
+        return 1
+    return value if 1 <= value <= 8 else 1
+
+
 def upright_rgb(opened: Image.Image) -> Image.Image:
     """``opened`` decoded, upright (EXIF orientation applied) and RGB, transparent pixels
     black. A photo that already is comes back as decoded, not copied: on a cloud VM a copy

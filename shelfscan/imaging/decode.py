@@ -22,7 +22,7 @@ import threading
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from shelfscan.images import EXIF_ORIENTATION, ImageDecodeError, load_image, upright_rgb
+from shelfscan.images import ImageDecodeError, exif_orientation, load_image, upright_rgb
 
 DECODE_ERRORS = (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError)
 # Orientations 5–8 turn the photo by a quarter: width and height swap.
@@ -128,7 +128,7 @@ class Photo:
                 self.format = opened.format or ""
                 self._mode = opened.mode
                 raw_width, raw_height = opened.size
-                orientation = _orientation(opened)
+                orientation = exif_orientation(opened)
         except DECODE_ERRORS as error:
             raise ImageDecodeError(f"image: cannot decode ({error})") from error
         self._orientation = orientation
@@ -244,11 +244,3 @@ class Photo:
                 f"expected {expected[0]}×{expected[1]}"
             )
         return image
-
-
-def _orientation(opened: Image.Image) -> int:
-    try:
-        value = int(opened.getexif().get(EXIF_ORIENTATION, 1))
-    except Exception:  # unreadable EXIF: load_image would not turn the photo either
-        return 1
-    return value if 1 <= value <= 8 else 1

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
-from shelfscan.images import EXIF_ORIENTATION, register_heif
+from shelfscan.images import EXIF_ORIENTATION, exif_orientation, register_heif
 from shelfscan.imaging.completeness import missing_end
 from shelfscan.imaging.formats import (
     ACCEPTED_FORMATS_TEXT,
@@ -132,7 +132,7 @@ def precheck_photo(
     image_format, opened = _open_checked(data, declared_content_type, limits, reject)
     with opened:
         width, height = opened.size
-        orientation = _orientation(opened)
+        orientation = exif_orientation(opened)
         pillow_format = opened.format or image_format.value.upper()
     cut_off = missing_end(data, image_format)
     if cut_off is not None:
@@ -168,7 +168,7 @@ def validate_photo(
     image_format, opened = _open_checked(data, declared_content_type, limits, reject)
     with opened:
         width, height = opened.size
-        orientation = _orientation(opened)
+        orientation = exif_orientation(opened)
         preview = _decode_preview(opened, image_format, limits, reject)
         pillow_format = opened.format
 
@@ -303,14 +303,6 @@ def _check_dimensions(width: int, height: int, limits: UploadLimits, reject: Rej
             f"{limits.max_pixels / 1e6:.0f} MP limit",
             413,
         )
-
-
-def _orientation(opened: Image.Image) -> int:
-    try:
-        value = int(opened.getexif().get(EXIF_ORIENTATION, 1))
-    except Exception:  # unreadable EXIF is treated as absent, it is stripped anyway
-        return 1
-    return value if 1 <= value <= 8 else 1
 
 
 def _decode_preview(

@@ -95,14 +95,8 @@ def test_an_interrupt_to_the_process_group_leaves_the_analysis_running(
     the web process stops the child itself, so the child's running scan must not die of it
     (it printed a ``KeyboardInterrupt`` traceback and was replaced)."""
     log = tmp_path / "analyses.log"
-    monkeypatch.setenv(LOG_ENV, str(log))
-    monkeypatch.setenv(DELAY_ENV, "1.5")
-    client = client_factory(worker_mode="process")
+    client, accepted, child = _scan_under_way(client_factory, log, monkeypatch, "interrupted")
     queue = client.app.state.scan_queue
-    accepted = upload(client, key="interrupted").json()
-    _wait_until(lambda: len(_analyses(log)) == 1)  # the analysis is under way
-    child = queue.pid()
-    assert _analyses(log) == [child]
 
     os.kill(child, signal.SIGINT)
     done = wait_for(client, accepted["url"], {"done", "failed"}, timeout=60)
@@ -122,14 +116,8 @@ def test_a_terminated_analysis_process_finishes_its_scan_and_the_stopping_server
     web process has begun to stop: the child finishes its running scan and ends, and is not
     replaced while the server stops."""
     log = tmp_path / "analyses.log"
-    monkeypatch.setenv(LOG_ENV, str(log))
-    monkeypatch.setenv(DELAY_ENV, "1.5")
-    client = client_factory(worker_mode="process")
+    client, accepted, child = _scan_under_way(client_factory, log, monkeypatch, "terminated")
     queue = client.app.state.scan_queue
-    accepted = upload(client, key="terminated").json()
-    _wait_until(lambda: len(_analyses(log)) == 1)  # the analysis is under way
-    child = queue.pid()
-    assert _analyses(log) == [child]
 
     os.kill(child, signal.SIGTERM)
     done = wait_for(client, accepted["url"], {"done", "failed"}, timeout=60)
@@ -155,3 +143,16 @@ def test_an_analysis_process_stopped_from_outside_is_replaced_when_the_server_ke
     accepted = upload(client, key="after-restart").json()
     done = wait_for(client, accepted["url"], {"done", "failed"}, timeout=60)
     assert done["status"] == "done", done
+
+
+def _scan_under_way(client_factory, log: Path, monkeypatch, key: str):  # type: ignore[no-untyped-def]
+    """A server with an analysis process, and a scan it is analysing (for 1.5 s): the client,
+    the accepted scan and the child's process id."""
+    monkeypatch.setenv(LOG_ENV, str(log))
+    monkeypatch.setenv(DELAY_ENV, "1.5")
+    client = client_factory(worker_mode="process")
+    accepted = upload(client, key=key).json()
+    _wait_until(lambda: len(_analyses(log)) == 1)
+    child = client.app.state.scan_queue.pid()
+    assert _analyses(log) == [child]
+    return client, accepted, child

@@ -112,6 +112,9 @@ class MatchOptions:
     # scan's other photos say so (``shelfscan.compliance.merge.register_in_order``); None for
     # a photo on its own.
     left_edge_units: tuple[float, float] | None = None
+    # What the photo's ``scale_x / scale_y`` is (low..high), when the scan's other photos say
+    # so (``merge.register_in_order``); None for a photo on its own.
+    aspect_range: tuple[float, float] | None = None
 
 
 def match_planogram(
@@ -180,6 +183,7 @@ def match_planogram(
         options.registration,
         plan_levels=plan.levels,
         left_edge_units=options.left_edge_units,
+        aspect_range=options.aspect_range,
     )
     lap("registration")
 

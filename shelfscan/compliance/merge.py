@@ -29,9 +29,9 @@ import itertools
 import math
 import statistics
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Protocol
 
 from shelfscan.compliance.actions import build_actions
 from shelfscan.compliance.engine import MatchOptions, recount
@@ -311,9 +311,30 @@ EXPLORE_FACINGS = 2.0
 # One facing two photos judge differently weighs as much as this many boxes explained.
 DISAGREEMENT_WEIGHT = 2
 
-# Re-analyse a photo with its left edge (planogram x units) known to lie in ``(low, high)``;
-# None when it cannot be (no detections kept, say).
-Reregister = Callable[[PhotoReport, tuple[float, float]], "PhotoReport | None"]
+# A photo whose x:y scale ratio (its registration's ``scale_x / scale_y``) is more than this
+# factor off the scan's is registered again with the scan's ratio (within
+# ``ASPECT_PRIOR_FACTOR``): a scan's photos share the planogram's units and, taken face on
+# from about the same place, the camera's proportions. The shelves pin a photo's vertical
+# scale, but a photo of a third of a bay shows a few facings per shelf, and the boxes the
+# frame cuts at either end pull their centres in: its horizontal scale came out 20 % short
+# on held-out splits (benchmarks/multi_photo.py), drawing facings beyond the frame inside it.
+ASPECT_TOLERANCE = 1.15
+ASPECT_PRIOR_FACTOR = 1.08
+# ...with its left edge within this many facings of where it was.
+ASPECT_EDGE_FACINGS = 1.5
+
+
+class Reregister(Protocol):
+    """Re-analyse a photo with its left edge (planogram x units) known to lie in
+    ``left_edge`` ``(low, high)`` and, when given, its ``scale_x / scale_y`` in ``aspect``;
+    None when it cannot be (no detections kept, say)."""
+
+    def __call__(
+        self,
+        photo: PhotoReport,
+        left_edge: tuple[float, float],
+        aspect: tuple[float, float] | None = None,
+    ) -> PhotoReport | None: ...
 
 
 def left_edge_units(report: ComplianceReport) -> float | None:
@@ -371,8 +392,50 @@ def register_in_order(
         if moved is None:
             break
         placed = moved
+    placed = _with_the_scans_aspect(placed, reregister, statistics.median(widths))
     replaced = {p.index: p for p in placed}
     return [replaced.get(p.index, p) for p in photos]
+
+
+def _aspect(report: ComplianceReport) -> float:
+    registration = report.registration
+    return registration.scale_x / registration.scale_y if registration.scale_y > 0 else 0.0
+
+
+def _with_the_scans_aspect(
+    placed: list[PhotoReport], reregister: Reregister, facing_width: float
+) -> list[PhotoReport]:
+    """The photos, those whose ``scale_x / scale_y`` is off the scan's (``ASPECT_TOLERANCE``)
+    registered again with the scan's (the median of three or more photos; of two, the one
+    whose registration explains more boxes). The new registration replaces the photo's own
+    when it explains as many boxes, give or take one: a few facings per shelf fit a range of
+    horizontal scales about equally well."""
+    if len(placed) >= 3:
+        reference = statistics.median(_aspect(p.report) for p in placed)
+    else:
+        best = max(placed, key=lambda p: p.report.registration.label_inliers)
+        reference = _aspect(best.report)
+    if reference <= 0:
+        return placed
+    out = []
+    for photo in placed:
+        aspect = _aspect(photo.report)
+        if aspect <= 0 or abs(math.log(aspect / reference)) <= math.log(ASPECT_TOLERANCE):
+            out.append(photo)
+            continue
+        edge = left_edge_units(photo.report) or 0.0
+        window = ASPECT_EDGE_FACINGS * facing_width
+        again = reregister(
+            photo,
+            (edge - window, edge + window),
+            (reference / ASPECT_PRIOR_FACTOR, reference * ASPECT_PRIOR_FACTOR),
+        )
+        own_fit = photo.report.registration.label_inliers
+        if again is not None and again.report.registration.label_inliers >= own_fit - 1:
+            out.append(again)
+        else:
+            out.append(photo)
+    return out
 
 
 def _reregister_round(

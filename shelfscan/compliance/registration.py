@@ -26,7 +26,7 @@ runs for every photo, on a few thousand (box, facing) pairs per scale tried.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
@@ -260,6 +260,7 @@ def register(
     *,
     plan_levels: PlanLevels | None = None,
     left_edge_units: tuple[float, float] | None = None,
+    aspect_range: tuple[float, float] | None = None,
 ) -> Registration:
     """Fit the pixel-to-unit relation.
 
@@ -271,6 +272,10 @@ def register(
     left edge is known to lie, e.g. from the scan's other photos (taken left to right). Only
     the bay-wide offset vote heeds it: of the offsets that repeated products make equally
     likely, the ones putting the photo elsewhere are not counted. ``None``: no prior.
+    ``aspect_range`` ``(low, high)``: what ``scale_x / scale_y`` is known to be, e.g. from the
+    scan's other photos; the horizontal vote then tries only scales that keep it (the rows fix
+    the vertical scale well, while a photo showing a few facings per shelf leaves the
+    horizontal one loose). ``None``: no prior.
     """
     options = options or RegistrationOptions()
     image_w, image_h = image_size
@@ -356,6 +361,9 @@ def register(
 
     xd = det_cx[pd_]
     uf = facing_cx[pf_]
+    if aspect_range is not None:
+        low, high = aspect_range
+        options = replace(options, scale_range=(low * sy / sx0, high * sy / sx0))
     sx, tx = _vote_global(
         xd,
         uf,

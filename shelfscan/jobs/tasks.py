@@ -282,7 +282,11 @@ def _rematcher(
     it (``merge.register_in_order``); the detector does not run again. An analyzer plugged in
     by ``SHELFSCAN_SCAN_ANALYZER`` that hands back no detections keeps its own placement."""
 
-    def rematch(placed: PhotoReport, left_edge: tuple[float, float]) -> PhotoReport | None:
+    def rematch(
+        placed: PhotoReport,
+        left_edge: tuple[float, float],
+        aspect: tuple[float, float] | None = None,
+    ) -> PhotoReport | None:
         photo, _, analysis = analysed[placed.index]
         detections = getattr(analysis, "detections", None)
         if detections is None:
@@ -294,7 +298,7 @@ def _rematcher(
             photo,
             planogram,
             detections,
-            options=MatchOptions(left_edge_units=left_edge),
+            options=MatchOptions(left_edge_units=left_edge, aspect_range=aspect),
             image_quality=placed.quality,
             candidates=candidates,
             trust_thresholds=PHOTO_OF_SEVERAL,

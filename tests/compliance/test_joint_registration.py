@@ -7,16 +7,19 @@ from __future__ import annotations
 from shelfscan.compliance.actions import conclude
 from shelfscan.compliance.engine import MatchOptions, match_planogram
 from shelfscan.compliance.merge import (
+    ASPECT_TOLERANCE,
     PHOTO_OF_SEVERAL,
     PhotoReport,
     left_edge_units,
     merge_reports,
     register_in_order,
 )
-from shelfscan.compliance.report import FacingStatus
+from shelfscan.compliance.report import ComplianceReport, FacingStatus
+from shelfscan.demo import demo_planograms
+from shelfscan.detection.replay import detections_from_document
 from shelfscan.detections import Detections
 from shelfscan.planogram.model import Planogram
-from tests.compliance.helpers import make_planogram, shoot
+from tests.compliance.helpers import DATA, load_json, make_planogram, shoot
 from tests.compliance.test_merge import crop, long_bay, statuses
 
 # shoot()'s camera: 40 px per unit, the planogram's x = 0 at 120 px.
@@ -46,10 +49,19 @@ class Rematcher:
     def __init__(self, planogram: Planogram, crops: list[Detections]) -> None:
         self.planogram, self.crops, self.calls = planogram, crops, 0
 
-    def __call__(self, photo: PhotoReport, left_edge: tuple[float, float]) -> PhotoReport:
+    def __call__(
+        self,
+        photo: PhotoReport,
+        left_edge: tuple[float, float],
+        aspect: tuple[float, float] | None = None,
+    ) -> PhotoReport:
         self.calls += 1
         return matched(
-            self.planogram, self.crops[photo.index], photo.index, left_edge_units=left_edge
+            self.planogram,
+            self.crops[photo.index],
+            photo.index,
+            left_edge_units=left_edge,
+            aspect_range=aspect,
         )
 
 
@@ -142,3 +154,75 @@ def test_fewer_than_two_placeable_photos_pass_through():
     rematch = Rematcher(planogram, crops)
     assert register_in_order(planogram, photos[:1], rematch) == photos[:1]
     assert rematch.calls == 0
+
+
+def aspect(report: ComplianceReport) -> float:
+    return report.registration.scale_x / report.registration.scale_y
+
+
+class AspectCalls(Rematcher):
+    """A ``Rematcher`` that keeps the ``scale_x / scale_y`` range of each call that had one."""
+
+    def __init__(self, planogram: Planogram, crops: list[Detections]) -> None:
+        super().__init__(planogram, crops)
+        self.aspects: list[tuple[int, tuple[float, float]]] = []
+
+    def __call__(self, photo, left_edge, aspect=None):  # type: ignore[no-untyped-def]
+        if aspect is not None:
+            self.aspects.append((photo.index, aspect))
+        return super().__call__(photo, left_edge, aspect)
+
+
+def test_a_photo_whose_horizontal_scale_is_off_the_scans_is_registered_with_the_scans():
+    """The demo model's boxes on the cereal photo, cut in two with a strip between: the left
+    part shows a few facings per shelf and registers 19 % short horizontally, drawing the
+    third shelf's facing that the frame cuts in half almost whole and empty (a gap no photo
+    saw). Registered with the right part's proportions, it is cut, and not judged."""
+    planogram = demo_planograms()["cereal"]
+    detections = detections_from_document(
+        load_json(DATA / "cereal_photo_demo_model_detections.json")
+    )
+    whole = match_planogram(planogram, detections)
+    cut_in_half = "cereal-s3-p2:0:0"
+    place = next(f.expected_box for f in whole.facings if f.facing_id == cut_in_half)
+    crops = [crop(detections, 0, 435), crop(detections, 481, detections.image_width)]
+    assert (435 - place.x) / place.w < 0.5  # the left part shows less than half of it
+    photos = [matched(planogram, c, i) for i, c in enumerate(crops)]
+    own = statuses(photos[0].report)
+    assert own[cut_in_half] is FacingStatus.GAP  # the premise: drawn inside, and empty
+    assert aspect(photos[0].report) < aspect(photos[1].report) / ASPECT_TOLERANCE
+
+    rematch = AspectCalls(planogram, crops)
+    placed = register_in_order(planogram, photos, rematch)
+
+    assert [index for index, _ in rematch.aspects] == [0]
+    low, high = rematch.aspects[0][1]
+    assert low < aspect(photos[1].report) < high
+    assert low <= aspect(placed[0].report) <= high
+    assert placed[1] is photos[1]
+    merged = statuses(merge_reports(planogram, placed))
+    assert merged[cut_in_half] is FacingStatus.NOT_VISIBLE
+    # The facings the left part shows whole are judged as the one photo of the bay judges them.
+    one_photo = statuses(whole)
+    shown = [
+        f.facing_id
+        for f in whole.facings
+        if f.expected_box.x >= 0 and f.expected_box.x + f.expected_box.w <= 435
+    ]
+    assert shown and all(merged[f] == one_photo[f] for f in shown)
+
+
+def test_a_photo_truly_of_other_proportions_keeps_its_own_registration():
+    """A photo taken at a slant is narrower than the scan's other photo: fitted to that one's
+    proportions it explains fewer boxes, so it keeps its own registration."""
+    planogram = long_bay()
+    detections = shoot(planogram)
+    left = crop(detections, 0, 0.55 * detections.image_width)
+    slanted = shoot(planogram, scale=(28.0, 34.0))  # 30 % narrower than the first camera
+    right = crop(slanted, 0.45 * slanted.image_width, slanted.image_width)
+    photos = [matched(planogram, c, i) for i, c in enumerate([left, right])]
+    assert abs(aspect(photos[1].report) / aspect(photos[0].report) - 28 / 40) < 0.01
+    rematch = AspectCalls(planogram, [left, right])
+    placed = register_in_order(planogram, photos, rematch)
+    assert [index for index, _ in rematch.aspects] == [1]  # tried with the scan's proportions
+    assert placed[1] is photos[1]

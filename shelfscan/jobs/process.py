@@ -181,20 +181,21 @@ def child_main(
     """The analysis process: the in-process runner's threads, fed from ``commands``."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
-    import shelfscan.offline  # noqa: F401  (before anything imports ultralytics)
-    from shelfscan.jobs.inprocess import InProcessQueue, build_context
-    from shelfscan.logging import configure_logging
+    runner = None
+    try:  # a SIGTERM while starting up ends the process cleanly too
+        import shelfscan.offline  # noqa: F401  (before anything imports ultralytics)
+        from shelfscan.jobs.inprocess import InProcessQueue, build_context
+        from shelfscan.logging import configure_logging
 
-    configure_logging(settings.log_level, json_output=settings.log_json)
-    if settings.worker_nice > 0 and hasattr(os, "nice"):
-        try:
-            os.nice(settings.worker_nice)  # the web process answers uploads first
-        except OSError:
-            log.warning("could not lower the analysis process's priority", exc_info=True)
-    if load_model:
-        ModelLoader(settings, on_done=lambda loader: _report_model(events, loader)).start()
-    runner = InProcessQueue(build_context(settings), run_reaper=False, thread_nice=0, gate=gate)
-    try:
+        configure_logging(settings.log_level, json_output=settings.log_json)
+        if settings.worker_nice > 0 and hasattr(os, "nice"):
+            try:
+                os.nice(settings.worker_nice)  # the web process answers uploads first
+            except OSError:
+                log.warning("could not lower the analysis process's priority", exc_info=True)
+        if load_model:
+            ModelLoader(settings, on_done=lambda loader: _report_model(events, loader)).start()
+        runner = InProcessQueue(build_context(settings), run_reaper=False, thread_nice=0, gate=gate)
         runner.start()
         while True:
             command = commands.get()
@@ -206,7 +207,8 @@ def child_main(
         log.info("analysis process asked to stop: finishing its running scans")
     # Stopping now: a SIGTERM from here on (the web process giving up waiting) ends it.
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    runner.stop(wait=True)
+    if runner is not None:
+        runner.stop(wait=True)
 
 
 def _asked_to_stop(exitcode: int | None) -> bool:

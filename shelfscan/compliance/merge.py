@@ -316,8 +316,9 @@ DISAGREEMENT_WEIGHT = 2
 # ``ASPECT_PRIOR_FACTOR``): a scan's photos share the planogram's units and, taken face on
 # from about the same place, the camera's proportions. The shelves pin a photo's vertical
 # scale, but a photo of a third of a bay shows a few facings per shelf, and the boxes the
-# frame cuts at either end pull their centres in: its horizontal scale came out 20 % short
-# on held-out splits (benchmarks/multi_photo.py), drawing facings beyond the frame inside it.
+# frame cuts at either end pull their centres in: its horizontal scale came out up to 30 %
+# short on the benchmark's splits (benchmarks/multi_photo.py), drawing facings beyond the
+# frame inside it.
 ASPECT_TOLERANCE = 1.15
 ASPECT_PRIOR_FACTOR = 1.08
 # ...with its left edge within this many facings of where it was.
@@ -364,7 +365,9 @@ def register_in_order(
     contradict each other's verdicts where both look), each of them is registered again with
     its left edge between its neighbours' (``reregister``), and of all the photos'
     placements (own or re-registered) the combination that breaks the order least, then
-    contradicts least, then explains the most boxes, is kept. Photos that cannot be placed
+    contradicts least, then explains the most boxes, is kept. A photo whose proportions are
+    off the scan's is then registered with the scan's (``_with_the_scans_aspect``). Photos that
+    cannot be placed
     (refused by the trust check, registered by layout only) keep their own reports.
     Returns the photos in the order given, some replaced by their re-registered reports."""
     if len(photos) < 2:

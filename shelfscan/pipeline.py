@@ -29,7 +29,7 @@ from shelfscan.detection.labels import LabelMap
 from shelfscan.detections import Detections
 from shelfscan.images import EXIF_ORIENTATION
 from shelfscan.imaging.decode import Photo
-from shelfscan.imaging.fill import find_fill, find_fill_in_image
+from shelfscan.imaging.fill import find_fill_in_image
 from shelfscan.planogram.model import Planogram
 from shelfscan.settings import Settings
 
@@ -190,10 +190,7 @@ def scene_of(image: Image.Image | Photo) -> SceneMask | None:
     """Which part of the photo shows the shelf, when fill (a turned or stitched photo's black
     corners) covers some of it; None when all of it does."""
     if isinstance(image, Photo):
-        copy = image.smallest_decoded()
-        if copy.factor > 1:
-            return find_fill(copy.bgr, image.size)
-        return find_fill_in_image(copy.image, image.size)
+        return image.scene()
     return find_fill_in_image(image, image.size)
 
 

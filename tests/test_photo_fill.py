@@ -107,3 +107,21 @@ def test_a_transparent_canvas_is_fill_whatever_colour_it_hides():
     mask = scene_of(Photo(buffer.getvalue()))
     assert mask is not None
     assert mask.shown_share == pytest.approx(700 / 900, abs=0.01)
+
+
+def test_a_photo_matched_again_looks_for_its_fill_once(monkeypatch):
+    """A scan of several photos matches each photo again while placing it: the fill found the
+    first time is the scene every later match sees."""
+    import shelfscan.imaging.fill as fill
+
+    turned = shelf_texture(900, 600).rotate(-6, resample=Image.Resampling.BILINEAR)
+    buffer = io.BytesIO()
+    turned.save(buffer, format="JPEG", quality=80)
+    photo = Photo(buffer.getvalue())
+    calls = []
+    real = fill.find_fill
+    monkeypatch.setattr(fill, "find_fill", lambda *a: calls.append(1) or real(*a))
+    first = scene_of(photo)
+    again = scene_of(photo)
+    assert first is not None and again is first
+    assert len(calls) == 1

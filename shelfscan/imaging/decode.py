@@ -22,6 +22,7 @@ import threading
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from shelfscan.compliance.scene import SceneMask
 from shelfscan.images import ImageDecodeError, exif_orientation, load_image, upright_rgb
 
 DECODE_ERRORS = (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError)
@@ -32,6 +33,7 @@ QUARTER_TURNS = frozenset({5, 6, 7, 8})
 QUALITY_PREVIEW_LONG_SIDE = 1024
 QUALITY_DECODE_SHARE = 0.6
 QUALITY_DECODE_LONG_SIDE = round(QUALITY_DECODE_SHARE * QUALITY_PREVIEW_LONG_SIDE)
+_NOT_LOOKED_FOR = object()  # Photo.scene() before its first call
 JPEG_END_OF_IMAGE = b"\xff\xd9"
 JPEG_END_PADDING = b"\x00\xff\r\n \t"  # what writers leave after the end (imaging.completeness)
 
@@ -137,6 +139,7 @@ class Photo:
         self._lock = threading.Lock()
         self._full: Image.Image | None = None
         self._reduced: dict[int, ReducedImage] = {}
+        self._scene: SceneMask | object | None = _NOT_LOOKED_FOR
 
     @property
     def width(self) -> int:
@@ -184,6 +187,26 @@ class Photo:
             if self._full is not None:
                 return ReducedImage(1, self.size, image=self._full)
         return self.reduced(QUALITY_DECODE_LONG_SIDE)
+
+    def scene(self) -> SceneMask | None:
+        """Which part of the photo shows the scene when fill covers some of it
+        (``shelfscan.imaging.fill``; None: all of it). Looked for once, on the smallest copy
+        decoded by then: every match of the photo (a scan of several photos matches each one
+        again while placing it) sees the same scene."""
+        with self._lock:
+            if self._scene is not _NOT_LOOKED_FOR:
+                return self._scene  # type: ignore[return-value]
+        from shelfscan.imaging.fill import find_fill, find_fill_in_image  # scipy: analysis only
+
+        copy = self.smallest_decoded()
+        if copy.factor > 1:
+            found = find_fill(copy.bgr, self.size)
+        else:
+            found = find_fill_in_image(copy.image, self.size)
+        with self._lock:
+            if self._scene is _NOT_LOOKED_FOR:
+                self._scene = found
+            return self._scene  # type: ignore[return-value]
 
     def quality_preview(self) -> Image.Image:
         """The preview upload validation measures quality on (same decode, same resize)."""

@@ -110,6 +110,18 @@ def markers_for(report: ComplianceReport) -> list[Marker]:
     return markers
 
 
+# A model trained for the whole store sees the neighbouring bays' products at a photo's edges:
+# a few boxes of classes that are not this planogram's are normal (INFO). When they are at
+# least this share of the boxes that name a product, the label map or the assigned planogram is
+# likely wrong, and an operator should hear of it (WARNING).
+UNMAPPED_WARNING_SHARE = 0.5
+
+
+def _unmapped_level(unmapped: int, resolved: int) -> int:
+    share = unmapped / max(unmapped + resolved, 1)
+    return logging.WARNING if share >= UNMAPPED_WARNING_SHARE else logging.INFO
+
+
 def analyze_detections(
     image: Image.Image | Photo,
     planogram: Planogram,
@@ -142,13 +154,16 @@ def analyze_detections(
         resolution = LabelResolver(planogram.products, label_map).relabel(detections)
         detections = resolution.detections
         if resolution.unmapped:
-            log.warning(
+            unmapped = sum(resolution.unmapped.values())
+            resolved = sum(product is not None for product in resolution.product_ids)
+            log.log(
+                _unmapped_level(unmapped, resolved),
                 "%d box(es) of detector classes that are not products of planogram %s "
                 "(kept in the report: unexpected, or outside the bay): %s",
-                sum(resolution.unmapped.values()),
+                unmapped,
                 planogram.id,
                 ", ".join(sorted(resolution.unmapped)),
-                extra={"unmapped_classes": resolution.unmapped},
+                extra={"unmapped_classes": resolution.unmapped, "resolved_boxes": resolved},
             )
     report = match_planogram(planogram, detections, options=options, scene=scene_of(image))
     if resolution is not None:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -49,6 +50,41 @@ def test_label_map_translates_classes_and_reports_those_naming_no_product(
         + sum(f.found_label == "mystery" for f in report.facings)
         == 5
     ), "every unmapped box is still in the report"
+
+
+def test_a_few_boxes_of_other_bays_products_are_info_but_a_label_map_naming_none_warns(
+    azure_sample: Path, caplog
+) -> None:
+    """A store-wide model sees the neighbouring bays' products at a photo's edges: that is
+    normal and must not fill the log with warnings. Most boxes naming no product of the bay
+    (a wrong label map or planogram) is worth an operator's attention."""
+    planogram = import_azure_planogram(
+        json.loads((azure_sample / "sample_planogram.json").read_text())
+    )
+    detections = Detections.from_azure_result(
+        json.loads((azure_sample / "sample_customized_recognition_result.json").read_text())
+    )
+    detections.alternatives = []
+    image = Image.new("RGB", (detections.image_width, detections.image_height))
+    labels = list(detections.labels)
+
+    def unmapped_records(renamed: dict[int, str]) -> list[logging.LogRecord]:
+        detections.labels = np.array(
+            [renamed.get(i, label) for i, label in enumerate(labels)], dtype=object
+        )
+        caplog.clear()
+        with caplog.at_level(logging.INFO, logger="shelfscan.pipeline"):
+            analyze_detections(image, planogram, detections, label_map=LabelMap.from_document({}))
+        return [r for r in caplog.records if "not products of planogram" in r.getMessage()]
+
+    products = [i for i, label in enumerate(labels) if label not in ("gap", "void")]
+    a_neighbours = unmapped_records({i: "neighbouring-bay-product" for i in products[:3]})
+    assert [r.levelno for r in a_neighbours] == [logging.INFO]
+    assert "3 box(es)" in a_neighbours[0].getMessage()
+
+    wrong_map = unmapped_records({i: f"class-{i % 7}" for i in products})
+    assert [r.levelno for r in wrong_map] == [logging.WARNING]
+    assert wrong_map[0].resolved_boxes == 0
 
 
 class _RecordingDetector:

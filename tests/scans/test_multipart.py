@@ -4,6 +4,7 @@ body can be malformed named in the error."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 
 import pytest
 
@@ -64,6 +65,44 @@ def test_preamble_epilogue_and_an_empty_part_are_accepted() -> None:
     assert len(parts) == 1 and bytes(parts[0].data) == b""
 
 
+SEAMED_BODY = body(
+    part("photos", b"\xff\xd8" + bytes(range(256)) * 3 + b"\r\n--" + BOUNDARY[:-1], "a.jpg"),
+    part("taken_by", b"Ana"),
+    part("photos", b"", "empty.jpg"),
+    part("photos", b"\r\n\r\n--\r\n", "b.jpg", "image/jpeg"),
+    preamble=b"pre\r\n--" + BOUNDARY[:5],
+    epilogue=b"\r\n--" + BOUNDARY + b"\r\n",
+)
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 5, 17, 40, 41, 64, 1000])
+@pytest.mark.parametrize("first", [0, 1, 38, 39, 40])
+def test_a_body_in_chunks_splits_as_it_does_whole_wherever_the_seams_fall(
+    size: int, first: int
+) -> None:
+    """The route splits the chunks as they arrived: a delimiter, a header block or a part's
+    end may fall across any seam (chunks of one byte included), and near-delimiters inside
+    the data stay data."""
+    whole = split_parts(SEAMED_BODY, BOUNDARY, max_parts=10)
+    cuts = [0, *range(first or size, len(SEAMED_BODY), size), len(SEAMED_BODY)]
+    chunks = [SEAMED_BODY[a:b] for a, b in itertools.pairwise(cuts)]
+    assert b"".join(chunks) == SEAMED_BODY and len(chunks) > 1
+    seamed = split_parts(chunks, BOUNDARY, max_parts=10)
+    assert [(p.name, p.filename, p.content_type, p.data) for p in seamed] == [
+        (p.name, p.filename, p.content_type, p.data) for p in whole
+    ]
+    assert [p.data[:2] for p in seamed] == [b"\xff\xd8", b"An", b"", b"\r\n"]
+    assert all(type(p.data) is bytes for p in seamed)  # a photo is handed on without a copy
+
+
+@pytest.mark.parametrize("size", [1, 3, 64])
+def test_a_malformed_body_in_chunks_is_refused_as_it_is_whole(size: int) -> None:
+    cut_off = b"--" + BOUNDARY + b"\r\nContent-Disposition: form-data; name=a\r\n\r\nhalf"
+    chunks = [cut_off[i : i + size] for i in range(0, len(cut_off), size)]
+    with pytest.raises(MultipartError, match="part 1 is cut off"):
+        split_parts(chunks, BOUNDARY, max_parts=10)
+
+
 def test_the_boundary_comes_from_a_multipart_form_data_content_type_only() -> None:
     assert boundary_of(f"multipart/form-data; boundary={BOUNDARY.decode()}") == BOUNDARY
     assert boundary_of('multipart/form-data; boundary="quoted b"') == b"quoted b"
@@ -113,10 +152,10 @@ def test_reading_stops_as_soon_as_the_body_passes_the_limit() -> None:
             sent.append(index)
             yield b"x" * 1000
 
-    async def read(limit: int) -> bytes:
+    async def read(limit: int) -> list[bytes]:
         return await read_body(chunks(), limit)
 
-    assert len(asyncio.run(read(100_000))) == 100_000
+    assert b"".join(asyncio.run(read(100_000))) == b"x" * 100_000
     sent.clear()
     with pytest.raises(BodyTooLarge):
         asyncio.run(read(5_500))

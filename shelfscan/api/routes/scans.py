@@ -13,7 +13,7 @@ import contextlib
 import logging
 import weakref
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Annotated, Any, TypeVar
 from urllib.parse import quote
@@ -194,9 +194,27 @@ def scan_out(request: Request, store_code: str, bay_code: str | None, scan: Scan
     return ScanOut(**summary, report=scan.report, evidence=evidence, actions=actions, trust=trust)
 
 
-async def _read_multipart(request: Request, limit: int, max_parts: int) -> list[Part]:
-    """The multipart body's parts, in memory: photos are at most 20 MB and validated from
-    memory anyway. The body is capped at ``limit`` bytes and ``max_parts`` parts."""
+@dataclass(frozen=True)
+class _Body:
+    """A multipart body as received: split into its parts where the upload is accepted (a
+    worker thread), not on the event loop."""
+
+    chunks: list[bytes]
+    boundary: bytes
+    max_parts: int
+
+    def parts(self) -> list[Part]:
+        try:
+            return split_parts(self.chunks, self.boundary, max_parts=self.max_parts)
+        except BodyTooLarge as error:
+            raise TooLarge("request_too_large", f"request body {error}") from None
+        except MultipartError as error:
+            raise BadRequest("invalid_body", f"the multipart body is malformed: {error}") from None
+
+
+async def _read_multipart(request: Request, limit: int, max_parts: int) -> _Body:
+    """The multipart body, in memory: photos are at most 20 MB and validated from memory
+    anyway. The body is capped at ``limit`` bytes and ``max_parts`` parts."""
     boundary = boundary_of(request.headers.get("content-type", ""))
     if boundary is None:
         raise BadRequest(
@@ -205,12 +223,10 @@ async def _read_multipart(request: Request, limit: int, max_parts: int) -> list[
             field="photos",
         )
     try:
-        body = await read_body(request.stream(), limit)
-        return split_parts(body, boundary, max_parts=max_parts)
+        chunks = await read_body(request.stream(), limit)
     except BodyTooLarge as error:
         raise TooLarge("request_too_large", f"request body {error}") from None
-    except MultipartError as error:
-        raise BadRequest("invalid_body", f"the multipart body is malformed: {error}") from None
+    return _Body(chunks, boundary, max_parts)
 
 
 @router.post(
@@ -251,18 +267,18 @@ async def _upload_scan(request: Request, store_code: str, bay_code: str) -> JSON
             f"request body of {content_length / 2**20:.0f} MB is over the limit of "
             f"{MAX_PHOTOS} photos × {LIMITS.max_bytes // 2**20} MB",
         )
-    body_error: ShelfscanError | None = None
+    body: _Body | ShelfscanError
     try:
-        parts = await _read_multipart(request, body_limit, MAX_PHOTOS + 16)
+        body = await _read_multipart(request, body_limit, MAX_PHOTOS + 16)
     except ShelfscanError as error:  # reported after an unknown store or bay, or a replay
-        parts, body_error = [], error
+        body = error
     storage = get_storage(settings)
     associate = getattr(getattr(request.state, "principal", None), "associate", None)
 
     def receive() -> PhotosReceived:
-        if body_error is not None:
-            raise body_error
-        received = _photos_of(parts)
+        if isinstance(body, ShelfscanError):
+            raise body
+        received = _photos_of(body.parts())
         if received.taken_by is None and associate:  # a store phone: who is using it now
             return replace(received, taken_by=associate)
         return received
@@ -334,7 +350,7 @@ def _photos_of(parts: list[Part]) -> PhotosReceived:
     if len(uploads) > MAX_PHOTOS:
         raise TooLarge("too_many_photos", f"at most {MAX_PHOTOS} photos per scan")
     names = [part for part in parts if part.filename is None and part.name == "taken_by"]
-    taken_by = bytes(names[0].data).decode("utf-8", "replace").strip()[:255] if names else ""
+    taken_by = names[0].data.decode("utf-8", "replace").strip()[:255] if names else ""
     photos = [_raw_photo(part, index) for index, part in enumerate(uploads)]
     return PhotosReceived(photos=photos, taken_by=taken_by or None)
 
@@ -348,7 +364,7 @@ def _raw_photo(part: Part, index: int) -> RawPhoto:
             field=field,
             status_code=413,
         )
-    return RawPhoto(bytes(part.data), part.content_type, field, part.filename or "")
+    return RawPhoto(part.data, part.content_type, field, part.filename or "")
 
 
 def _enqueue(request: Request, scan_id: str) -> None:
@@ -521,17 +537,17 @@ async def _add_photos(request: Request, store_code: str, scan_id: str) -> JSONRe
     body_limit = MAX_PHOTOS * LIMITS.max_bytes + 1024 * 1024
     if int(request.headers.get("content-length") or 0) > body_limit:
         raise TooLarge("request_too_large", f"at most {MAX_PHOTOS} photos per scan")
-    body_error: ShelfscanError | None = None
+    body: _Body | ShelfscanError
     try:
-        parts = await _read_multipart(request, body_limit, MAX_PHOTOS + 16)
+        body = await _read_multipart(request, body_limit, MAX_PHOTOS + 16)
     except ShelfscanError as error:
-        parts, body_error = [], error
+        body = error
     storage = get_storage(settings)
 
     def receive() -> PhotosReceived:
-        if body_error is not None:
-            raise body_error
-        return _photos_of(parts)
+        if isinstance(body, ShelfscanError):
+            raise body
+        return _photos_of(body.parts())
 
     def accept(session: Session) -> tuple[Any, str | None]:
         created = accept_added_photos(

@@ -181,6 +181,20 @@ def test_a_body_sent_in_small_pieces_is_kept_in_few_chunks() -> None:
     assert all(len(chunk) >= GATHER_BYTES for chunk in chunks[:-1])
     assert split_parts(chunks, BOUNDARY, max_parts=10)[0].data == photo
 
+    large: list[bytes] = []
+
+    async def mixed():  # large pieces are kept as they came; the small ones between, gathered
+        for start in range(0, len(raw), 70_000):
+            large.append(raw[start : start + 50_000])
+            yield large[-1]
+            for offset in range(start + 50_000, min(start + 70_000, len(raw)), 2_000):
+                yield raw[offset : min(offset + 2_000, start + 70_000)]
+
+    kept = asyncio.run(read_body(mixed(), 10 * 2**20))
+    assert b"".join(kept) == raw
+    assert kept[::2] == large and all(a is b for a, b in zip(kept[::2], large, strict=True))
+    assert all(len(chunk) == 20_000 for chunk in kept[1:-2:2])  # ten pieces of 2 KB each
+
 
 def test_the_upload_warm_up_never_stops_a_start(caplog: pytest.LogCaptureFixture) -> None:
     from shelfscan.api.routes.scans import warm_up

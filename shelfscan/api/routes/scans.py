@@ -206,10 +206,15 @@ class _Body:
     def parts(self) -> list[Part]:
         try:
             return split_parts(self.chunks, self.boundary, max_parts=self.max_parts)
-        except BodyTooLarge as error:
-            raise TooLarge("request_too_large", f"request body {error}") from None
-        except MultipartError as error:
-            raise BadRequest("invalid_body", f"the multipart body is malformed: {error}") from None
+        except (BodyTooLarge, MultipartError) as error:
+            raise _refusal(error) from None
+
+
+def _refusal(error: BodyTooLarge | MultipartError) -> ShelfscanError:
+    """The answer to a body over its limits or not well-formed, wherever it was found."""
+    if isinstance(error, BodyTooLarge):
+        return TooLarge("request_too_large", f"request body {error}")
+    return BadRequest("invalid_body", f"the multipart body is malformed: {error}")
 
 
 async def _read_multipart(request: Request, limit: int, max_parts: int) -> _Body:
@@ -225,7 +230,7 @@ async def _read_multipart(request: Request, limit: int, max_parts: int) -> _Body
     try:
         chunks = await read_body(request.stream(), limit)
     except BodyTooLarge as error:
-        raise TooLarge("request_too_large", f"request body {error}") from None
+        raise _refusal(error) from None
     return _Body(chunks, boundary, max_parts)
 
 
